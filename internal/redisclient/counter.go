@@ -1,0 +1,73 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package redisclient // import "github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Counter is a go-redis hook that counts round trips (one per command sent
+// alone, one per pipeline) and commands. Connection set-up (HELLO, AUTH,
+// SELECT, CLIENT) also passes through hooks in go-redis; it is not counted
+// because it happens once per pooled connection, not per use.
+type Counter struct {
+	roundTrips atomic.Int64
+	commands   atomic.Int64
+}
+
+var _ redis.Hook = (*Counter)(nil)
+
+// RoundTrips returns the round trips counted so far.
+func (c *Counter) RoundTrips() int64 { return c.roundTrips.Load() }
+
+// Commands returns the commands counted so far.
+func (c *Counter) Commands() int64 { return c.commands.Load() }
+
+// Reset sets both counts to zero.
+func (c *Counter) Reset() {
+	c.roundTrips.Store(0)
+	c.commands.Store(0)
+}
+
+// DialHook implements redis.Hook.
+func (*Counter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessHook implements redis.Hook.
+func (c *Counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if !isConnSetup(cmd) {
+			c.roundTrips.Add(1)
+			c.commands.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// ProcessPipelineHook implements redis.Hook.
+func (c *Counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		n := int64(0)
+		for _, cmd := range cmds {
+			if !isConnSetup(cmd) {
+				n++
+			}
+		}
+		if n > 0 {
+			c.roundTrips.Add(1)
+			c.commands.Add(n)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func isConnSetup(cmd redis.Cmder) bool {
+	switch cmd.Name() {
+	case "hello", "auth", "select", "client":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,94 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package redisclient
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"ok", Config{Endpoint: "localhost:6379"}, ""},
+		{"empty", Config{}, "endpoint: must be set"},
+		{"no port", Config{Endpoint: "localhost"}, "is not host:port"},
+		{"bad port", Config{Endpoint: "localhost:99999"}, "between 1 and 65535"},
+		{"no host", Config{Endpoint: ":6379"}, "needs a host"},
+		{"negative db", Config{Endpoint: "h:1", DB: -1}, "db: must be >= 0"},
+		{"user without password", Config{Endpoint: "h:1", Username: "u"}, "password: must be set"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if tt.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+func TestClientAuthAndCounter(t *testing.T) {
+	srv := redistest.Start(t, redistest.WithArgs("--requirepass", "s3cret"))
+	cfg := Config{Endpoint: srv.Addr(), Password: "s3cret", DB: 2}
+	c, err := cfg.NewClient(context.Background(), time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	var n Counter
+	c.AddHook(&n)
+
+	ctx := context.Background()
+	require.NoError(t, c.Set(ctx, "a", "1", 0).Err())
+	_, err = c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Get(ctx, "a")
+		p.Exists(ctx, "a")
+		p.Ping(ctx)
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), n.RoundTrips())
+	assert.Equal(t, int64(4), n.Commands())
+
+	admin := srv.Client(t)
+	admin.Options().Password = "s3cret"
+	require.NoError(t, admin.Do(ctx, "SELECT", 2).Err())
+	assert.Equal(t, "1", admin.Get(ctx, "a").Val(), "the client selected db 2")
+
+	bad := Config{Endpoint: srv.Addr(), Password: "wrong"}
+	bc, err := bad.NewClient(ctx, time.Second)
+	require.NoError(t, err)
+	defer bc.Close()
+	require.ErrorContains(t, bc.Ping(ctx).Err(), "WRONGPASS")
+}
+
+func TestClientTimeout(t *testing.T) {
+	// DEBUG SLEEP blocks the whole server: it stands for a hung Redis.
+	srv := redistest.Start(t, redistest.WithArgs("--enable-debug-command", "yes"))
+	c, err := (&Config{Endpoint: srv.Addr()}).NewClient(context.Background(), 200*time.Millisecond)
+	require.NoError(t, err)
+	defer c.Close()
+	admin := srv.Client(t)
+	go func() { _ = admin.Do(context.Background(), "DEBUG", "SLEEP", "1").Err() }()
+	time.Sleep(50 * time.Millisecond)
+	err = c.Ping(context.Background()).Err()
+	var netErr net.Error
+	require.ErrorAs(t, err, &netErr, "the read gives up with a network timeout instead of waiting for the server")
+	assert.True(t, netErr.Timeout())
+}
