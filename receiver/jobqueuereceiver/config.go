@@ -1,0 +1,161 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package jobqueuereceiver // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver"
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/scraper/scraperhelper"
+
+	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/metadata"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
+)
+
+// Job systems the receiver knows of. Only those in supportedSystems have a
+// reader; the others are rejected with "not supported yet".
+const (
+	SystemSidekiq = "sidekiq"
+	SystemBullMQ  = "bullmq"
+	SystemCelery  = "celery"
+	SystemRQ      = "rq"
+	SystemAsynq   = "asynq"
+	SystemResque  = "resque"
+)
+
+var (
+	supportedSystems = []string{SystemSidekiq}
+	plannedSystems   = []string{SystemBullMQ, SystemCelery, SystemRQ, SystemAsynq, SystemResque}
+)
+
+const (
+	defaultCollectionInterval = 30 * time.Second
+	defaultTimeout            = 10 * time.Second
+	defaultEndpoint           = "localhost:6379"
+	defaultMaxQueues          = 500
+	defaultStalledAfter       = 5 * time.Minute
+	defaultByClassMaxEntries  = 1000
+)
+
+// Config is the job_queue receiver's configuration.
+type Config struct {
+	scraperhelper.ControllerConfig `mapstructure:",squash"`
+	redisclient.Config             `mapstructure:",squash"`
+	metadata.MetricsBuilderConfig  `mapstructure:",squash"`
+
+	// System is the job system whose Redis is read (sidekiq).
+	System string `mapstructure:"system"`
+	// Namespace is the key prefix the job system uses (Sidekiq <= 6
+	// redis-namespace); empty for none.
+	Namespace string `mapstructure:"namespace"`
+	// Queues selects the reported queues and bounds their number.
+	Queues QueuesConfig `mapstructure:"queues"`
+	// StalledAfter is how long an in-flight job may run before it counts as
+	// stalled.
+	StalledAfter time.Duration `mapstructure:"stalled_after"`
+	// ByClass bounds the retry/dead breakdown read for the
+	// jobqueue.jobs.by_class metric (only read when that metric is enabled).
+	ByClass ByClassConfig `mapstructure:"by_class"`
+
+	_ struct{}
+}
+
+// QueuesConfig selects queues by name. A queue is reported when it matches
+// any Include pattern (all when empty) and no Exclude pattern; at most Max
+// queues are reported, by name order (0 = no limit).
+type QueuesConfig struct {
+	Include []string `mapstructure:"include"`
+	Exclude []string `mapstructure:"exclude"`
+	Max     int      `mapstructure:"max"`
+
+	_ struct{}
+}
+
+// ByClassConfig bounds the retry/dead breakdown.
+type ByClassConfig struct {
+	// MaxEntries is how many of the newest entries of each set are read.
+	MaxEntries int `mapstructure:"max_entries"`
+
+	_ struct{}
+}
+
+var _ confmap.Validator = (*Config)(nil)
+
+// NewDefaultConfig returns the receiver's defaults; callers set at least
+// System (and Endpoint unless Redis is on localhost:6379).
+func NewDefaultConfig() *Config {
+	cc := scraperhelper.NewDefaultControllerConfig()
+	cc.CollectionInterval = defaultCollectionInterval
+	cc.Timeout = defaultTimeout
+	return &Config{
+		ControllerConfig:     cc,
+		Config:               redisclient.Config{Endpoint: defaultEndpoint},
+		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
+		Queues:               QueuesConfig{Max: defaultMaxQueues},
+		StalledAfter:         defaultStalledAfter,
+		ByClass:              ByClassConfig{MaxEntries: defaultByClassMaxEntries},
+	}
+}
+
+// Validate reports every configuration error, each naming its key. The
+// embedded controller, Redis and metrics settings are validated by
+// confmap.Validate through their own Validate methods.
+func (cfg *Config) Validate() error {
+	var errs []error
+	switch {
+	case cfg.System == "":
+		errs = append(errs, fmt.Errorf("system: must be set (one of: %s)", strings.Join(supportedSystems, ", ")))
+	case slices.Contains(plannedSystems, cfg.System):
+		errs = append(errs, fmt.Errorf("system: %q is not supported yet (supported: %s)", cfg.System, strings.Join(supportedSystems, ", ")))
+	case !slices.Contains(supportedSystems, cfg.System):
+		errs = append(errs, fmt.Errorf("system: unknown job system %q (supported: %s)", cfg.System, strings.Join(supportedSystems, ", ")))
+	}
+	if cfg.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("timeout: must be positive, got %s", cfg.Timeout))
+	} else if cfg.CollectionInterval > 0 && cfg.Timeout > cfg.CollectionInterval {
+		errs = append(errs, fmt.Errorf("timeout: %s must not exceed collection_interval %s", cfg.Timeout, cfg.CollectionInterval))
+	}
+	if _, err := cfg.Queues.selection(); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.StalledAfter <= 0 {
+		errs = append(errs, fmt.Errorf("stalled_after: must be positive, got %s", cfg.StalledAfter))
+	}
+	if cfg.ByClass.MaxEntries <= 0 {
+		errs = append(errs, fmt.Errorf("by_class: max_entries: must be positive, got %d", cfg.ByClass.MaxEntries))
+	}
+	return errors.Join(errs...)
+}
+
+// selection compiles the queue filters.
+func (q *QueuesConfig) selection() (snapshot.Selection, error) {
+	var errs []error
+	compile := func(key string, patterns []string) []*regexp.Regexp {
+		res := make([]*regexp.Regexp, 0, len(patterns))
+		for i, p := range patterns {
+			re, err := regexp.Compile(p)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("queues: %s[%d]: invalid regular expression %q: %w", key, i, p, err))
+				continue
+			}
+			res = append(res, re)
+		}
+		return res
+	}
+	sel := snapshot.Selection{
+		Include: compile("include", q.Include),
+		Exclude: compile("exclude", q.Exclude),
+		Max:     q.Max,
+	}
+	if q.Max < 0 {
+		errs = append(errs, fmt.Errorf("queues: max: must be >= 0 (0 = no limit), got %d", q.Max))
+	}
+	return sel, errors.Join(errs...)
+}
