@@ -1,0 +1,206 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package sidekiq // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/sidekiq"
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// object walks the top-level members of one JSON object and hands each value
+// back as raw text, without decoding it. Job payloads can be megabytes of
+// args the reader never needs: skipping a value is a search for the next
+// quote or bracket, it neither allocates nor copies, and works on the string
+// go-redis returned (a []byte for encoding/json would copy it first).
+//
+// It checks structure only as far as it must to find member boundaries
+// (brackets balance, strings close); it is not a validator. Keys are compared
+// raw: a key spelled with escapes ("enqueued\u005fat") is not recognised.
+type object struct {
+	s    string
+	pos  int
+	done bool
+	err  error
+}
+
+var errNotObject = errors.New("not a JSON object")
+
+func newObject(s string) object {
+	o := object{s: s}
+	o.skipSpace()
+	if o.pos >= len(s) || s[o.pos] != '{' {
+		o.err = errNotObject
+		return o
+	}
+	o.pos++
+	o.skipSpace()
+	if o.pos < len(s) && s[o.pos] == '}' {
+		o.done = true
+	}
+	return o
+}
+
+// next returns the next member's key (without quotes, escapes kept) and raw
+// value. It returns ok=false at the end of the object or on malformed input;
+// err tells the two apart.
+func (o *object) next() (key, value string, ok bool) {
+	if o.done || o.err != nil {
+		return "", "", false
+	}
+	if o.pos >= len(o.s) || o.s[o.pos] != '"' {
+		return o.fail("expected a member name")
+	}
+	end, good := skipString(o.s, o.pos)
+	if !good {
+		return o.fail("unterminated string")
+	}
+	key = o.s[o.pos+1 : end-1]
+	o.pos = end
+	o.skipSpace()
+	if o.pos >= len(o.s) || o.s[o.pos] != ':' {
+		return o.fail("expected ':'")
+	}
+	o.pos++
+	o.skipSpace()
+	start := o.pos
+	if end, good = skipValue(o.s, o.pos); !good {
+		return o.fail("malformed value")
+	}
+	value = o.s[start:end]
+	o.pos = end
+	o.skipSpace()
+	if o.pos < len(o.s) {
+		switch o.s[o.pos] {
+		case ',':
+			o.pos++
+			o.skipSpace()
+			return key, value, true
+		case '}':
+			o.done = true
+			return key, value, true
+		}
+	}
+	return o.fail("expected ',' or '}'")
+}
+
+func (o *object) fail(why string) (string, string, bool) {
+	o.err = errors.New(why)
+	return "", "", false
+}
+
+func (o *object) skipSpace() {
+	for o.pos < len(o.s) {
+		switch o.s[o.pos] {
+		case ' ', '\t', '\n', '\r':
+			o.pos++
+		default:
+			return
+		}
+	}
+}
+
+// skipValue returns the index just past the value starting at s[i].
+func skipValue(s string, i int) (int, bool) {
+	if i >= len(s) {
+		return 0, false
+	}
+	switch s[i] {
+	case '"':
+		return skipString(s, i)
+	case '{', '[':
+		return skipNested(s, i)
+	}
+	start := i
+	for i < len(s) {
+		switch s[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i, i > start
+		case '"', '{', '[', ':':
+			return 0, false
+		}
+		i++
+	}
+	return i, i > start
+}
+
+// skipString returns the index just past the string whose opening quote is
+// at s[i]. A quote closes the string unless an odd run of backslashes
+// precedes it.
+func skipString(s string, i int) (int, bool) {
+	from := i + 1
+	for {
+		j := strings.IndexByte(s[from:], '"')
+		if j < 0 {
+			return 0, false
+		}
+		j += from
+		k := j
+		for s[k-1] == '\\' {
+			k--
+		}
+		if (j-k)%2 == 0 {
+			return j + 1, true
+		}
+		from = j + 1
+	}
+}
+
+// skipNested returns the index just past the object or array opening at s[i].
+func skipNested(s string, i int) (int, bool) {
+	depth := 0
+	for i < len(s) {
+		switch s[i] {
+		case '"':
+			end, ok := skipString(s, i)
+			if !ok {
+				return 0, false
+			}
+			i = end
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1, true
+			}
+		}
+		i++
+	}
+	return 0, false
+}
+
+// jsonString decodes a raw JSON string value. Values without escapes (every
+// queue and class name Sidekiq writes) are returned as a substring of raw.
+func jsonString(raw string) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	inner := raw[1 : len(raw)-1]
+	if strings.IndexByte(inner, '\\') < 0 {
+		return inner, true
+	}
+	var s string
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// jsonNumber parses a raw JSON number; it rejects other literals and the
+// extra spellings strconv accepts (Inf, NaN, hex).
+func jsonNumber(raw string) (float64, bool) {
+	if raw == "" || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) ||
+		strings.ContainsAny(raw, "xXpP_") {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(raw, 64)
+	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+		return 0, false
+	}
+	return v, true
+}

@@ -1,0 +1,609 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Package sidekiq reads a Sidekiq installation's state from its Redis:
+// queues, jobs per state, totals, processes and the jobs they are running.
+// It understands what Sidekiq 6.x (with or without a redis-namespace prefix),
+// 7.x and 8.x write, and never writes itself.
+//
+// A snapshot costs two pipelined round trips whatever the number of queues
+// and processes: the registries and global counts first, then every selected
+// queue and every registered process. These are the only commands sent, all
+// of them read-only (an ACL user needs nothing beyond them):
+//
+//	SCARD, SRANDMEMBER  queues, processes (the registries, bounded read)
+//	ZCARD               schedule, retry, dead
+//	GET                 stat:processed, stat:failed
+//	ZREVRANGE           retry, dead (only for the by-class breakdown)
+//	LLEN, LINDEX        queue:<name>
+//	HMGET, HGETALL      <identity>, <identity>:work, <identity>:workers
+//
+// Bad data is skipped and reported as a snapshot.Problem whose Kind is one of
+// wrong_type, invalid_json, missing_timestamp, invalid_timestamp,
+// invalid_number, invalid_value, missing_queue, registry_truncated,
+// too_many_problems. Stale processes (registered, but their hash expired)
+// are normal in Sidekiq, which prunes them lazily: they are counted in
+// ProcessesStale, not reported as problems.
+package sidekiq // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/sidekiq"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
+)
+
+// Options says what to read and how to judge it.
+type Options struct {
+	// Namespace is the redis-namespace prefix of Sidekiq <= 6 ("" for none):
+	// keys become "<ns>:queues" and so on.
+	Namespace string
+	// Selection picks the queues to report.
+	Selection snapshot.Selection
+	// StalledAfter is the age beyond which an in-flight job counts as
+	// stalled; 0 counts none.
+	StalledAfter time.Duration
+	// ByClassMaxEntries > 0 enables the retry/dead breakdown by class and
+	// error, reading at most this many entries of each set, newest first.
+	ByClassMaxEntries int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// OtherClass is the class and error type of the breakdown cell that
+// collects every combination beyond the first maxClassCells.
+const OtherClass = "other"
+
+const (
+	system = "sidekiq"
+
+	// Registries are read whole up to these sizes, so a registry flooded
+	// with garbage cannot exhaust memory; beyond them a random subset is
+	// read and registry_truncated says so.
+	maxQueueNames = 100_000
+	maxProcesses  = 10_000
+	// maxProblems bounds the problems listed per snapshot; the rest are
+	// counted in one too_many_problems entry.
+	maxProblems = 100
+	// maxClassCells bounds the distinct (state, class, error) cells.
+	maxClassCells = 1000
+	// maxNameLen bounds the class and error names kept in the breakdown and
+	// the keys quoted in problems.
+	maxNameLen = 256
+)
+
+// Problem kinds (snapshot.Problem.Kind).
+const (
+	kindWrongType         = "wrong_type"
+	kindInvalidJSON       = "invalid_json"
+	kindMissingTimestamp  = "missing_timestamp"
+	kindInvalidTimestamp  = "invalid_timestamp"
+	kindInvalidNumber     = "invalid_number"
+	kindInvalidValue      = "invalid_value"
+	kindMissingQueue      = "missing_queue"
+	kindRegistryTruncated = "registry_truncated"
+	kindTooManyProblems   = "too_many_problems"
+)
+
+// Reader takes snapshots of one Sidekiq Redis.
+type Reader struct {
+	client redis.Cmdable
+	opts   Options
+	// from names the server in errors (" from host:port"), when the client
+	// says which it is.
+	from string
+	keys keys
+}
+
+var _ snapshot.Reader = (*Reader)(nil)
+
+// keys are the global keys, namespace included.
+type keys struct {
+	prefix                                                      string
+	queues, processes, schedule, retry, dead, processed, failed string
+}
+
+// NewReader returns a reader that sends its commands through client.
+func NewReader(client redis.Cmdable, opts Options) *Reader {
+	prefix := ""
+	if opts.Namespace != "" {
+		prefix = opts.Namespace + ":"
+	}
+	r := &Reader{
+		client: client,
+		opts:   opts,
+		keys: keys{
+			prefix:    prefix,
+			queues:    prefix + "queues",
+			processes: prefix + "processes",
+			schedule:  prefix + "schedule",
+			retry:     prefix + "retry",
+			dead:      prefix + "dead",
+			processed: prefix + "stat:processed",
+			failed:    prefix + "stat:failed",
+		},
+	}
+	if c, ok := client.(interface{ Options() *redis.Options }); ok {
+		r.from = " from " + c.Options().Addr
+	}
+	return r
+}
+
+// Snapshot reads Sidekiq's state. It fails only when Redis cannot be read
+// (unreachable, timeout, a refused command); bad data is skipped and listed
+// in Problems.
+func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
+	now := time.Now
+	if r.opts.Now != nil {
+		now = r.opts.Now
+	}
+	sc := &scrape{r: r, now: now()}
+	sc.snap = &snapshot.Snapshot{System: system, Time: sc.now}
+	reg, err := sc.readRegistries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := sc.readQueuesAndProcesses(ctx, reg); err != nil {
+		return nil, err
+	}
+	sc.snap.Problems = sc.problems.done()
+	return sc.snap, nil
+}
+
+// scrape is the state of one Snapshot call.
+type scrape struct {
+	r        *Reader
+	now      time.Time
+	snap     *snapshot.Snapshot
+	problems problems
+}
+
+// registries is what the first round trip found out.
+type registries struct {
+	queues     []string
+	identities []string
+}
+
+// readRegistries runs round trip 1: the queue and process registries, the
+// per-state counts, the totals and, when asked, the newest retry/dead
+// entries. Everything is global in Sidekiq, so nothing here depends on the
+// number of queues.
+func (sc *scrape) readRegistries(ctx context.Context) (registries, error) {
+	k := &sc.r.keys
+	pipe := sc.r.client.Pipeline()
+	queueCount := pipe.SCard(ctx, k.queues)
+	queues := pipe.SRandMemberN(ctx, k.queues, maxQueueNames)
+	processCount := pipe.SCard(ctx, k.processes)
+	processes := pipe.SRandMemberN(ctx, k.processes, maxProcesses)
+	scheduled := pipe.ZCard(ctx, k.schedule)
+	retries := pipe.ZCard(ctx, k.retry)
+	dead := pipe.ZCard(ctx, k.dead)
+	processed := pipe.Get(ctx, k.processed)
+	failed := pipe.Get(ctx, k.failed)
+	var retryEntries, deadEntries *redis.StringSliceCmd
+	if n := int64(sc.r.opts.ByClassMaxEntries); n > 0 {
+		retryEntries = pipe.ZRevRange(ctx, k.retry, 0, n-1)
+		deadEntries = pipe.ZRevRange(ctx, k.dead, 0, n-1)
+	}
+	cmds, err := pipe.Exec(ctx)
+	if err := sc.r.failure("read registries", cmds, err); err != nil {
+		return registries{}, err
+	}
+
+	var reg registries
+	sc.snap.QueuesDiscovered = int(queueCount.Val())
+	reg.queues = sc.members(queues, queueCount, k.queues)
+	reg.identities = sc.members(processes, processCount, k.processes)
+	sort.Strings(reg.identities)
+
+	for _, c := range [...]struct {
+		state string
+		cmd   *redis.IntCmd
+		key   string
+	}{
+		{snapshot.StateScheduled, scheduled, k.schedule},
+		{snapshot.StateRetry, retries, k.retry},
+		{snapshot.StateDead, dead, k.dead},
+	} {
+		if sc.wrongType(c.cmd, c.key) {
+			continue
+		}
+		sc.snap.Jobs = append(sc.snap.Jobs, snapshot.StateCount{State: c.state, Count: c.cmd.Val()})
+	}
+
+	p, okP := sc.counter(processed, k.processed)
+	f, okF := sc.counter(failed, k.failed)
+	if okP && okF {
+		sc.snap.Totals = []snapshot.Totals{{Processed: p, Failed: f}}
+	}
+
+	if retryEntries != nil {
+		var cells classCells
+		sc.countClasses(&cells, snapshot.StateRetry, retryEntries, k.retry)
+		sc.countClasses(&cells, snapshot.StateDead, deadEntries, k.dead)
+		sc.snap.ByClass = cells.list()
+	}
+	return reg, nil
+}
+
+type queueCmds struct {
+	key    string
+	size   *redis.IntCmd
+	oldest *redis.StringCmd
+}
+
+type processCmds struct {
+	hash          *redis.SliceCmd
+	work, workers *redis.MapStringStringCmd
+}
+
+// Fields read from a process hash, in HMGET order. Sidekiq also writes
+// rtt_us, which no figure of the snapshot uses.
+var processFields = []string{"info", "busy", "beat", "quiet", "rss", "concurrency"}
+
+// readQueuesAndProcesses runs round trip 2: size and oldest job of every
+// selected queue, hash and in-flight work of every registered process.
+func (sc *scrape) readQueuesAndProcesses(ctx context.Context, reg registries) error {
+	k := &sc.r.keys
+	kept, dropped := sc.r.opts.Selection.Apply(reg.queues)
+	sc.snap.QueuesDropped = dropped
+
+	pipe := sc.r.client.Pipeline()
+	qcmds := make([]queueCmds, len(kept))
+	for i, name := range kept {
+		key := k.prefix + "queue:" + name
+		qcmds[i] = queueCmds{key: key, size: pipe.LLen(ctx, key), oldest: pipe.LIndex(ctx, key, -1)}
+	}
+	pcmds := make([]processCmds, len(reg.identities))
+	for i, id := range reg.identities {
+		key := k.prefix + id
+		pcmds[i] = processCmds{
+			hash:    pipe.HMGet(ctx, key, processFields...),
+			work:    pipe.HGetAll(ctx, key+":work"),
+			workers: pipe.HGetAll(ctx, key+":workers"),
+		}
+	}
+	if pipe.Len() > 0 {
+		cmds, err := pipe.Exec(ctx)
+		if err := sc.r.failure("read queues and processes", cmds, err); err != nil {
+			return err
+		}
+	}
+
+	queues := make([]snapshot.Queue, 0, len(kept))
+	for i, name := range kept {
+		if q, ok := sc.queue(name, qcmds[i]); ok {
+			queues = append(queues, q)
+		}
+	}
+	sc.snap.Queues = queues
+
+	// In-flight jobs are attributed to the reported queues by name.
+	byName := make(map[string]*snapshot.Queue, len(queues))
+	for i := range queues {
+		byName[queues[i].Name] = &queues[i]
+	}
+	processes := make([]snapshot.Process, 0, len(reg.identities))
+	var busy int64
+	for i, id := range reg.identities {
+		p, live := sc.process(id, pcmds[i].hash)
+		if !live {
+			continue
+		}
+		processes = append(processes, p)
+		busy += p.Busy
+		key := k.prefix + id
+		sc.work(byName, pcmds[i].work, key+":work")
+		sc.work(byName, pcmds[i].workers, key+":workers")
+	}
+	sc.snap.Processes = processes
+	// Like Sidekiq's Workers#size: the busy counts the processes report.
+	sc.snap.Jobs = append(sc.snap.Jobs, snapshot.StateCount{State: snapshot.StateBusy, Count: busy})
+	return nil
+}
+
+// queue builds one queue's figures; ok is false when its key is not a list.
+func (sc *scrape) queue(name string, c queueCmds) (snapshot.Queue, bool) {
+	key := c.key
+	if sc.wrongType(c.size, key) {
+		return snapshot.Queue{}, false
+	}
+	q := snapshot.Queue{Name: name, Size: c.size.Val()}
+	if payload := c.oldest.Val(); payload != "" {
+		j, err := parseJob(payload)
+		if err != nil {
+			sc.problems.add(kindInvalidJSON, key, "oldest job: "+err.Error())
+			return q, true
+		}
+		ts, problem := j.enqueued()
+		if problem != "" {
+			sc.problems.add(problem, key, "oldest job has no usable enqueued_at or created_at")
+			return q, true
+		}
+		q.Latency = age(sc.now, ts)
+	}
+	return q, true
+}
+
+// process builds one process from its hash; live is false when the process
+// is gone (its hash expired: the registry entry is stale) or unreadable.
+func (sc *scrape) process(id string, hash *redis.SliceCmd) (p snapshot.Process, live bool) {
+	key := sc.r.keys.prefix + id
+	if sc.wrongType(hash, key) {
+		return p, false
+	}
+	vals := hash.Val()
+	info, _ := vals[0].(string)
+	if info == "" {
+		sc.snap.ProcessesStale++
+		return p, false
+	}
+	p.ID = id
+	pi, problem := parseInfo(info)
+	if problem != "" {
+		sc.problems.add(problem, key, "info is not the JSON object Sidekiq writes")
+	}
+	p.Hostname, p.PID, p.Tag, p.Queues = pi.Hostname, pi.PID, pi.Tag, pi.Queues
+	if n, ok := pi.concurrency(); ok {
+		p.Concurrency = sc.nonNegative(n, key, "info concurrency")
+	}
+	if raw, ok := vals[5].(string); ok {
+		p.Concurrency = sc.parseCount(raw, key, "concurrency")
+	}
+	if raw, ok := vals[1].(string); ok {
+		p.Busy = sc.parseCount(raw, key, "busy")
+	}
+	if raw, ok := vals[2].(string); !ok || raw == "" {
+		sc.problems.add(kindMissingTimestamp, key, "no beat")
+	} else if beat, ok := epoch(raw); !ok {
+		sc.problems.add(kindInvalidTimestamp, key, "beat is not an epoch time")
+	} else {
+		p.HeartbeatAge = age(sc.now, beat)
+	}
+	switch raw, _ := vals[3].(string); raw {
+	case "true":
+		p.Quiet = true
+	case "false", "":
+	default:
+		sc.problems.add(kindInvalidValue, key, "quiet is neither true nor false")
+	}
+	// rss is in KB; 0 means the platform does not measure it.
+	if raw, ok := vals[4].(string); ok && raw != "" {
+		if kb := sc.parseCount(raw, key, "rss"); kb > 0 && kb <= maxInt64/1024 {
+			p.MemoryBytes, p.MemoryKnown = kb*1024, true
+		}
+	}
+	return p, true
+}
+
+const maxInt64 = 1<<63 - 1
+
+// work counts one process's in-flight jobs into the queues they come from.
+func (sc *scrape) work(byName map[string]*snapshot.Queue, cmd *redis.MapStringStringCmd, key string) {
+	if sc.wrongType(cmd, key) {
+		return
+	}
+	for field, value := range cmd.Val() {
+		name, runAt, problem := parseWork(value)
+		if problem != "" {
+			sc.problems.add(problem, key, "thread "+clip(field))
+		}
+		q := byName[name]
+		if q == nil {
+			continue
+		}
+		q.Running++
+		if runAt.IsZero() {
+			continue
+		}
+		a := age(sc.now, runAt)
+		q.RunningMaxAge = max(q.RunningMaxAge, a)
+		if sc.r.opts.StalledAfter > 0 && a > sc.r.opts.StalledAfter {
+			q.Stalled++
+		}
+	}
+}
+
+// members returns a registry's members; count is its SCARD, to tell when
+// the bounded read could not take them all.
+func (sc *scrape) members(cmd *redis.StringSliceCmd, count *redis.IntCmd, key string) []string {
+	if sc.wrongType(cmd, key) {
+		return nil
+	}
+	m := cmd.Val()
+	if n := count.Val(); n > int64(len(m)) {
+		sc.problems.add(kindRegistryTruncated, key,
+			"read "+strconv.Itoa(len(m))+" of "+strconv.FormatInt(n, 10)+" members")
+	}
+	return m
+}
+
+// counter reads a stat:* counter; a missing one is 0.
+func (sc *scrape) counter(cmd *redis.StringCmd, key string) (int64, bool) {
+	if sc.wrongType(cmd, key) {
+		return 0, false
+	}
+	raw := cmd.Val()
+	if raw == "" {
+		return 0, true
+	}
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || n < 0 {
+		sc.problems.add(kindInvalidNumber, key, "not a non-negative integer")
+		return 0, false
+	}
+	return n, true
+}
+
+// parseCount parses a non-negative integer hash field; bad values count 0.
+func (sc *scrape) parseCount(raw, key, field string) int64 {
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		sc.problems.add(kindInvalidNumber, key, field+" is not an integer")
+		return 0
+	}
+	return sc.nonNegative(n, key, field)
+}
+
+func (sc *scrape) nonNegative(n int64, key, field string) int64 {
+	if n < 0 {
+		sc.problems.add(kindInvalidNumber, key, field+" is negative")
+		return 0
+	}
+	return n
+}
+
+// countClasses adds one set's entries to the breakdown.
+func (sc *scrape) countClasses(cells *classCells, state string, cmd *redis.StringSliceCmd, key string) {
+	if sc.wrongType(cmd, key) {
+		return
+	}
+	for _, entry := range cmd.Val() {
+		j, err := parseJob(entry)
+		if err != nil {
+			sc.problems.add(kindInvalidJSON, key, "entry: "+err.Error())
+			continue
+		}
+		errorClass, _ := jsonString(j.errorClass)
+		cells.add(state, j.displayName(), errorClass)
+	}
+}
+
+// wrongType reports (and records) a WRONGTYPE reply: a key that is not of
+// the type Sidekiq uses. Other errors never get here (see failure).
+func (sc *scrape) wrongType(cmd redis.Cmder, key string) bool {
+	if isWrongType(cmd.Err()) {
+		sc.problems.add(kindWrongType, key, "not a "+expectedType(cmd.Name()))
+		return true
+	}
+	return false
+}
+
+func isWrongType(err error) bool { return err != nil && redis.HasErrorPrefix(err, "WRONGTYPE") }
+
+func expectedType(command string) string {
+	switch command {
+	case "scard", "srandmember":
+		return "set"
+	case "zcard", "zrevrange":
+		return "sorted set"
+	case "llen", "lindex":
+		return "list"
+	case "hmget", "hgetall":
+		return "hash"
+	}
+	return "string"
+}
+
+// failure returns the error that fails a whole round trip: the pipeline did
+// not get through (unreachable, timeout), or the server refused a command
+// (NOPERM, LOADING, ...). A missing key or a WRONGTYPE reply is bad data,
+// handled key by key.
+func (r *Reader) failure(stage string, cmds []redis.Cmder, execErr error) error {
+	if execErr == nil {
+		return nil
+	}
+	for _, cmd := range cmds {
+		err := cmd.Err()
+		if err == nil || errors.Is(err, redis.Nil) || isWrongType(err) {
+			continue
+		}
+		var reply redis.Error
+		if errors.As(err, &reply) {
+			return fmt.Errorf("sidekiq: %s%s: %s %s: %w", stage, r.from,
+				strings.ToUpper(cmd.Name()), clip(fmt.Sprint(cmd.Args()[1])), err)
+		}
+		return fmt.Errorf("sidekiq: %s%s: %w", stage, r.from, err)
+	}
+	var reply redis.Error
+	if !errors.As(execErr, &reply) {
+		return fmt.Errorf("sidekiq: %s%s: %w", stage, r.from, execErr)
+	}
+	return nil
+}
+
+// problems collects bad data, at most maxProblems entries.
+type problems struct {
+	list    []snapshot.Problem
+	dropped int
+}
+
+func (p *problems) add(kind, key, detail string) {
+	if len(p.list) >= maxProblems {
+		p.dropped++
+		return
+	}
+	p.list = append(p.list, snapshot.Problem{Kind: kind, Key: clip(key), Detail: detail})
+}
+
+func (p *problems) done() []snapshot.Problem {
+	if p.dropped > 0 {
+		p.list = append(p.list, snapshot.Problem{
+			Kind:   kindTooManyProblems,
+			Detail: strconv.Itoa(p.dropped) + " more problems not listed",
+		})
+	}
+	return p.list
+}
+
+// classCells counts breakdown cells, bounded by maxClassCells.
+type classCells struct {
+	counts map[classKey]int64
+}
+
+type classKey struct{ state, class, errorType string }
+
+func (c *classCells) add(state, class, errorType string) {
+	if c.counts == nil {
+		c.counts = make(map[classKey]int64)
+	}
+	k := classKey{state, clip(class), clip(errorType)}
+	if _, seen := c.counts[k]; !seen {
+		if len(c.counts) >= maxClassCells {
+			k = classKey{state, OtherClass, OtherClass}
+		} else {
+			// Clone: the names point into entries that may be megabytes.
+			k.class, k.errorType = strings.Clone(k.class), strings.Clone(k.errorType)
+		}
+	}
+	c.counts[k]++
+}
+
+// list returns the cells sorted by state, class and error type.
+func (c *classCells) list() []snapshot.ClassCount {
+	out := make([]snapshot.ClassCount, 0, len(c.counts))
+	for k, n := range c.counts {
+		out = append(out, snapshot.ClassCount{State: k.state, Class: k.class, ErrorType: k.errorType, Count: n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.State != b.State {
+			return a.State < b.State
+		}
+		if a.Class != b.Class {
+			return a.Class < b.Class
+		}
+		return a.ErrorType < b.ErrorType
+	})
+	return out
+}
+
+// clip shortens s to maxNameLen bytes without splitting a UTF-8 sequence.
+func clip(s string) string {
+	if len(s) <= maxNameLen {
+		return s
+	}
+	i := maxNameLen
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
+}
