@@ -1,0 +1,280 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package statestore // import "github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Batch collects ops, then holds their results once a Store applied it.
+// Keys and members are copied by the stores that keep them, so callers may
+// build them in reused buffers. A Batch is reused with Reset; it is not safe
+// for concurrent use.
+//
+// Scores and counters are int64 and must stay within ±2^53 (Redis keeps sorted
+// set scores as float64).
+type Batch struct {
+	ops     []op
+	entries []Entry
+}
+
+// Ref names one op of a Batch; it reads that op's results after Apply.
+type Ref int
+
+type opKind uint8
+
+const (
+	opIncr opKind = iota + 1
+	opMax
+	opMarkOnce
+	opDelete
+	opWindowAdd
+	opTopAdd
+	opDistinctAdd
+	opMemberMax
+	opMembers
+	opRemoveMember
+)
+
+var opNames = [...]string{
+	opIncr:         "Incr",
+	opMax:          "Max",
+	opMarkOnce:     "MarkOnce",
+	opDelete:       "Delete",
+	opWindowAdd:    "WindowAdd",
+	opTopAdd:       "TopAdd",
+	opDistinctAdd:  "DistinctAdd",
+	opMemberMax:    "MemberMax",
+	opMembers:      "Members",
+	opRemoveMember: "RemoveMember",
+}
+
+func (k opKind) String() string { return opNames[k] }
+
+type op struct {
+	kind   opKind
+	key    string
+	member string
+	// n is the delta or the value.
+	n int64
+	// atMs is the event time in Unix milliseconds; 0 means now.
+	atMs int64
+	// ttl is the key's time to live, or the window length.
+	ttl time.Duration
+	// limit is the set capacity, the number of members to list, or the
+	// number of window buckets.
+	limit int
+
+	value        int64
+	ok           bool
+	first, count int32
+}
+
+func (o *op) window() Window { return Window{Length: o.ttl, Buckets: o.limit} }
+
+// Reset empties the batch and keeps its memory for the next one.
+func (b *Batch) Reset() {
+	b.ops = b.ops[:0]
+	clear(b.entries)
+	b.entries = b.entries[:0]
+}
+
+// Len is the number of ops in the batch.
+func (b *Batch) Len() int { return len(b.ops) }
+
+// Value is the op's numeric result (see each op for its meaning); 0 before
+// Apply or when the op failed.
+func (b *Batch) Value(r Ref) int64 { return b.ops[r].value }
+
+// OK is the op's yes/no result (see each op for its meaning); false before
+// Apply or when the op failed.
+func (b *Batch) OK(r Ref) bool { return b.ops[r].ok }
+
+// Entries is the result of a Members op. The slice belongs to the batch and is
+// valid until Reset.
+func (b *Batch) Entries(r Ref) []Entry {
+	o := &b.ops[r]
+	return b.entries[o.first : o.first+o.count : o.first+o.count]
+}
+
+// Incr adds delta to a counter and returns Ref whose Value is the counter
+// after the add. The TTL starts when the counter is created and is not
+// extended by later adds (INCRBY + PEXPIRE NX), so the counter counts within
+// a fixed window from its first add.
+func (b *Batch) Incr(key string, delta int64, ttl time.Duration) Ref {
+	return b.add(op{kind: opIncr, key: key, n: delta, ttl: ttl})
+}
+
+// Max keeps the highest value seen under key. Value is the highest value after
+// the call; OK is true when this call created or raised it, which is true for
+// exactly one caller per new high across replicas. Every call extends the TTL.
+func (b *Batch) Max(key string, value int64, ttl time.Duration) Ref {
+	return b.add(op{kind: opMax, key: key, n: value, ttl: ttl})
+}
+
+// MarkOnce sets a mark that lives for ttl. OK is true for exactly one caller
+// while the mark lives (SET NX PX); the TTL is not extended.
+func (b *Batch) MarkOnce(key string, ttl time.Duration) Ref {
+	return b.add(op{kind: opMarkOnce, key: key, ttl: ttl})
+}
+
+// Delete removes key, whatever its kind. OK is true when the key existed, for
+// exactly one of several concurrent callers: use it to claim a resolution.
+func (b *Batch) Delete(key string) Ref {
+	return b.add(op{kind: opDelete, key: key})
+}
+
+// WindowAdd adds delta to the bucket of event time at (the zero time means now;
+// later than now counts as now) and returns Ref whose Value is the sum of the
+// window that ends in at's bucket. Buckets older than the window ending now
+// count as zero: an add to one of them is dropped. delta 0 only reads and
+// creates nothing. Use the same Window for a key every time.
+func (b *Batch) WindowAdd(key string, w Window, at time.Time, delta int64) Ref {
+	return b.add(op{kind: opWindowAdd, key: key, n: delta, atMs: unixMilli(at), ttl: w.Length, limit: w.Buckets})
+}
+
+// TopAdd adds delta to member's count in the bounded set key and keeps only
+// the capacity highest counts (ties: the lexicographically smaller member goes
+// first), so a set of error types per class stays small. Value is member's
+// count after the add; OK is false when member did not make the cut. Every
+// call extends the TTL. Read the top with Members.
+func (b *Batch) TopAdd(key, member string, delta int64, capacity int, ttl time.Duration) Ref {
+	return b.add(op{kind: opTopAdd, key: key, member: member, n: delta, limit: capacity, ttl: ttl})
+}
+
+// DistinctAdd records member as seen at event time at (zero means now; later
+// than now counts as now) in the set key, forgets members not seen within
+// window, keeps at most the capacity most recently seen, and returns Ref
+// whose Value is the number of distinct members left (e.g. the classes one
+// error fingerprint hit in the last 5 minutes). Members lists them, most
+// recent first, with their last-seen time in Unix milliseconds as Score.
+func (b *Batch) DistinctAdd(key, member string, at time.Time, window time.Duration, capacity int) Ref {
+	return b.add(op{kind: opDistinctAdd, key: key, member: member, atMs: unixMilli(at), ttl: window, limit: capacity})
+}
+
+// MemberMax raises member's value in the set key to value if it is higher
+// (or adds member), then keeps only the capacity highest values. Value is
+// member's value after the call (0 when it did not make the cut); OK is true
+// when this call added or raised member and it was kept, for exactly one
+// caller per new high across replicas. Every call extends the TTL.
+//
+// It is the registry of active alerts: MemberMax(set, alertID, level) fires
+// and escalates exactly once per level, Members lists what is active (for a
+// timer that resolves), RemoveMember claims the resolution exactly once.
+func (b *Batch) MemberMax(key, member string, value int64, capacity int, ttl time.Duration) Ref {
+	return b.add(op{kind: opMemberMax, key: key, member: member, n: value, limit: capacity, ttl: ttl})
+}
+
+// Members lists up to limit members of the set key (written by TopAdd,
+// DistinctAdd or MemberMax), highest score first (ties: the lexicographically
+// greater member first). Read them with Entries.
+func (b *Batch) Members(key string, limit int) Ref {
+	return b.add(op{kind: opMembers, key: key, limit: limit})
+}
+
+// RemoveMember removes member from the set key. OK is true when this call
+// removed it, for exactly one of several concurrent callers.
+func (b *Batch) RemoveMember(key, member string) Ref {
+	return b.add(op{kind: opRemoveMember, key: key, member: member})
+}
+
+func (b *Batch) add(o op) Ref {
+	b.ops = append(b.ops, o)
+	return Ref(len(b.ops) - 1)
+}
+
+// clearResults forgets the results of a failed attempt before the batch is
+// applied elsewhere.
+func (b *Batch) clearResults() {
+	for i := range b.ops {
+		o := &b.ops[i]
+		o.value, o.ok, o.first, o.count = 0, false, 0, 0
+	}
+	clear(b.entries)
+	b.entries = b.entries[:0]
+}
+
+// setEntries records b.entries[first:] as the entries of op i.
+func (b *Batch) setEntries(i, first int) {
+	b.ops[i].first = int32(first)
+	b.ops[i].count = int32(len(b.entries) - first)
+}
+
+// validate checks every op before a store runs any, so both backends reject
+// the same batches.
+func (b *Batch) validate() error {
+	for i := range b.ops {
+		if err := b.ops[i].validate(); err != nil {
+			return fmt.Errorf("op %d (%s %q): %w", i, b.ops[i].kind, b.ops[i].key, err)
+		}
+	}
+	return nil
+}
+
+func (o *op) validate() error {
+	if o.key == "" {
+		return errors.New("empty key")
+	}
+	switch o.kind {
+	case opIncr, opMax, opMarkOnce:
+		return positiveTTL(o.ttl)
+	case opWindowAdd:
+		return o.window().Validate()
+	case opTopAdd, opMemberMax, opDistinctAdd:
+		if o.limit < 1 {
+			return fmt.Errorf("capacity must be >= 1, got %d", o.limit)
+		}
+		return positiveTTL(o.ttl)
+	case opMembers:
+		if o.limit < 1 {
+			return fmt.Errorf("limit must be >= 1, got %d", o.limit)
+		}
+	}
+	return nil
+}
+
+// maxTTL keeps expiry times far from int64 overflow.
+const maxTTL = 100 * 365 * 24 * time.Hour
+
+// positiveTTL requires a TTL Redis can express (whole milliseconds): an entry
+// without one would never leave a shared store.
+func positiveTTL(ttl time.Duration) error {
+	if ttl < time.Millisecond || ttl > maxTTL {
+		return fmt.Errorf("ttl must be between 1ms and %v, got %v", maxTTL, ttl)
+	}
+	return nil
+}
+
+func unixMilli(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// opErrors keeps the first per-op failure and counts the others, so a batch
+// of a million bad ops makes one short error.
+type opErrors struct {
+	n     int
+	first error
+}
+
+func (e *opErrors) add(o *op, err error) {
+	if e.n == 0 {
+		e.first = fmt.Errorf("%s %q: %w", o.kind, o.key, err)
+	}
+	e.n++
+}
+
+func (e *opErrors) err() error {
+	switch e.n {
+	case 0:
+		return nil
+	case 1:
+		return e.first
+	}
+	return fmt.Errorf("%d ops failed, first: %w", e.n, e.first)
+}

@@ -1,0 +1,453 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package statestore // import "github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/jonboulle/clockwork"
+)
+
+// Memory is the local store: every entry has a TTL, and at most maxEntries
+// entries are kept, the least recently used going first. One scalar entry
+// (a counter, a max, a mark) costs about 130 bytes with a 40-byte key; see
+// BenchmarkMemoryBytesPerEntry.
+//
+// Entries live in one slice linked into an LRU list by index, so a scalar
+// entry is one slice slot, one map slot and its key: no pointer per entry
+// for the garbage collector to follow. Windows and sets keep their buckets or
+// members in a side slice.
+type Memory struct {
+	clock clockwork.Clock
+	max   int
+
+	mu        sync.Mutex
+	index     map[string]int32
+	entries   []entry
+	free      int32 // head of the list of free entries, linked by next
+	head      int32 // most recently used
+	tail      int32 // least recently used
+	aux       []auxValue
+	auxFree   []int32
+	bytes     int64
+	evictions int64
+}
+
+type kind uint8
+
+const (
+	kindString kind = iota + 1 // Incr and MarkOnce (a Redis string)
+	kindMax                    // Max (a one-member sorted set)
+	kindWindow                 // WindowAdd (a hash of buckets)
+	kindSet                    // TopAdd, DistinctAdd, MemberMax (a sorted set)
+)
+
+type entry struct {
+	key string
+	// value is the scalar, or for windows and sets the index of the aux value.
+	value int64
+	// expires is in Unix nanoseconds; the entry is gone once the clock passes it.
+	expires    int64
+	prev, next int32
+	kind       kind
+}
+
+type auxValue struct {
+	buckets []bucket         // kindWindow, a ring indexed by bucket number
+	members map[string]int64 // kindSet
+}
+
+type bucket struct{ idx, n int64 }
+
+// Estimated sizes for Stats.Bytes: an entry slot plus its map slot; a
+// window's ring; a set member's map slot and string header.
+const (
+	entryBytes  = 88
+	windowBytes = 48
+	bucketBytes = 16
+	memberBytes = 64
+)
+
+const none = int32(-1)
+
+var errWrongKind = errors.New("key holds another kind of value")
+
+// NewMemory returns a local store holding at most maxEntries entries (at
+// least 1, at most 2^30).
+func NewMemory(maxEntries int, opts ...Option) *Memory {
+	o := newOptions(opts)
+	return &Memory{
+		clock: o.clock,
+		max:   min(max(maxEntries, 1), 1<<30),
+		index: map[string]int32{},
+		free:  none,
+		head:  none,
+		tail:  none,
+	}
+}
+
+// Apply implements Store.
+func (m *Memory) Apply(_ context.Context, b *Batch) error {
+	if err := b.validate(); err != nil {
+		return err
+	}
+	now := m.clock.Now()
+	t := times{ns: now.UnixNano(), ms: now.UnixMilli()}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sweep(t.ns, len(b.ops)+16)
+	var errs opErrors
+	for i := range b.ops {
+		if err := m.apply(b, i, t); err != nil {
+			errs.add(&b.ops[i], err)
+		}
+	}
+	return errs.err()
+}
+
+// Stats implements Store.
+func (m *Memory) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return Stats{Entries: int64(len(m.index)), Bytes: m.bytes, Evictions: m.evictions}
+}
+
+// Close implements Store; the memory is released with the Memory itself.
+func (*Memory) Close() error { return nil }
+
+type times struct{ ns, ms int64 }
+
+func (m *Memory) apply(b *Batch, i int, t times) error {
+	o := &b.ops[i]
+	switch o.kind {
+	case opIncr:
+		e, err := m.get(o.key, kindString, t.ns)
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			e = m.create(o.key, kindString, t.ns+int64(o.ttl))
+		}
+		e.value += o.n
+		o.value = e.value
+	case opMax:
+		e, err := m.get(o.key, kindMax, t.ns)
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			e = m.create(o.key, kindMax, 0)
+			e.value, o.ok = o.n, true
+		} else if o.n > e.value {
+			e.value, o.ok = o.n, true
+		}
+		e.expires = t.ns + int64(o.ttl)
+		o.value = e.value
+	case opMarkOnce:
+		if _, found := m.lookup(o.key, t.ns); !found {
+			m.create(o.key, kindString, t.ns+int64(o.ttl)).value = 1
+			o.ok = true
+		}
+	case opDelete:
+		if i, found := m.lookup(o.key, t.ns); found {
+			m.remove(i)
+			o.ok = true
+		}
+	case opWindowAdd:
+		return m.windowAdd(o, t)
+	case opTopAdd, opDistinctAdd, opMemberMax:
+		return m.setAdd(o, t)
+	case opMembers:
+		e, err := m.get(o.key, kindSet, t.ns)
+		if e == nil || err != nil {
+			return err
+		}
+		first := len(b.entries)
+		for member, score := range m.aux[e.value].members {
+			b.entries = append(b.entries, Entry{Member: member, Score: score})
+		}
+		listed := b.entries[first:]
+		slices.SortFunc(listed, func(x, y Entry) int { return compareMembers(y, x) })
+		clear(listed[min(o.limit, len(listed)):])
+		b.entries = b.entries[:first+min(o.limit, len(listed))]
+		b.setEntries(i, first)
+	case opRemoveMember:
+		e, err := m.get(o.key, kindSet, t.ns)
+		if e == nil || err != nil {
+			return err
+		}
+		members := m.aux[e.value].members
+		if _, ok := members[o.member]; ok {
+			m.deleteMember(members, o.member)
+			o.ok = true
+			if len(members) == 0 {
+				m.remove(m.index[o.key])
+			}
+		}
+	}
+	return nil
+}
+
+func (m *Memory) windowAdd(o *op, t times) error {
+	w := o.window()
+	_, from, at := windowSpan(w, eventMs(o, t.ms), t.ms)
+	if from > at {
+		return nil // older than the window ending now
+	}
+	e, err := m.get(o.key, kindWindow, t.ns)
+	if err != nil {
+		return err
+	}
+	if e == nil {
+		if o.n == 0 {
+			return nil
+		}
+		e = m.create(o.key, kindWindow, 0)
+	}
+	ring := m.aux[e.value].buckets
+	if len(ring) != w.Buckets {
+		// A new counter, or one whose window changed: start afresh.
+		m.bytes += int64(w.Buckets-len(ring)) * bucketBytes
+		ring = make([]bucket, w.Buckets)
+		for j := range ring {
+			ring[j].idx = math.MinInt64
+		}
+		m.aux[e.value].buckets = ring
+	}
+	if o.n != 0 {
+		slot := &ring[floorMod(at, int64(w.Buckets))]
+		if slot.idx < at {
+			*slot = bucket{idx: at}
+		}
+		if slot.idx == at {
+			slot.n += o.n
+		}
+		e.expires = t.ns + windowTTLMs(w)*1e6
+	}
+	for _, bk := range ring {
+		if bk.idx >= from && bk.idx <= at {
+			o.value += bk.n
+		}
+	}
+	return nil
+}
+
+func (m *Memory) setAdd(o *op, t times) error {
+	e, err := m.get(o.key, kindSet, t.ns)
+	if err != nil {
+		return err
+	}
+	var cutoff int64 // DistinctAdd forgets members last seen at or before it
+	value := o.n
+	if o.kind == opDistinctAdd {
+		value = eventMs(o, t.ms)
+		cutoff = t.ms - o.ttl.Milliseconds()
+		if e == nil && value <= cutoff {
+			return nil
+		}
+	}
+	if e == nil {
+		e = m.create(o.key, kindSet, 0)
+	}
+	members := m.aux[e.value].members
+	old, present := members[o.member]
+	changed := false
+	switch {
+	case o.kind == opTopAdd:
+		value, changed = old+o.n, true
+	case !present || value > old:
+		changed = true
+	}
+	if changed {
+		if !present {
+			m.bytes += memberBytes + int64(len(o.member))
+			members[strings.Clone(o.member)] = value
+		} else {
+			members[o.member] = value
+		}
+	}
+	if o.kind == opDistinctAdd {
+		for member, seen := range members {
+			if seen <= cutoff {
+				m.deleteMember(members, member)
+			}
+		}
+	}
+	for len(members) > o.limit {
+		m.deleteMember(members, lowestMember(members))
+	}
+	if len(members) == 0 {
+		m.remove(m.index[o.key])
+		return nil
+	}
+	e.expires = t.ns + int64(o.ttl)
+	if o.kind == opDistinctAdd {
+		o.value = int64(len(members))
+		return nil
+	}
+	o.value, o.ok = members[o.member]
+	o.ok = o.ok && changed
+	return nil
+}
+
+func (m *Memory) deleteMember(members map[string]int64, member string) {
+	m.bytes -= memberBytes + int64(len(member))
+	delete(members, member)
+}
+
+// compareMembers orders set members as Redis orders a sorted set: by score,
+// then by member bytes.
+func compareMembers(x, y Entry) int {
+	if c := cmp.Compare(x.Score, y.Score); c != 0 {
+		return c
+	}
+	return strings.Compare(x.Member, y.Member)
+}
+
+// lowestMember is the member ZREMRANGEBYRANK 0 0 would remove.
+func lowestMember(members map[string]int64) string {
+	var low Entry
+	first := true
+	for member, score := range members {
+		if e := (Entry{member, score}); first || compareMembers(e, low) < 0 {
+			low, first = e, false
+		}
+	}
+	return low.Member
+}
+
+// get returns the live entry for key, nil when there is none, or an error
+// when the key holds another kind of value.
+func (m *Memory) get(key string, k kind, now int64) (*entry, error) {
+	i, found := m.lookup(key, now)
+	if !found {
+		return nil, nil
+	}
+	e := &m.entries[i]
+	if e.kind != k {
+		return nil, errWrongKind
+	}
+	return e, nil
+}
+
+// lookup finds a live entry and marks it used; an expired one is removed.
+func (m *Memory) lookup(key string, now int64) (int32, bool) {
+	i, found := m.index[key]
+	if !found {
+		return none, false
+	}
+	if now > m.entries[i].expires {
+		m.remove(i)
+		return none, false
+	}
+	m.unlink(i)
+	m.pushFront(i)
+	return i, true
+}
+
+// create adds an entry, evicting the least recently used one when full.
+func (m *Memory) create(key string, k kind, expires int64) *entry {
+	if len(m.index) >= m.max {
+		m.remove(m.tail)
+		m.evictions++
+	}
+	i := m.free
+	if i != none {
+		m.free = m.entries[i].next
+	} else {
+		m.entries = append(m.entries, entry{})
+		i = int32(len(m.entries) - 1)
+	}
+	e := &m.entries[i]
+	*e = entry{key: strings.Clone(key), expires: expires, kind: k}
+	m.index[e.key] = i
+	m.pushFront(i)
+	m.bytes += entryBytes + int64(len(key))
+	switch k {
+	case kindWindow:
+		e.value = m.newAux(auxValue{})
+		m.bytes += windowBytes
+	case kindSet:
+		e.value = m.newAux(auxValue{members: map[string]int64{}})
+	}
+	return e
+}
+
+func (m *Memory) remove(i int32) {
+	e := &m.entries[i]
+	m.unlink(i)
+	delete(m.index, e.key)
+	m.bytes -= entryBytes + int64(len(e.key))
+	switch e.kind {
+	case kindWindow:
+		m.bytes -= windowBytes + int64(len(m.aux[e.value].buckets))*bucketBytes
+		m.freeAux(e.value)
+	case kindSet:
+		for member := range m.aux[e.value].members {
+			m.bytes -= memberBytes + int64(len(member))
+		}
+		m.freeAux(e.value)
+	}
+	*e = entry{next: m.free}
+	m.free = i
+}
+
+func (m *Memory) newAux(v auxValue) int64 {
+	if n := len(m.auxFree); n > 0 {
+		i := m.auxFree[n-1]
+		m.auxFree = m.auxFree[:n-1]
+		m.aux[i] = v
+		return int64(i)
+	}
+	m.aux = append(m.aux, v)
+	return int64(len(m.aux) - 1)
+}
+
+func (m *Memory) freeAux(i int64) {
+	m.aux[i] = auxValue{}
+	m.auxFree = append(m.auxFree, int32(i))
+}
+
+// sweep removes up to budget expired entries from the least recently used
+// end, so entries nobody touches again do not wait for eviction to go.
+func (m *Memory) sweep(now int64, budget int) {
+	for ; budget > 0 && m.tail != none && now > m.entries[m.tail].expires; budget-- {
+		m.remove(m.tail)
+	}
+}
+
+func (m *Memory) unlink(i int32) {
+	e := &m.entries[i]
+	if e.prev != none {
+		m.entries[e.prev].next = e.next
+	} else {
+		m.head = e.next
+	}
+	if e.next != none {
+		m.entries[e.next].prev = e.prev
+	} else {
+		m.tail = e.prev
+	}
+}
+
+func (m *Memory) pushFront(i int32) {
+	e := &m.entries[i]
+	e.prev, e.next = none, m.head
+	if m.head != none {
+		m.entries[m.head].prev = i
+	}
+	m.head = i
+	if m.tail == none {
+		m.tail = i
+	}
+}
+
+func floorMod(a, b int64) int64 { return a - floorDiv(a, b)*b }
