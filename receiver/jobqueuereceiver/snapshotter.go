@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/sidekiq"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
 )
 
@@ -114,5 +115,22 @@ func isTimeout(err error) bool {
 
 // readerFor returns the constructor of the system's reader.
 func readerFor(system string) (func(redis.Cmdable, *Config, snapshot.Selection) snapshot.Reader, error) {
-	return nil, fmt.Errorf("system: %q has no reader yet", system)
+	switch system {
+	case SystemSidekiq:
+		return newSidekiqReader, nil
+	}
+	return nil, fmt.Errorf("system: %q has no reader", system)
+}
+
+func newSidekiqReader(client redis.Cmdable, cfg *Config, sel snapshot.Selection) snapshot.Reader {
+	opts := sidekiq.Options{
+		Namespace:    cfg.Namespace,
+		Selection:    sel,
+		StalledAfter: cfg.StalledAfter,
+	}
+	// The breakdown costs Redis work, so it is read only when reported.
+	if cfg.Metrics.JobqueueJobsByClass.Enabled {
+		opts.ByClassMaxEntries = cfg.ByClass.MaxEntries
+	}
+	return sidekiq.NewReader(client, opts)
 }
