@@ -1,0 +1,251 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Command jobqctl shows what the job_queue receiver sees in a job system's
+// Redis, using the receiver's own code, and what reading it cost.
+//
+//	jobqctl snapshot --system sidekiq --endpoint host:port [--namespace NS]
+//	    [--username USER] [--password-env VAR] [--db N] [--tls] [--tls-ca-file FILE]
+//	    [--timeout 10s] [--stalled-after 5m] [--by-class N] [--json]
+//
+// Exit codes: 0 ok, 1 Redis or snapshot error, 2 usage error.
+package main // import "github.com/otelcol-jobs/otelcol-jobs/cmd/jobqctl"
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configtls"
+	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitRedis = 1
+	exitUsage = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `usage: jobqctl snapshot --system sidekiq [flags]
+
+Takes one snapshot of a job system's Redis exactly as the job_queue receiver
+does (read-only) and prints it, with the Redis round trips and commands it cost.
+`
+
+// run is jobqctl without the process around it: arguments in, text out, an
+// exit code back.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 || args[0] != "snapshot" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			fmt.Fprint(stdout, usage)
+			return exitOK
+		}
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	cfg, asJSON, err := parseSnapshotFlags(args[1:], stderr, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "jobqctl: %v\n", err)
+		return exitUsage
+	}
+
+	s, err := jobqueuereceiver.NewSnapshotter(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "jobqctl: %v\n", err)
+		return exitUsage
+	}
+	defer s.Close()
+	snap, err := s.Snapshot(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "jobqctl: %s at %s: %v\n", cfg.System, cfg.Endpoint, err)
+		return exitRedis
+	}
+
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(snap)
+	} else {
+		err = printSnapshot(stdout, cfg, snap)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "jobqctl: write output: %v\n", err)
+		return exitRedis
+	}
+	return exitOK
+}
+
+// parseSnapshotFlags turns the snapshot flags into a validated receiver
+// configuration.
+func parseSnapshotFlags(args []string, stderr io.Writer, getenv func(string) string) (*jobqueuereceiver.Config, bool, error) {
+	cfg := jobqueuereceiver.NewDefaultConfig()
+	fs := flag.NewFlagSet("jobqctl snapshot", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.System, "system", "", "job system: sidekiq")
+	fs.StringVar(&cfg.Endpoint, "endpoint", cfg.Endpoint, "Redis host:port")
+	fs.StringVar(&cfg.Namespace, "namespace", "", "key namespace (Sidekiq <= 6 redis-namespace)")
+	fs.StringVar(&cfg.Username, "username", "", "Redis ACL user")
+	passwordEnv := fs.String("password-env", "", "name of the environment variable holding the Redis password")
+	fs.IntVar(&cfg.DB, "db", 0, "Redis database number")
+	useTLS := fs.Bool("tls", false, "connect with TLS (system roots unless --tls-ca-file)")
+	caFile := fs.String("tls-ca-file", "", "CA certificate to verify the server with (implies --tls)")
+	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "give up after this long")
+	fs.DurationVar(&cfg.StalledAfter, "stalled-after", cfg.StalledAfter, "in-flight jobs older than this are stalled")
+	byClass := fs.Int("by-class", 0, "also break retry/dead down by class and error, reading the newest N entries of each set (0 = off)")
+	asJSON := fs.Bool("json", false, "print the snapshot as JSON (durations in nanoseconds)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage+"\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, false, err
+	}
+	if fs.NArg() > 0 {
+		return nil, false, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if *passwordEnv != "" {
+		pw := getenv(*passwordEnv)
+		if pw == "" {
+			return nil, false, fmt.Errorf("--password-env: environment variable %s is empty or unset", *passwordEnv)
+		}
+		cfg.Password = configopaque.String(pw)
+	}
+	if *useTLS || *caFile != "" {
+		tlsCfg := configtls.NewDefaultClientConfig()
+		tlsCfg.CAFile = *caFile
+		cfg.TLS = configoptional.Some(tlsCfg)
+	}
+	if *byClass < 0 {
+		return nil, false, fmt.Errorf("--by-class: must be >= 0, got %d", *byClass)
+	}
+	if *byClass > 0 {
+		cfg.Metrics.JobqueueJobsByClass.Enabled = true
+		cfg.ByClass.MaxEntries = *byClass
+	}
+	// One snapshot is taken, so the collection interval only has to admit
+	// the timeout.
+	cfg.CollectionInterval = max(cfg.CollectionInterval, cfg.Timeout)
+	if err := confmap.Validate(cfg); err != nil {
+		return nil, false, err
+	}
+	return cfg, *asJSON, nil
+}
+
+// printSnapshot writes the snapshot as tables.
+func printSnapshot(w io.Writer, cfg *jobqueuereceiver.Config, s *jobqueuereceiver.Snapshot) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	ns := ""
+	if cfg.Namespace != "" {
+		ns = fmt.Sprintf(" namespace %q", cfg.Namespace)
+	}
+	fmt.Fprintf(tw, "%s at %s%s, %s\n", s.System, cfg.Endpoint, ns, s.Time.UTC().Format(time.RFC3339))
+	fmt.Fprintf(tw, "Redis cost: %d round trips, %d commands\n", s.RoundTrips, s.Commands)
+
+	fmt.Fprintf(tw, "\nQUEUE\tSIZE\tLATENCY\tRUNNING\tLONGEST RUNNING\tSTALLED\tPAUSED\n")
+	for _, q := range s.Queues {
+		paused := "-"
+		if q.PausedKnown {
+			paused = yesNo(q.Paused)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%d\t%s\n",
+			q.Name, q.Size, duration(q.Latency), q.Running, duration(q.RunningMaxAge), q.Stalled, paused)
+	}
+	fmt.Fprintf(tw, "%d of %d discovered queues shown", len(s.Queues), s.QueuesDiscovered)
+	if s.QueuesDropped > 0 {
+		fmt.Fprintf(tw, " (%d cut by the queue limit)", s.QueuesDropped)
+	}
+	fmt.Fprintln(tw)
+
+	fmt.Fprintf(tw, "\nSTATE\tQUEUE\tJOBS\n")
+	for _, j := range s.Jobs {
+		fmt.Fprintf(tw, "%s\t%s\t%d\n", j.State, orDash(j.Queue), j.Count)
+	}
+	fmt.Fprintf(tw, "\nTOTALS\tPROCESSED\tFAILED\n")
+	for _, t := range s.Totals {
+		scope := "all queues"
+		if t.Queue != "" {
+			scope = t.Queue
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\n", scope, t.Processed, t.Failed)
+	}
+
+	fmt.Fprintf(tw, "\nPROCESS\tHOST\tPID\tBUSY\tCAPACITY\tMEMORY\tHEARTBEAT AGE\tQUIET\n")
+	for _, p := range s.Processes {
+		mem := "-"
+		if p.MemoryKnown {
+			mem = bytesIEC(p.MemoryBytes)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n",
+			p.ID, p.Hostname, p.PID, p.Busy, p.Concurrency, mem, duration(p.HeartbeatAge), yesNo(p.Quiet))
+	}
+	fmt.Fprintf(tw, "%d live processes, %d of %d worker slots busy, %d stale registry entries\n",
+		len(s.Processes), s.WorkersBusy(), s.WorkersCapacity(), s.ProcessesStale)
+
+	if len(s.ByClass) > 0 {
+		fmt.Fprintf(tw, "\nSTATE\tCLASS\tERROR\tJOBS\n")
+		for _, c := range s.ByClass {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", c.State, c.Class, orDash(c.ErrorType), c.Count)
+		}
+	}
+	if len(s.Problems) > 0 {
+		fmt.Fprintf(tw, "\nPROBLEM\tKEY\tDETAIL\n")
+		for _, p := range s.Problems {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Kind, p.Key, p.Detail)
+		}
+	}
+	return tw.Flush()
+}
+
+func duration(d time.Duration) string { return d.Round(time.Millisecond).String() }
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// bytesIEC formats a byte count with a binary unit, e.g. "150.0 MiB".
+func bytesIEC(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,202 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// writeSidekiq writes a small Sidekiq 6.4 state (Sidekiq::Client#push, the
+// launcher's heartbeat, the processor's `<identity>:workers`): queue
+// "default" with two jobs, the oldest enqueued a minute ago; one process
+// running one job for ten minutes; two retries; the counters.
+func writeSidekiq(t *testing.T, c *redis.Client) (identity string) {
+	ctx := context.Background()
+	now := time.Now()
+	secs := func(d time.Duration) string {
+		return strconv.FormatFloat(float64(now.Add(-d).UnixMicro())/1e6, 'f', 6, 64)
+	}
+	job := func(d time.Duration) string {
+		return `{"class":"HardJob","args":[1],"retry":true,"queue":"default","jid":"b4a577edbccf1d805744efa9",` +
+			`"created_at":` + secs(d) + `,"enqueued_at":` + secs(d) + `}`
+	}
+	identity = "web-1:101:3c0d6e5f4a1b"
+	info := `{"hostname":"web-1","started_at":` + secs(time.Hour) + `,"pid":101,"tag":"app","concurrency":5,` +
+		`"queues":["default"],"labels":[],"identity":"` + identity + `"}`
+	work, err := json.Marshal(map[string]any{"queue": "default", "payload": job(11 * time.Minute), "run_at": now.Add(-10 * time.Minute).Unix()})
+	require.NoError(t, err)
+
+	pipe := c.Pipeline()
+	pipe.SAdd(ctx, "queues", "default")
+	pipe.LPush(ctx, "queue:default", job(time.Minute), job(time.Second))
+	pipe.ZAdd(ctx, "retry", redis.Z{Score: float64(now.Unix()), Member: `{"class":"HardJob","error_class":"Net::ReadTimeout","jid":"1"}`},
+		redis.Z{Score: float64(now.Unix() + 1), Member: `{"class":"HardJob","error_class":"Net::ReadTimeout","jid":"2"}`})
+	pipe.Set(ctx, "stat:processed", 1000, 0)
+	pipe.Set(ctx, "stat:failed", 25, 0)
+	pipe.SAdd(ctx, "processes", identity)
+	pipe.HSet(ctx, identity, "info", info, "busy", 1, "beat", secs(2*time.Second), "quiet", "false", "rss", 102400, "rtt_us", 300)
+	pipe.HSet(ctx, identity+":workers", "owl2k", string(work))
+	_, err = pipe.Exec(ctx)
+	require.NoError(t, err)
+	return identity
+}
+
+func runCmd(args []string, env map[string]string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, &out, &errOut, func(k string) string { return env[k] })
+	return code, out.String(), errOut.String()
+}
+
+// row returns the whitespace-separated fields of the first output line that
+// starts with prefix.
+func row(t *testing.T, out, prefix string) []string {
+	t.Helper()
+	for line := range strings.SplitSeq(out, "\n") {
+		if strings.HasPrefix(line, prefix) {
+			return strings.Fields(line)
+		}
+	}
+	t.Fatalf("no line starts with %q in:\n%s", prefix, out)
+	return nil
+}
+
+func TestSnapshotTable(t *testing.T) {
+	srv := redistest.Start(t)
+	identity := writeSidekiq(t, srv.Client(t))
+
+	code, out, errOut := runCmd([]string{"snapshot", "--system", "sidekiq", "--endpoint", srv.Addr(), "--by-class", "10"}, nil)
+	require.Equal(t, exitOK, code, errOut)
+
+	assert.Contains(t, out, "sidekiq at "+srv.Addr())
+	cost := row(t, out, "Redis cost:")
+	trips, err := strconv.Atoi(cost[2])
+	require.NoError(t, err)
+	assert.Positive(t, trips)
+	assert.LessOrEqual(t, trips, 4)
+
+	// QUEUE SIZE LATENCY RUNNING LONGEST-RUNNING STALLED PAUSED
+	q := row(t, out, "default ")
+	assert.Equal(t, "2", q[1], "size")
+	latency, err := time.ParseDuration(q[2])
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, latency, time.Minute, "age of the oldest job")
+	assert.Equal(t, "1", q[3], "running")
+	running, err := time.ParseDuration(q[4])
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, running, 10*time.Minute)
+	assert.Equal(t, "1", q[5], "stalled after 5m")
+	assert.Equal(t, "-", q[6], "Sidekiq OSS cannot pause")
+
+	assert.Equal(t, []string{"retry", "-", "2"}, row(t, out, "retry "))
+	assert.Equal(t, []string{"busy", "-", "1"}, row(t, out, "busy "))
+	assert.Equal(t, []string{"all", "queues", "1000", "25"}, row(t, out, "all queues"))
+
+	// PROCESS HOST PID BUSY CAPACITY MEMORY(2 fields) HEARTBEAT QUIET
+	p := row(t, out, identity)
+	assert.Equal(t, []string{"web-1", "101", "1", "5", "100.0", "MiB"}, p[1:7])
+	assert.Equal(t, "no", p[8])
+	assert.Contains(t, out, "1 live processes, 1 of 5 worker slots busy, 0 stale registry entries")
+	assert.Equal(t, []string{"retry", "HardJob", "Net::ReadTimeout", "2"}, row(t, out, "retry  HardJob"))
+}
+
+func TestSnapshotJSON(t *testing.T) {
+	srv := redistest.Start(t, redistest.WithArgs("--requirepass", "pw"))
+	admin := srv.Client(t)
+	admin.Options().Password = "pw"
+	writeSidekiq(t, admin)
+
+	code, out, errOut := runCmd([]string{"snapshot", "--system", "sidekiq", "--endpoint", srv.Addr(),
+		"--password-env", "JOBQ_PW", "--json"}, map[string]string{"JOBQ_PW": "pw"})
+	require.Equal(t, exitOK, code, errOut)
+	var snap jobqueuereceiver.Snapshot
+	require.NoError(t, json.Unmarshal([]byte(out), &snap))
+	assert.Equal(t, "sidekiq", snap.System)
+	require.Len(t, snap.Queues, 1)
+	assert.Equal(t, int64(2), snap.Queues[0].Size)
+	assert.GreaterOrEqual(t, snap.Queues[0].Latency, time.Minute)
+	require.Len(t, snap.Processes, 1)
+	assert.Equal(t, int64(102400*1024), snap.Processes[0].MemoryBytes)
+	assert.Equal(t, []jobqueuereceiver.Totals{{Processed: 1000, Failed: 25}}, snap.Totals)
+	assert.Positive(t, snap.RoundTrips)
+	assert.GreaterOrEqual(t, snap.Commands, snap.RoundTrips)
+	assert.NotContains(t, out+errOut, "pw\"", "the password is not printed")
+}
+
+func TestExitCodes(t *testing.T) {
+	down := redistest.Start(t)
+	down.Stop()
+	tests := []struct {
+		name   string
+		args   []string
+		env    map[string]string
+		code   int
+		stderr string
+	}{
+		{"no command", nil, nil, exitUsage, "usage: jobqctl snapshot"},
+		{"unknown command", []string{"status"}, nil, exitUsage, "usage: jobqctl snapshot"},
+		{"help", []string{"snapshot", "-h"}, nil, exitOK, "-endpoint"},
+		{"unknown flag", []string{"snapshot", "--nope"}, nil, exitUsage, "flag provided but not defined: -nope"},
+		{"no system", []string{"snapshot"}, nil, exitUsage, "system: must be set"},
+		{"planned system", []string{"snapshot", "--system", "bullmq"}, nil, exitUsage, `"bullmq" is not supported yet`},
+		{"bad endpoint", []string{"snapshot", "--system", "sidekiq", "--endpoint", "nohost"}, nil, exitUsage, "is not host:port"},
+		{"stray argument", []string{"snapshot", "--system", "sidekiq", "extra"}, nil, exitUsage, "unexpected arguments: extra"},
+		{"password variable unset", []string{"snapshot", "--system", "sidekiq", "--password-env", "NOPE"}, nil, exitUsage, "NOPE is empty or unset"},
+		{"missing CA file", []string{"snapshot", "--system", "sidekiq", "--tls-ca-file", "/nonexistent/ca.pem"}, nil, exitUsage, "tls:"},
+		{"negative by-class", []string{"snapshot", "--system", "sidekiq", "--by-class", "-1"}, nil, exitUsage, "--by-class: must be >= 0"},
+		{"redis down", []string{"snapshot", "--system", "sidekiq", "--endpoint", down.Addr(), "--timeout", "2s"}, nil, exitRedis, "connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCmd(tt.args, tt.env)
+			assert.Equal(t, tt.code, code, "stdout: %s\nstderr: %s", out, errOut)
+			assert.Contains(t, out+errOut, tt.stderr)
+			if tt.code != exitOK {
+				assert.Empty(t, out, "errors go to stderr only")
+			}
+		})
+	}
+}
+
+func TestBuiltBinary(t *testing.T) {
+	goTool := redistest.RequireTool(t, "go", "install Go from https://go.dev/dl/")
+	bin := filepath.Join(t.TempDir(), "jobqctl")
+	build := exec.Command(goTool, "build", "-o", bin, ".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	srv := redistest.Start(t)
+	writeSidekiq(t, srv.Client(t))
+	out, err = exec.Command(bin, "snapshot", "--system", "sidekiq", "--endpoint", srv.Addr()).Output()
+	require.NoError(t, err)
+	assert.Equal(t, "2", row(t, string(out), "default ")[1])
+
+	srv.Stop()
+	var exitErr *exec.ExitError
+	err = exec.Command(bin, "snapshot", "--system", "sidekiq", "--endpoint", srv.Addr()).Run()
+	require.True(t, errors.As(err, &exitErr), "%v", err)
+	assert.Equal(t, exitRedis, exitErr.ExitCode())
+
+	err = exec.Command(bin, "snapshot", "--bogus").Run()
+	require.True(t, errors.As(err, &exitErr), "%v", err)
+	assert.Equal(t, exitUsage, exitErr.ExitCode())
+}
