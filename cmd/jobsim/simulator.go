@@ -1,0 +1,140 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/otelcol-jobs/otelcol-jobs/cmd/jobsim/internal/workload"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
+)
+
+// summaryEvery is how often a running simulator prints what it did.
+const summaryEvery = 30 * time.Second
+
+// simOptions are the flags shared by serve and demo.
+type simOptions struct {
+	listen string
+	redis  string
+	seed   uint64
+	tick   time.Duration
+}
+
+func (o *simOptions) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "address of the embedded Redis-protocol server (port 0: any free port)")
+	fs.StringVar(&o.redis, "redis", "", "write to this Redis (host:port, must be empty) instead of the embedded server")
+	fs.Uint64Var(&o.seed, "seed", 1, "random seed: the same seed plays the same workload")
+	fs.DurationVar(&o.tick, "tick", time.Second, "simulation step")
+}
+
+// simulator is a Sidekiq workload kept alive in one Redis.
+type simulator struct {
+	embedded *miniredis.Miniredis // nil when writing to an external Redis
+	client   *redis.Client
+	addr     string
+	sidekiq  *workload.Sidekiq
+	tick     time.Duration
+	log      io.Writer
+}
+
+// startSimulator starts the embedded server (or connects to o.redis) and
+// prepares the demo scenario; nothing is written before run.
+func startSimulator(ctx context.Context, o simOptions, log io.Writer) (*simulator, error) {
+	if o.tick <= 0 {
+		return nil, fmt.Errorf("--tick must be positive, got %s", o.tick)
+	}
+	s := &simulator{tick: o.tick, log: log}
+	if o.redis == "" {
+		s.embedded = miniredis.NewMiniRedis()
+		s.embedded.ClockTTL(true) // process entries expire 60 s after their last beat, as in Redis
+		if err := s.embedded.StartAddr(o.listen); err != nil {
+			return nil, fmt.Errorf("embedded Redis server on %s: %w", o.listen, err)
+		}
+		s.addr = s.embedded.Addr()
+	} else {
+		s.addr = o.redis
+	}
+	cfg := redisclient.Config{Endpoint: s.addr}
+	client, err := cfg.NewClient(ctx, 5*time.Second)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	s.client = client
+	if o.redis != "" {
+		// jobsim consumes the jobs it finds: never let it loose on real data.
+		n, err := client.DBSize(ctx).Result()
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("redis %s: %w", o.redis, err)
+		}
+		if n > 0 {
+			s.close()
+			return nil, fmt.Errorf("redis %s holds %d keys; jobsim writes a simulated Sidekiq there and consumes the jobs it finds, so it needs an empty database", o.redis, n)
+		}
+	}
+	if s.sidekiq, err = workload.NewSidekiq(client, workload.Demo(), o.seed); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// run steps the workload every tick until ctx ends, then shuts the
+// simulated processes down. A failing step is reported and retried on the
+// next tick: Redis may come back.
+func (s *simulator) run(ctx context.Context) {
+	ticker := time.NewTicker(s.tick)
+	defer ticker.Stop()
+	var (
+		period, total workload.Report
+		lastErr       string
+		nextSummary   = time.Now().Add(summaryEvery)
+	)
+	for now := time.Now(); ; {
+		r, err := s.sidekiq.Step(ctx, now)
+		period.Add(r)
+		total.Add(r)
+		switch {
+		case err == nil:
+			lastErr = ""
+		case err.Error() != lastErr && ctx.Err() == nil: // report each new error once
+			lastErr = err.Error()
+			fmt.Fprintf(s.log, "jobsim: %v (retrying every %s)\n", err, s.tick)
+		}
+		if !now.Before(nextSummary) {
+			fmt.Fprintf(s.log, "jobsim: last %s: %d jobs run, %d failed (%d to retry, %d dead); %d waiting in queues\n",
+				summaryEvery, period.Succeeded+period.Failed, period.Failed, period.Retried, period.Died,
+				total.Enqueued+total.Requeued-total.Fetched)
+			period, nextSummary = workload.Report{}, now.Add(summaryEvery)
+		}
+		select {
+		case <-ctx.Done():
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if _, err := s.sidekiq.Stop(stopCtx, time.Now()); err != nil {
+				fmt.Fprintf(s.log, "jobsim: stopping the simulated processes: %v\n", err)
+			}
+			return
+		case now = <-ticker.C:
+		}
+	}
+}
+
+// close releases the client and stops the embedded server.
+func (s *simulator) close() {
+	if s.client != nil {
+		_ = s.client.Close()
+	}
+	if s.embedded != nil {
+		s.embedded.Close()
+	}
+}
