@@ -1,0 +1,227 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package jobevent // import "github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// Extractor recognises job executions in spans and log records. It is
+// immutable after NewExtractor and safe for concurrent use.
+type Extractor struct {
+	user convention
+	now  func() time.Time
+	// bodyNeedles are the quoted id keys; a JSON log body that contains none
+	// of them is not parsed.
+	bodyNeedles []string
+}
+
+// maxJSONBody bounds the string log bodies that are parsed as JSON.
+const maxJSONBody = 1 << 20
+
+// NewExtractor validates cfg and returns an Extractor that reads the user's
+// keys before the built-in conventions. now is the clock that bounds event
+// times; nil means time.Now.
+func NewExtractor(cfg Config, now func() time.Time) (*Extractor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if now == nil {
+		now = time.Now
+	}
+	x := &Extractor{
+		user: convention{
+			id:           slices.Clone(cfg.JobIDKeys),
+			class:        slices.Clone(cfg.JobClassKeys),
+			queue:        slices.Clone(cfg.QueueKeys),
+			outcome:      slices.Clone(cfg.OutcomeKeys),
+			errorType:    slices.Clone(cfg.ErrorTypeKeys),
+			errorMessage: slices.Clone(cfg.ErrorMessageKeys),
+		},
+		now: now,
+	}
+	for _, k := range cfg.AttemptKeys {
+		x.user.attempt = append(x.user.attempt, counterKey{k, cfg.AttemptOffset})
+	}
+	for _, k := range slices.Concat(jobLogs.id, cfg.JobIDKeys) {
+		x.bodyNeedles = append(x.bodyNeedles, `"`+k+`"`)
+	}
+	return x, nil
+}
+
+// FromSpan fills ev and reports true when span is a job execution. It
+// returns false without allocating, and without touching ev, for any other
+// span.
+func (x *Extractor) FromSpan(scope pcommon.InstrumentationScope, span ptrace.Span, ev *Event) bool {
+	var f fields
+	f.add(span.Attributes())
+	c := x.spanConvention(scope, span, &f)
+	if c == nil {
+		return false
+	}
+	*ev = Event{TraceID: span.TraceID(), SpanID: span.SpanID()}
+	x.fillJob(c, &f, ev)
+	ev.Time = x.clamp(span.EndTimestamp(), span.StartTimestamp())
+
+	failed := span.Status().Code() == ptrace.StatusCodeError ||
+		f.outcome(x.user.outcome, c.outcome) == OutcomeFailure ||
+		f.str(errorTypeAttr, nil) != ""
+	var exception pcommon.Map
+	var hasException bool
+	var reason string
+	events := span.Events()
+	for i := 0; i < events.Len(); i++ {
+		e := events.At(i)
+		switch name := e.Name(); {
+		case name == "exception":
+			exception, hasException = e.Attributes(), true
+		case c.failureEvent != "" && name == c.failureEvent:
+			failed = true
+			reason = str(e.Attributes(), c.failureReason)
+		}
+	}
+	if !failed {
+		ev.Outcome = OutcomeSuccess
+		return true
+	}
+	ev.Outcome = OutcomeFailure
+
+	var excType, excMessage string
+	if hasException {
+		excType, excMessage = str(exception, "exception.type"), str(exception, "exception.message")
+	}
+	ev.ErrorMessage = firstNonEmpty(
+		f.str(x.user.errorMessage, nil), excMessage, span.Status().Message(), reason, f.str(c.errorMessage, nil))
+	ev.ErrorType = firstNonEmpty(f.str(x.user.errorType, c.errorType), excType)
+	if ev.ErrorType == "" {
+		ev.ErrorType = errorTypeFromMessage(ev.ErrorMessage)
+	}
+	return true
+}
+
+// FromLog fills ev and reports true when lr records a job execution: it
+// carries a job id and an outcome. It returns false without touching ev
+// otherwise, and without allocating unless the body is a JSON object that
+// mentions an id key.
+func (x *Extractor) FromLog(lr plog.LogRecord, ev *Event) bool {
+	var f fields
+	f.add(lr.Attributes())
+	var bodyWord string
+	switch body := lr.Body(); body.Type() {
+	case pcommon.ValueTypeMap:
+		f.add(body.Map())
+	case pcommon.ValueTypeStr:
+		if m, ok := x.jsonBody(body.Str()); ok {
+			f.add(m)
+		} else {
+			bodyWord = body.Str()
+		}
+	}
+	if ctx, ok := f.get("ctx"); ok && ctx.Type() == pcommon.ValueTypeMap {
+		f.add(ctx.Map())
+	}
+
+	c := &jobLogs
+	byUserKey := f.hasID(x.user.id)
+	if !byUserKey && !f.hasID(c.id) {
+		return false
+	}
+	outcome := f.outcome(x.user.outcome, c.outcome)
+	if outcome == OutcomeUnknown {
+		outcome = parseOutcome(bodyWord)
+	}
+	if outcome == OutcomeUnknown {
+		return false
+	}
+
+	*ev = Event{TraceID: lr.TraceID(), SpanID: lr.SpanID(), Outcome: outcome}
+	x.fillJob(c, &f, ev)
+	if byUserKey && f.str(messagingSystem, nil) == "" {
+		ev.System = "" // jid means Sidekiq; the user's own id key does not
+	}
+	ev.Time = x.clamp(lr.Timestamp(), lr.ObservedTimestamp())
+	if outcome == OutcomeFailure {
+		ev.ErrorMessage = f.str(x.user.errorMessage, c.errorMessage)
+		ev.ErrorType = f.str(x.user.errorType, c.errorType)
+		if ev.ErrorType == "" {
+			ev.ErrorType = errorTypeFromMessage(ev.ErrorMessage)
+		}
+	}
+	return true
+}
+
+// fillJob sets the fields every convention shares: system, id, class, queue
+// and attempt, the user's keys first.
+func (x *Extractor) fillJob(c *convention, f *fields, ev *Event) {
+	ev.System = c.system
+	if s := f.str(messagingSystem, nil); s != "" && !strings.EqualFold(s, c.system) {
+		ev.System = s
+	}
+	ev.ID = f.id(x.user.id, c.id)
+	ev.Class = f.str(x.user.class, c.class)
+	ev.Queue = f.str(x.user.queue, c.queue)
+	ev.Attempt = f.attempt(x.user.attempt, c.attempt, c.firstAttemptUnmarked)
+}
+
+var messagingSystem = []string{"messaging.system"}
+
+// jsonBody parses a log body that is a JSON object mentioning an id key.
+func (x *Extractor) jsonBody(s string) (pcommon.Map, bool) {
+	s = strings.TrimLeft(s, " \t\r\n")
+	if len(s) > maxJSONBody || !strings.HasPrefix(s, "{") {
+		return pcommon.Map{}, false
+	}
+	if !x.mentionsID(s) {
+		return pcommon.Map{}, false
+	}
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(s), &raw); err != nil {
+		return pcommon.Map{}, false
+	}
+	m := pcommon.NewMap()
+	if err := m.FromRaw(raw); err != nil {
+		return pcommon.Map{}, false
+	}
+	return m, true
+}
+
+func (x *Extractor) mentionsID(s string) bool {
+	for _, n := range x.bodyNeedles {
+		if strings.Contains(s, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// clamp is the event time: ts, else fallback, else now; never after now, so
+// a producer's skewed clock cannot push events into future windows.
+func (x *Extractor) clamp(ts, fallback pcommon.Timestamp) time.Time {
+	now := x.now()
+	if ts == 0 {
+		ts = fallback
+	}
+	// Compared as unsigned nanoseconds: AsTime would wrap a corrupt
+	// timestamp beyond 2262 into the past.
+	if ts == 0 || ts >= pcommon.NewTimestampFromTime(now) {
+		return now
+	}
+	return ts.AsTime()
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

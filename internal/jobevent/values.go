@@ -1,0 +1,250 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package jobevent // import "github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
+
+import (
+	"math"
+	"strconv"
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+)
+
+// fields are the maps a record's keys are looked up in, in order: a span's
+// attributes; a log record's attributes, body and Sidekiq "ctx" map.
+type fields struct {
+	maps [3]pcommon.Map
+	n    int
+}
+
+func (f *fields) add(m pcommon.Map) {
+	if f.n < len(f.maps) {
+		f.maps[f.n] = m
+		f.n++
+	}
+}
+
+func (f *fields) get(key string) (pcommon.Value, bool) {
+	for _, m := range f.maps[:f.n] {
+		if v, ok := m.Get(key); ok {
+			return v, true
+		}
+	}
+	return pcommon.Value{}, false
+}
+
+// str is the first non-empty string value of keys, then of more.
+func (f *fields) str(keys, more []string) string {
+	for _, list := range [2][]string{keys, more} {
+		for _, k := range list {
+			if v, ok := f.get(k); ok && v.Type() == pcommon.ValueTypeStr && v.Str() != "" {
+				return v.Str()
+			}
+		}
+	}
+	return ""
+}
+
+// hasID reports whether one of keys holds a usable id, without rendering it.
+func (f *fields) hasID(keys []string) bool {
+	for _, k := range keys {
+		if v, ok := f.get(k); ok && isID(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// id is the first usable id of keys, then of more.
+func (f *fields) id(keys, more []string) string {
+	for _, list := range [2][]string{keys, more} {
+		for _, k := range list {
+			if v, ok := f.get(k); ok && isID(v) {
+				return idString(v)
+			}
+		}
+	}
+	return ""
+}
+
+// attempt is the 1-based attempt from the first counter present in keys,
+// then more; 1 when none is present and firstUnmarked; else 0 (unknown).
+func (f *fields) attempt(keys, more []counterKey, firstUnmarked bool) int {
+	for _, list := range [2][]counterKey{keys, more} {
+		for _, k := range list {
+			if v, ok := f.get(k.key); ok {
+				return attemptNumber(v, k.offset)
+			}
+		}
+	}
+	if firstUnmarked {
+		return 1
+	}
+	return 0
+}
+
+// outcome is the first outcome word found under keys, then more.
+func (f *fields) outcome(keys, more []string) Outcome {
+	for _, list := range [2][]string{keys, more} {
+		for _, k := range list {
+			if v, ok := f.get(k); ok && v.Type() == pcommon.ValueTypeStr {
+				if o := parseOutcome(v.Str()); o != OutcomeUnknown {
+					return o
+				}
+			}
+		}
+	}
+	return OutcomeUnknown
+}
+
+// str is m's string value at key, or "".
+func str(m pcommon.Map, key string) string {
+	if v, ok := m.Get(key); ok && v.Type() == pcommon.ValueTypeStr {
+		return v.Str()
+	}
+	return ""
+}
+
+// isID reports whether v can identify a job: a non-empty string, an integer
+// or an integral double within float64's exact range.
+func isID(v pcommon.Value) bool {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return v.Str() != ""
+	case pcommon.ValueTypeInt:
+		return true
+	case pcommon.ValueTypeDouble:
+		_, ok := exactInt(v.Double())
+		return ok
+	default:
+		return false
+	}
+}
+
+// idString renders an id accepted by isID. Integers allocate, except
+// 0..99 (strconv keeps those).
+func idString(v pcommon.Value) string {
+	switch v.Type() {
+	case pcommon.ValueTypeInt:
+		return strconv.FormatInt(v.Int(), 10)
+	case pcommon.ValueTypeDouble:
+		n, _ := exactInt(v.Double())
+		return strconv.FormatInt(n, 10)
+	default:
+		return v.Str()
+	}
+}
+
+// exactInt is d as an integer when d is integral and exactly representable.
+func exactInt(d float64) (int64, bool) {
+	const exact = 1 << 53
+	if d != math.Trunc(d) || d < -exact || d > exact {
+		return 0, false // also NaN and ±Inf
+	}
+	return int64(d), true
+}
+
+// attemptNumber is counter v plus offset when that is a plausible 1-based
+// attempt, else 0.
+func attemptNumber(v pcommon.Value, offset int) int {
+	var n int64
+	switch v.Type() {
+	case pcommon.ValueTypeInt:
+		n = v.Int()
+	case pcommon.ValueTypeDouble:
+		var ok bool
+		if n, ok = exactInt(v.Double()); !ok {
+			return 0
+		}
+	case pcommon.ValueTypeStr:
+		var ok bool
+		if n, ok = parseCount(v.Str()); !ok {
+			return 0
+		}
+	default:
+		return 0
+	}
+	if n < 0 || n > math.MaxInt32 {
+		return 0
+	}
+	if a := int(n) + offset; a >= 1 {
+		return a
+	}
+	return 0
+}
+
+// parseCount parses a short unsigned decimal. Unlike strconv.Atoi it does
+// not allocate an error for bad input.
+func parseCount(s string) (int64, bool) {
+	if s == "" || len(s) > 10 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// parseOutcome reads an outcome word (case-insensitive, optional "job."
+// prefix): River's status, Celery's state, Sidekiq's log msg, the seed's
+// log event.
+func parseOutcome(s string) Outcome {
+	if len(s) > 16 {
+		return OutcomeUnknown
+	}
+	if len(s) > 4 && strings.EqualFold(s[:4], "job.") {
+		s = s[4:]
+	}
+	for _, w := range successWords {
+		if strings.EqualFold(s, w) {
+			return OutcomeSuccess
+		}
+	}
+	for _, w := range failureWords {
+		if strings.EqualFold(s, w) {
+			return OutcomeFailure
+		}
+	}
+	return OutcomeUnknown
+}
+
+var (
+	successWords = [...]string{"ok", "done", "success", "succeeded", "completed"}
+	failureWords = [...]string{"error", "fail", "failed", "failure", "panic", "retry"}
+)
+
+// maxDerivedErrorType bounds an error type derived from a message: a longer
+// text is a sentence, not a type.
+const maxDerivedErrorType = 64
+
+// errorTypeFromMessage names an error that came without a type: the text
+// before the first ':' or line break of its message ("payment provider: dial
+// tcp ...: refused" gives "payment provider"; Go's wrapped errors put their
+// outermost context there), or the whole one-line message; trimmed, and empty
+// when longer than maxDerivedErrorType bytes.
+func errorTypeFromMessage(msg string) string {
+	head := msg
+	if len(head) > maxDerivedErrorType+1 {
+		head = head[:maxDerivedErrorType+1]
+	}
+	end := -1
+	if i := strings.IndexByte(head, ':'); i >= 0 {
+		head, end = head[:i], i
+	}
+	if i := strings.IndexByte(head, '\n'); i >= 0 {
+		end = i
+	}
+	if end >= 0 {
+		return strings.TrimSpace(msg[:end])
+	}
+	if len(msg) > maxDerivedErrorType {
+		return ""
+	}
+	return strings.TrimSpace(msg)
+}
