@@ -84,6 +84,9 @@
 //	         error, exception.message
 //
 // System is messaging.system when present, else sidekiq for jid records.
+// Sidekiq's own JSON lines ("done" and "fail", jid and class in "ctx") carry
+// no queue, attempt or error: Sidekiq logs the error on lines of its own,
+// which are not executions.
 //
 // # Values
 //

@@ -4,12 +4,20 @@
 package jobevent
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 )
 
 type logCase struct {
@@ -111,4 +119,49 @@ func TestFromLogTime(t *testing.T) {
 	lr = logSpec{attrs: map[string]any{"jid": "j1", "msg": "done"}}.build(t)
 	require.True(t, x.FromLog(lr, &ev))
 	assert.Equal(t, testNow, ev.Time, "no timestamps: now")
+}
+
+// TestFromLogRealSidekiq reads the lines Sidekiq 6.4's own JobLogger, JSON
+// formatter and error handler print for a job that succeeds and one that
+// raises, as a file_log receiver delivers them: the raw line as the body, or
+// the line parsed into a map body. Only the done and fail lines are
+// executions; Sidekiq logs the error on lines of their own.
+func TestFromLogRealSidekiq(t *testing.T) {
+	ruby := redistest.RequireTool(t, "ruby", "apt-get install -y ruby-sidekiq")
+	if err := exec.Command(ruby, "-e", `require "sidekiq"`).Run(); err != nil {
+		redistest.Missing(t, "the sidekiq gem is not installed (install: apt-get install -y ruby-sidekiq)")
+	}
+	out, err := exec.Command(ruby, "testdata/sidekiq_json_logs.rb").Output()
+	require.NoError(t, err)
+
+	x := newTestExtractor(t, Config{})
+	want := []Event{
+		{System: "sidekiq", ID: "0a1b2c3d4e5f60718293a4b5", Class: "SendEmailJob", Outcome: OutcomeSuccess, Time: testEnd},
+		{System: "sidekiq", ID: "b4a577edbccf1d805744efa9", Class: "HardJob", Outcome: OutcomeFailure, Time: testEnd},
+	}
+	for _, form := range []string{"string body", "map body"} {
+		t.Run(form, func(t *testing.T) {
+			var got []Event
+			lines := 0
+			sc := bufio.NewScanner(bytes.NewReader(out))
+			for sc.Scan() {
+				lines++
+				lr := plog.NewLogRecord()
+				lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(testEnd))
+				if form == "string body" {
+					lr.Body().SetStr(sc.Text())
+				} else {
+					var raw map[string]any
+					require.NoError(t, json.Unmarshal(sc.Bytes(), &raw))
+					require.NoError(t, lr.Body().SetEmptyMap().FromRaw(raw))
+				}
+				var ev Event
+				if x.FromLog(lr, &ev) {
+					got = append(got, ev)
+				}
+			}
+			assert.Equal(t, 7, lines, "start, done, start, fail, and three error handler lines")
+			assert.Equal(t, want, got)
+		})
+	}
 }
