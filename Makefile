@@ -4,6 +4,7 @@ TOOLS     := $(GO) tool -modfile=internal/tools/go.mod
 BIN       := bin/otelcol-jobs
 CONFIG    ?= config/sidekiq.yaml
 BENCHTIME ?= 1s
+DEMO_FLAGS ?=
 export GORACE := atexit_sleep_ms=0
 
 .PHONY: all build test unit demo run bench generate lint tools clean
@@ -13,7 +14,10 @@ all: lint build test
 ## build: build the otelcol-jobs distribution with ocb into bin/otelcol-jobs
 build: $(BIN)
 
-$(BIN): builder-config.yaml go.mod go.sum $(shell find receiver processor internal cmd -name '*.go' -not -name '*_test.go' 2>/dev/null)
+# The collector is rebuilt when the manifest, the module or a non-test Go file
+# it can import changes (cmd/ is not imported by it). ocb writes the
+# distribution's own module into _build/ and compiles it there.
+$(BIN): builder-config.yaml go.mod go.sum $(shell find receiver processor internal -name '*.go' -not -name '*_test.go' 2>/dev/null)
 	$(TOOLS) builder --config builder-config.yaml
 	@mkdir -p bin
 	cp _build/otelcol-jobs $(BIN)
@@ -27,8 +31,9 @@ unit:
 	$(GO) test -race ./...
 
 ## demo: the collector plus a simulated Sidekiq workload; Ctrl-C stops both
+## (DEMO_FLAGS="--prometheus 127.0.0.1:9889 --seed 2" to change ports or the workload)
 demo: build
-	$(GO) run ./cmd/jobsim demo --collector $(BIN) --config config/demo.yaml
+	$(GO) run ./cmd/jobsim demo --collector $(BIN) --config config/demo.yaml $(DEMO_FLAGS)
 
 ## run: the collector on your own config (make run CONFIG=path/to/config.yaml)
 run: build
