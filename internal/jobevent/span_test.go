@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -308,4 +309,19 @@ func TestParseOutcome(t *testing.T) {
 	assert.Equal(t, "failure", OutcomeFailure.String())
 	assert.Equal(t, "success", OutcomeSuccess.String())
 	assert.Equal(t, "unknown", OutcomeUnknown.String())
+}
+
+// Ten-megabyte values are neither copied nor scanned whole.
+func TestFromSpanLargeStrings(t *testing.T) {
+	huge := strings.Repeat("x", 10<<20)
+	x := newTestExtractor(t, Config{})
+	scope, span := spanSpec{scope: riverScope, name: "river.work", kind: consumer, status: statusEr, statusMsg: huge,
+		attrs: map[string]any{"id": int64(7), "kind": huge, "queue": huge + ":q"}}.build(t)
+	var ev Event
+	require.True(t, x.FromSpan(scope, span, &ev))
+	kind, _ := span.Attributes().Get("kind")
+	assert.Same(t, unsafe.StringData(kind.Str()), unsafe.StringData(ev.Class), "the class is the attribute's memory")
+	assert.Same(t, unsafe.StringData(span.Status().Message()), unsafe.StringData(ev.ErrorMessage))
+	assert.Empty(t, ev.ErrorType, "no type is derived from a 10 MB text")
+	assert.Zero(t, testing.AllocsPerRun(10, func() { x.FromSpan(scope, span, &ev) }))
 }
