@@ -141,31 +141,28 @@ const (
 // attributes are f, as a job execution, or nil. It reads only what it must
 // and never allocates.
 func (x *Extractor) spanConvention(scope pcommon.InstrumentationScope, span ptrace.Span, f *fields) *convention {
-	name := span.Name()
-	attrs := span.Attributes()
 	switch span.Kind() {
-	case ptrace.SpanKindConsumer:
-	case ptrace.SpanKindInternal, ptrace.SpanKindUnspecified:
-		// Datadog tracers do not always mark sidekiq.job as a consumer, and
-		// hand-written job spans are often internal roots.
-		if name == datadogSpanName {
-			return &datadogSidekiq
-		}
+	case ptrace.SpanKindProducer, ptrace.SpanKindClient, ptrace.SpanKindServer:
+		return nil
+	}
+	name := span.Name()
+	// Datadog tracers do not always mark sidekiq.job as a consumer.
+	if name == datadogSpanName {
+		return &datadogSidekiq
+	}
+	if span.Kind() != ptrace.SpanKindConsumer {
+		// Hand-written job spans are often internal roots.
 		if span.ParentSpanID().IsEmpty() && f.hasID(x.user.id) {
 			return &userKeysOnly
 		}
 		return nil
-	default:
-		return nil
 	}
 
 	scopeName := scope.Name()
-	switch {
-	case isRiverWork(scopeName, name):
+	if isRiverWork(scopeName, name) {
 		return &river
-	case name == datadogSpanName:
-		return &datadogSidekiq
 	}
+	attrs := span.Attributes()
 	if _, ok := attrs.Get("bullmq.queue.name"); ok || scopeName == "bullmq" {
 		if str(attrs, "bullmq.queue.operation") == "process" || strings.HasPrefix(name, "process ") {
 			return &bullmq
