@@ -6,6 +6,7 @@ package jobevent
 import (
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -122,6 +123,24 @@ func TestAllocations(t *testing.T) {
 		allocs := testing.AllocsPerRun(100, func() { f.extract(x, &ev) })
 		assert.Equal(t, want[f.name], allocs, f.name)
 	}
+}
+
+// One extractor serves many goroutines (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	x := newTestExtractor(t, Config{JobIDKeys: []string{"app.job.id"}})
+	fixtures := allFixtures(t)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 50 {
+				for _, f := range fixtures {
+					var ev Event
+					assert.Equal(t, f.isJob, f.extract(x, &ev), f.name)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func allFixtures(t testing.TB) []fixture {
