@@ -118,19 +118,8 @@ func points(t *testing.T, md pmetric.Metrics, name string, attrs ...string) map[
 }
 
 func hasMetric(md pmetric.Metrics, name string) bool {
-	rms := md.ResourceMetrics()
-	for i := range rms.Len() {
-		sms := rms.At(i).ScopeMetrics()
-		for j := range sms.Len() {
-			ms := sms.At(j).Metrics()
-			for k := range ms.Len() {
-				if ms.At(k).Name() == name {
-					return true
-				}
-			}
-		}
-	}
-	return false
+	_, ok := lookupMetric(md, name)
+	return ok
 }
 
 func snapshotTime(t *testing.T, md pmetric.Metrics) time.Time {

@@ -169,8 +169,8 @@ func dataPoints(m pmetric.Metric) pmetric.NumberDataPointSlice {
 	return m.Gauge().DataPoints()
 }
 
-func findMetric(t *testing.T, md pmetric.Metrics, name string) pmetric.Metric {
-	t.Helper()
+// lookupMetric finds a metric by name anywhere in md.
+func lookupMetric(md pmetric.Metrics, name string) (pmetric.Metric, bool) {
 	rms := md.ResourceMetrics()
 	for i := range rms.Len() {
 		sms := rms.At(i).ScopeMetrics()
@@ -178,13 +178,19 @@ func findMetric(t *testing.T, md pmetric.Metrics, name string) pmetric.Metric {
 			ms := sms.At(j).Metrics()
 			for k := range ms.Len() {
 				if ms.At(k).Name() == name {
-					return ms.At(k)
+					return ms.At(k), true
 				}
 			}
 		}
 	}
-	t.Fatalf("metric %s not found", name)
-	return pmetric.Metric{}
+	return pmetric.Metric{}, false
+}
+
+func findMetric(t *testing.T, md pmetric.Metrics, name string) pmetric.Metric {
+	t.Helper()
+	m, ok := lookupMetric(md, name)
+	require.True(t, ok, "metric %s not found", name)
+	return m
 }
 
 func TestCumulativeStartTime(t *testing.T) {
@@ -270,4 +276,31 @@ func TestProblemLogMemoryIsBounded(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, maxLoggedProblems, s.loggedProblems.Len(), "the memory of logged problems stops growing at its bound")
 	assert.Equal(t, maxLoggedProblems+10, logs.Len(), "each new problem was still logged once")
+}
+
+// BenchmarkMetrics measures the snapshot-to-metrics conversion of one scrape
+// of a large installation: 500 queues and 200 processes.
+func BenchmarkMetrics(b *testing.B) {
+	snap := sidekiqSnapshot()
+	snap.Queues = make([]snapshot.Queue, 500)
+	for i := range snap.Queues {
+		snap.Queues[i] = snapshot.Queue{Name: "queue_" + strconv.Itoa(i), Size: int64(i), Latency: time.Duration(i) * time.Second}
+	}
+	snap.Processes = make([]snapshot.Process, 200)
+	for i := range snap.Processes {
+		host := "worker-" + strconv.Itoa(i)
+		snap.Processes[i] = snapshot.Process{ID: host + ":1:0123456789ab", Hostname: host, PID: int64(1000 + i),
+			Busy: 3, Concurrency: 10, MemoryBytes: 1 << 28, MemoryKnown: true, HeartbeatAge: time.Second}
+	}
+	s, err := newScraper(sidekiqConfig(), receivertest.NewNopSettings(metadata.Type), nil)
+	require.NoError(b, err)
+	b.Cleanup(func() { require.NoError(b, s.shutdown(context.Background())) })
+	b.ReportAllocs()
+	for b.Loop() {
+		md := s.metrics(snap)
+		if md.DataPointCount() == 0 {
+			b.Fatal("no data points")
+		}
+	}
+	b.ReportMetric(float64(s.metrics(snap).DataPointCount()), "points/op")
 }
