@@ -26,8 +26,8 @@ import (
 //	    timeout: 500ms          # a batch never waits longer on Redis
 //	    retry_interval: 5s      # during an outage, how often Redis is tried again
 //
-// Embed it as `State statestore.Config `mapstructure:"state"`` with
-// NewDefaultConfig as the default.
+// Processors embed it as a field State with the mapstructure tag "state",
+// defaulting to NewDefaultConfig().
 type Config struct {
 	// Backend chooses where the state lives.
 	Backend Backend `mapstructure:"backend"`

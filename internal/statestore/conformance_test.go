@@ -25,13 +25,19 @@ type backend struct {
 	open func(t *testing.T, clock clockwork.Clock) Store
 }
 
-// backends are the memory store and a Redis store on a private redis-server.
+// backends are the memory store (also with colliding key hashes, to run its
+// hash chains) and a Redis store on a private redis-server.
 func backends(t *testing.T) []backend {
 	t.Helper()
 	srv := redistest.Start(t)
 	return []backend{
 		{"memory", func(_ *testing.T, clock clockwork.Clock) Store {
 			return NewMemory(1000, WithClock(clock))
+		}},
+		{"memory with every key in one hash chain", func(_ *testing.T, clock clockwork.Clock) Store {
+			m := NewMemory(1000, WithClock(clock))
+			m.hash = func(string) uint64 { return 42 }
+			return m
 		}},
 		{"redis", func(t *testing.T, clock clockwork.Clock) Store {
 			// Each store gets its own prefix, so cases share the server only.

@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"hash/maphash"
 	"math"
 	"slices"
 	"strings"
@@ -17,20 +18,25 @@ import (
 
 // Memory is the local store: every entry has a TTL, and at most maxEntries
 // entries are kept, the least recently used going first. One scalar entry
-// (a counter, a max, a mark) costs about 130 bytes with a 40-byte key; see
-// BenchmarkMemoryBytesPerEntry.
+// (a counter, a max, a mark) with a 40-byte key costs about 130 bytes of heap
+// (TestMemoryBytesPerEntry, BenchmarkMemoryBytesPerEntry).
 //
-// Entries live in one slice linked into an LRU list by index, so a scalar
-// entry is one slice slot, one map slot and its key: no pointer per entry
-// for the garbage collector to follow. Windows and sets keep their buckets or
-// members in a side slice.
+// To get there, entries live in fixed-size chunks (no slack from slice
+// growth, no big copy) and are linked into the LRU list by index; the index
+// maps a 64-bit hash of the key to the first entry with that hash, entries
+// with the same hash being chained. So a scalar entry is one entry slot, one
+// small map slot and its key. Windows and sets keep their buckets or members
+// in a side slice.
 type Memory struct {
 	clock clockwork.Clock
 	max   int
+	hash  func(key string) uint64
 
 	mu        sync.Mutex
-	index     map[string]int32
-	entries   []entry
+	index     map[uint64]int32
+	chunks    [][]entry
+	count     int   // live entries
+	used      int32 // entry slots handed out so far
 	free      int32 // head of the list of free entries, linked by next
 	head      int32 // most recently used
 	tail      int32 // least recently used
@@ -39,6 +45,9 @@ type Memory struct {
 	bytes     int64
 	evictions int64
 }
+
+// chunkSize entries are allocated at a time.
+const chunkSize = 1024
 
 type kind uint8
 
@@ -56,7 +65,9 @@ type entry struct {
 	// expires is in Unix nanoseconds; the entry is gone once the clock passes it.
 	expires    int64
 	prev, next int32
-	kind       kind
+	// chain is the next entry whose key has the same hash.
+	chain int32
+	kind  kind
 }
 
 type auxValue struct {
@@ -69,7 +80,7 @@ type bucket struct{ idx, n int64 }
 // Estimated sizes for Stats.Bytes: an entry slot plus its map slot; a
 // window's ring; a set member's map slot and string header.
 const (
-	entryBytes  = 88
+	entryBytes  = 72
 	windowBytes = 48
 	bucketBytes = 16
 	memberBytes = 64
@@ -86,7 +97,8 @@ func NewMemory(maxEntries int, opts ...Option) *Memory {
 	return &Memory{
 		clock: o.clock,
 		max:   min(max(maxEntries, 1), 1<<30),
-		index: map[string]int32{},
+		hash:  seededHash(maphash.MakeSeed()),
+		index: map[uint64]int32{},
 		free:  none,
 		head:  none,
 		tail:  none,
@@ -117,7 +129,7 @@ func (m *Memory) Apply(_ context.Context, b *Batch) error {
 func (m *Memory) Stats() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return Stats{Entries: int64(len(m.index)), Bytes: m.bytes, Evictions: m.evictions}
+	return Stats{Entries: int64(m.count), Bytes: m.bytes, Evictions: m.evictions}
 }
 
 // Close implements Store; the memory is released with the Memory itself.
@@ -152,12 +164,12 @@ func (m *Memory) apply(b *Batch, i int, t times) error {
 		e.expires = t.ns + int64(o.ttl)
 		o.value = e.value
 	case opMarkOnce:
-		if _, found := m.lookup(o.key, t.ns); !found {
+		if m.lookup(o.key, t.ns) == none {
 			m.create(o.key, kindString, t.ns+int64(o.ttl)).value = 1
 			o.ok = true
 		}
 	case opDelete:
-		if i, found := m.lookup(o.key, t.ns); found {
+		if i := m.lookup(o.key, t.ns); i != none {
 			m.remove(i)
 			o.ok = true
 		}
@@ -189,7 +201,7 @@ func (m *Memory) apply(b *Batch, i int, t times) error {
 			m.deleteMember(members, o.member)
 			o.ok = true
 			if len(members) == 0 {
-				m.remove(m.index[o.key])
+				m.remove(m.find(o.key))
 			}
 		}
 	}
@@ -285,7 +297,7 @@ func (m *Memory) setAdd(o *op, t times) error {
 		m.deleteMember(members, lowestMember(members))
 	}
 	if len(members) == 0 {
-		m.remove(m.index[o.key])
+		m.remove(m.find(o.key))
 		return nil
 	}
 	e.expires = t.ns + int64(o.ttl)
@@ -327,11 +339,11 @@ func lowestMember(members map[string]int64) string {
 // get returns the live entry for key, nil when there is none, or an error
 // when the key holds another kind of value.
 func (m *Memory) get(key string, k kind, now int64) (*entry, error) {
-	i, found := m.lookup(key, now)
-	if !found {
+	i := m.lookup(key, now)
+	if i == none {
 		return nil, nil
 	}
-	e := &m.entries[i]
+	e := m.at(i)
 	if e.kind != k {
 		return nil, errWrongKind
 	}
@@ -339,36 +351,66 @@ func (m *Memory) get(key string, k kind, now int64) (*entry, error) {
 }
 
 // lookup finds a live entry and marks it used; an expired one is removed.
-func (m *Memory) lookup(key string, now int64) (int32, bool) {
-	i, found := m.index[key]
-	if !found {
-		return none, false
+// It returns none when there is no live entry.
+func (m *Memory) lookup(key string, now int64) int32 {
+	i := m.find(key)
+	if i == none {
+		return none
 	}
-	if now > m.entries[i].expires {
+	if now > m.at(i).expires {
 		m.remove(i)
-		return none, false
+		return none
 	}
 	m.unlink(i)
 	m.pushFront(i)
-	return i, true
+	return i
 }
+
+// find returns the entry holding key, or none.
+func (m *Memory) find(key string) int32 {
+	i, found := m.index[m.hash(key)]
+	if !found {
+		return none
+	}
+	for ; i != none; i = m.at(i).chain {
+		if m.at(i).key == key {
+			return i
+		}
+	}
+	return none
+}
+
+func seededHash(seed maphash.Seed) func(string) uint64 {
+	return func(key string) uint64 { return maphash.String(seed, key) }
+}
+
+func (m *Memory) at(i int32) *entry { return &m.chunks[i/chunkSize][i%chunkSize] }
 
 // create adds an entry, evicting the least recently used one when full.
 func (m *Memory) create(key string, k kind, expires int64) *entry {
-	if len(m.index) >= m.max {
+	if m.count >= m.max {
 		m.remove(m.tail)
 		m.evictions++
 	}
 	i := m.free
 	if i != none {
-		m.free = m.entries[i].next
+		m.free = m.at(i).next
 	} else {
-		m.entries = append(m.entries, entry{})
-		i = int32(len(m.entries) - 1)
+		if int(m.used) == len(m.chunks)*chunkSize {
+			m.chunks = append(m.chunks, make([]entry, chunkSize))
+		}
+		i = m.used
+		m.used++
 	}
-	e := &m.entries[i]
-	*e = entry{key: strings.Clone(key), expires: expires, kind: k}
-	m.index[e.key] = i
+	h := m.hash(key)
+	chain, found := m.index[h]
+	if !found {
+		chain = none
+	}
+	e := m.at(i)
+	*e = entry{key: strings.Clone(key), expires: expires, chain: chain, kind: k}
+	m.index[h] = i
+	m.count++
 	m.pushFront(i)
 	m.bytes += entryBytes + int64(len(key))
 	switch k {
@@ -382,9 +424,10 @@ func (m *Memory) create(key string, k kind, expires int64) *entry {
 }
 
 func (m *Memory) remove(i int32) {
-	e := &m.entries[i]
+	e := m.at(i)
 	m.unlink(i)
-	delete(m.index, e.key)
+	m.unindex(i, e)
+	m.count--
 	m.bytes -= entryBytes + int64(len(e.key))
 	switch e.kind {
 	case kindWindow:
@@ -398,6 +441,26 @@ func (m *Memory) remove(i int32) {
 	}
 	*e = entry{next: m.free}
 	m.free = i
+}
+
+// unindex takes entry i out of its hash chain.
+func (m *Memory) unindex(i int32, e *entry) {
+	h := m.hash(e.key)
+	first := m.index[h]
+	if first == i {
+		if e.chain == none {
+			delete(m.index, h)
+		} else {
+			m.index[h] = e.chain
+		}
+		return
+	}
+	for p := m.at(first); p.chain != none; p = m.at(p.chain) {
+		if p.chain == i {
+			p.chain = e.chain
+			return
+		}
+	}
 }
 
 func (m *Memory) newAux(v auxValue) int64 {
@@ -419,30 +482,30 @@ func (m *Memory) freeAux(i int64) {
 // sweep removes up to budget expired entries from the least recently used
 // end, so entries nobody touches again do not wait for eviction to go.
 func (m *Memory) sweep(now int64, budget int) {
-	for ; budget > 0 && m.tail != none && now > m.entries[m.tail].expires; budget-- {
+	for ; budget > 0 && m.tail != none && now > m.at(m.tail).expires; budget-- {
 		m.remove(m.tail)
 	}
 }
 
 func (m *Memory) unlink(i int32) {
-	e := &m.entries[i]
+	e := m.at(i)
 	if e.prev != none {
-		m.entries[e.prev].next = e.next
+		m.at(e.prev).next = e.next
 	} else {
 		m.head = e.next
 	}
 	if e.next != none {
-		m.entries[e.next].prev = e.prev
+		m.at(e.next).prev = e.prev
 	} else {
 		m.tail = e.prev
 	}
 }
 
 func (m *Memory) pushFront(i int32) {
-	e := &m.entries[i]
+	e := m.at(i)
 	e.prev, e.next = none, m.head
 	if m.head != none {
-		m.entries[m.head].prev = i
+		m.at(m.head).prev = i
 	}
 	m.head = i
 	if m.tail == none {

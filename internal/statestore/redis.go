@@ -140,13 +140,16 @@ func (s *Redis) queue(ctx context.Context, pipe redis.Pipeliner, o *op, nowMs in
 			return sp // older than the window ending now: nothing to send
 		}
 		sp.from, sp.at = from, at
+		// Buckets [at-2N+1, at-N] left the window of this add: they are
+		// deleted so a long-lived counter does not collect dead buckets.
+		n := int64(w.Buckets)
+		fields := bucketFields(at-2*n+1, at)
 		if o.n != 0 {
-			n := int64(w.Buckets)
-			pipe.HIncrBy(ctx, key, strconv.FormatInt(at, 10), o.n)
-			pipe.HDel(ctx, key, bucketFields(at-2*n+1, at-n)...)
+			pipe.HIncrBy(ctx, key, fields[len(fields)-1], o.n)
+			pipe.HDel(ctx, key, fields[:n]...)
 			pipe.Process(ctx, redis.NewBoolCmd(ctx, "pexpire", key, windowTTLMs(w)))
 		}
-		pipe.HMGet(ctx, key, bucketFields(from, at)...)
+		pipe.HMGet(ctx, key, fields[from-(at-2*n+1):]...)
 	case opTopAdd:
 		pipe.ZIncrBy(ctx, key, float64(o.n), o.member)
 		pipe.ZRemRangeByRank(ctx, key, 0, -int64(o.limit)-1)
@@ -172,7 +175,7 @@ func (s *Redis) queue(ctx context.Context, pipe redis.Pipeliner, o *op, nowMs in
 const maxMember = "max"
 
 func bucketFields(from, to int64) []string {
-	fields := make([]string, 0, max(to-from+1, 0))
+	fields := make([]string, 0, to-from+1)
 	for i := from; i <= to; i++ {
 		fields = append(fields, strconv.FormatInt(i, 10))
 	}
