@@ -145,6 +145,7 @@ func TestSnapshotJSON(t *testing.T) {
 func TestExitCodes(t *testing.T) {
 	down := redistest.Start(t)
 	down.Stop()
+	wrongPW := redistest.Start(t, redistest.WithArgs("--requirepass", "right"))
 	tests := []struct {
 		name   string
 		args   []string
@@ -164,6 +165,8 @@ func TestExitCodes(t *testing.T) {
 		{"missing CA file", []string{"snapshot", "--system", "sidekiq", "--tls-ca-file", "/nonexistent/ca.pem"}, nil, exitUsage, "tls:"},
 		{"negative by-class", []string{"snapshot", "--system", "sidekiq", "--by-class", "-1"}, nil, exitUsage, "--by-class: must be >= 0"},
 		{"redis down", []string{"snapshot", "--system", "sidekiq", "--endpoint", down.Addr(), "--timeout", "2s"}, nil, exitRedis, "connection refused"},
+		{"wrong password", []string{"snapshot", "--system", "sidekiq", "--endpoint", wrongPW.Addr(), "--password-env", "PW"},
+			map[string]string{"PW": "wrong"}, exitRedis, "WRONGPASS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
