@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	defer s.Close()
 	snap, err := s.Snapshot(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "jobqctl: %s at %s: %v\n", cfg.System, cfg.Endpoint, err)
+		fmt.Fprintf(stderr, "jobqctl: %v\n", err) // the reader's errors name the system and the server
 		return exitRedis
 	}
 
