@@ -81,8 +81,9 @@ func (c *Config) NewClient(ctx context.Context, timeout time.Duration) (*redis.C
 		ContextTimeoutEnabled: true,
 		// A scrape or a batch is bounded by its own deadline; a retry would
 		// only hide a slow or absent server behind a longer wait.
-		MaxRetries: -1,
-		PoolSize:   4,
+		MaxRetries:    -1,
+		DialerRetries: 1,
+		PoolSize:      4,
 		MaintNotificationsConfig: &maintnotifications.Config{
 			Mode: maintnotifications.ModeDisabled,
 		},
