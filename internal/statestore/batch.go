@@ -14,8 +14,11 @@ import (
 // build them in reused buffers. A Batch is reused with Reset; it is not safe
 // for concurrent use.
 //
-// Scores and counters are int64 and must stay within ±2^53 (Redis keeps sorted
-// set scores as float64).
+// A key belongs to one family of ops: counters (Incr, MarkOnce), Max,
+// WindowAdd, or sets (TopAdd, DistinctAdd, MemberMax, Members, RemoveMember);
+// Delete takes any. Mixing families on a key fails the op. Scores and counters
+// are int64 and must stay within ±2^53 (Redis keeps sorted set scores as
+// float64).
 type Batch struct {
 	ops     []op
 	entries []Entry

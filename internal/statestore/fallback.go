@@ -46,9 +46,9 @@ func WithFallback(shared, local Store, logger *zap.Logger, retryAfter time.Durat
 	}
 }
 
-// Apply implements Store. It returns an error only for an invalid batch or
-// ops the shared store refused (e.g. a key of another type); never for an
-// outage.
+// Apply implements Store. It returns an error only for an invalid batch,
+// ops the shared store refused (e.g. a key of another type) or a context the
+// caller cancelled; never for an outage.
 func (f *Fallback) Apply(ctx context.Context, b *Batch) error {
 	if err := b.validate(); err != nil {
 		return err
@@ -56,9 +56,16 @@ func (f *Fallback) Apply(ctx context.Context, b *Batch) error {
 	useShared, probe := f.route()
 	if useShared {
 		err := f.shared.Apply(ctx, b)
-		if !errors.Is(err, ErrUnavailable) {
+		switch {
+		case !errors.Is(err, ErrUnavailable):
 			if probe {
 				f.recovered()
+			}
+			return err
+		case ctx.Err() != nil:
+			// The caller gave up (e.g. shutdown): not an outage.
+			if probe {
+				f.failed(err, probe)
 			}
 			return err
 		}

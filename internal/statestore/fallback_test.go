@@ -92,12 +92,7 @@ func TestFallbackSlowRedis(t *testing.T) {
 	fx := newFallback(t, srv, 100*time.Millisecond)
 	assert.Equal(t, int64(1), fx.incr(t))
 
-	sleeping := make(chan struct{})
-	go func() {
-		defer close(sleeping)
-		_ = srv.Client(t).Do(context.Background(), "DEBUG", "SLEEP", "1").Err()
-	}()
-	defer func() { <-sleeping }()
+	stall(t, srv)
 	require.Eventually(t, func() bool {
 		return fx.incr(t) == 1 && fx.store.Stats().Fallback
 	}, 5*time.Second, 10*time.Millisecond)
@@ -107,7 +102,8 @@ func TestFallbackSlowRedis(t *testing.T) {
 }
 
 // TestFallbackPassesOpErrors: an op Redis refuses is the caller's error, not
-// an outage; an invalid batch is refused before anything runs.
+// an outage; an invalid batch is refused before anything runs; a cancelled
+// context is the caller's.
 func TestFallbackPassesOpErrors(t *testing.T) {
 	srv := redistest.Start(t)
 	fx := newFallback(t, srv, time.Second)
@@ -125,5 +121,13 @@ func TestFallbackPassesOpErrors(t *testing.T) {
 	b.Incr("k", 1, 0)
 	require.ErrorContains(t, fx.store.Apply(context.Background(), &b), "ttl must be")
 	assert.Zero(t, fx.counter.RoundTrips())
+
+	// A caller that gives up (a shutting-down pipeline) is not an outage.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	b.Reset()
+	b.Incr("k", 1, day)
+	require.ErrorIs(t, fx.store.Apply(ctx, &b), context.Canceled)
+	assert.False(t, fx.store.Stats().Fallback)
 	assert.Zero(t, fx.logs.Len())
 }

@@ -231,12 +231,7 @@ func TestRedisTimeout(t *testing.T) {
 	defer s.Close()
 	apply(t, s, func(b *Batch) { b.Incr("k", 1, day) }) // connected
 
-	sleeping := make(chan struct{})
-	go func() {
-		defer close(sleeping)
-		_ = srv.Client(t).Do(context.Background(), "DEBUG", "SLEEP", "1").Err()
-	}()
-	defer func() { <-sleeping }()
+	stall(t, srv)
 	// The server is blocked for a second; the store's own timeout ends the
 	// wait although the client would wait a minute.
 	require.Eventually(t, func() bool {
@@ -245,6 +240,18 @@ func TestRedisTimeout(t *testing.T) {
 		err := s.Apply(context.Background(), &b)
 		return err != nil && assert.ErrorIs(t, err, ErrUnavailable) && assert.ErrorContains(t, err, "i/o timeout")
 	}, 5*time.Second, 10*time.Millisecond)
+}
+
+// stall blocks srv for a second with DEBUG SLEEP, like a hung Redis. The
+// test waits for the sleep to end before it stops the server.
+func stall(t *testing.T, srv *redistest.Server) {
+	admin := srv.Client(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = admin.Do(context.Background(), "DEBUG", "SLEEP", "1").Err()
+	}()
+	t.Cleanup(func() { <-done })
 }
 
 func TestUnavailable(t *testing.T) {

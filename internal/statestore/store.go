@@ -83,8 +83,8 @@ type Stats struct {
 var ErrUnavailable = errors.New("state store unavailable")
 
 // Window is a sliding window of fixed buckets: Length split into Buckets
-// buckets of equal width. A counter over a window costs Buckets integers
-// whatever the traffic.
+// buckets of equal width, a whole number of milliseconds (rounded down). A
+// counter over a window costs Buckets integers whatever the traffic.
 type Window struct {
 	Length  time.Duration
 	Buckets int
