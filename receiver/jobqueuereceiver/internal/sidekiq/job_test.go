@@ -134,6 +134,31 @@ func TestParseWork(t *testing.T) {
 	assert.Equal(t, kindInvalidJSON, problem)
 }
 
+func TestParseInfo(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    processInfo
+		problem string
+	}{
+		{"sidekiq 6", `{"hostname":"web","started_at":1.7e9,"pid":12,"tag":"app","concurrency":10,"queues":["a","b"],"labels":[],"identity":"web:12:x"}`,
+			processInfo{hostname: "web", pid: 12, tag: "app", queues: []string{"a", "b"}, concurrency: 10, hasConcurrency: true}, ""},
+		{"capsules", `{"hostname":"web","queues":[],"capsules":{"default":{"concurrency":3,"mode":"strict"},"io":{"weights":{"io":1},"concurrency":2}}}`,
+			processInfo{hostname: "web", queues: []string{}, capsules: 5, hasCapsules: true}, ""},
+		{"nulls are absent", `{"hostname":"web","tag":null,"concurrency":null}`, processInfo{hostname: "web"}, ""},
+		{"wrong types keep the rest", `{"hostname":"web","pid":"12","concurrency":2.5,"queues":"a","capsules":{"x":{"concurrency":"1"}}}`,
+			processInfo{hostname: "web"}, kindWrongType},
+		{"broken", `{"hostname":"web"`, processInfo{}, kindInvalidJSON},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, problem := parseInfo(tt.in)
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, tt.problem, problem)
+		})
+	}
+}
+
 // FuzzParseJob checks the payload scanner against encoding/json: it never
 // panics, accepts every valid JSON object and finds the same timestamp and
 // class members. Seeds live in testdata/fuzz/FuzzParseJob and run with plain
@@ -144,6 +169,7 @@ func FuzzParseJob(f *testing.F) {
 		_, _ = j.enqueued()
 		_ = j.displayName()
 		_, _, _ = parseWork(payload)
+		_, _ = parseInfo(payload)
 
 		var members map[string]json.RawMessage
 		if json.Unmarshal([]byte(payload), &members) != nil || members == nil || strings.Contains(payload, `\u`) {

@@ -92,15 +92,19 @@ func (o *object) fail(why string) (string, string, bool) {
 	return "", "", false
 }
 
-func (o *object) skipSpace() {
-	for o.pos < len(o.s) {
-		switch o.s[o.pos] {
+func (o *object) skipSpace() { o.pos = skipSpace(o.s, o.pos) }
+
+// skipSpace returns the index of the first non-space byte at or after s[i].
+func skipSpace(s string, i int) int {
+	for i < len(s) {
+		switch s[i] {
 		case ' ', '\t', '\n', '\r':
-			o.pos++
+			i++
 		default:
-			return
+			return i
 		}
 	}
+	return i
 }
 
 // skipValue returns the index just past the value starting at s[i].
@@ -189,6 +193,47 @@ func jsonString(raw string) (string, bool) {
 		return "", false
 	}
 	return s, true
+}
+
+// jsonStrings decodes a raw JSON array of strings.
+func jsonStrings(raw string) ([]string, bool) {
+	if raw == "" || raw[0] != '[' {
+		return nil, false
+	}
+	i := skipSpace(raw, 1)
+	if i < len(raw) && raw[i] == ']' {
+		return []string{}, true
+	}
+	var out []string
+	for i < len(raw) {
+		end, ok := skipValue(raw, i)
+		if !ok {
+			return nil, false
+		}
+		s, ok := jsonString(raw[i:end])
+		if !ok {
+			return nil, false
+		}
+		out = append(out, s)
+		if i = skipSpace(raw, end); i >= len(raw) {
+			break
+		}
+		switch raw[i] {
+		case ']':
+			return out, true
+		case ',':
+			i = skipSpace(raw, i+1)
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// jsonInt parses a raw JSON integer.
+func jsonInt(raw string) (int64, bool) {
+	n, err := strconv.ParseInt(raw, 10, 64)
+	return n, err == nil
 }
 
 // jsonNumber parses a raw JSON number; it rejects other literals and the

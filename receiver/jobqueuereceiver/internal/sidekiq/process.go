@@ -3,56 +3,104 @@
 
 package sidekiq // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/sidekiq"
 
-import (
-	"encoding/json"
-	"errors"
-	"time"
-)
+import "time"
 
-// processInfo is the `info` field of a process hash: JSON written once at
-// start-up. Up to 8.0 it carries concurrency and queues; 8.0.9+ adds
-// capsules, each with its own concurrency; 8.1.2+ also keeps concurrency as
-// a top-level hash field (read separately, it wins).
+// processInfo is what the snapshot uses of the `info` field of a process
+// hash: JSON written once at start-up. Up to 8.0 it carries concurrency and
+// queues; 8.0.9+ adds capsules, each with its own concurrency; 8.1.2+ also
+// keeps concurrency as a top-level hash field (read separately, it wins).
 type processInfo struct {
-	Hostname    string             `json:"hostname"`
-	PID         int64              `json:"pid"`
-	Tag         string             `json:"tag"`
-	Concurrency *int64             `json:"concurrency"`
-	Queues      []string           `json:"queues"`
-	Capsules    map[string]capsule `json:"capsules"`
+	hostname string
+	pid      int64
+	tag      string
+	queues   []string
+	// concurrency is info's own, else the sum over capsules; ok when
+	// either is present.
+	concurrency, capsules       int64
+	hasConcurrency, hasCapsules bool
 }
 
-type capsule struct {
-	Concurrency int64 `json:"concurrency"`
-}
-
-// parseInfo decodes info. A member of the wrong type is skipped and reported
-// (kindWrongType) while the others are kept; broken JSON gives nothing
-// (kindInvalidJSON). info is small, so encoding/json is the plain choice.
+// parseInfo reads info with the same scanner as job payloads (no
+// reflection, a few allocations). A member of the wrong type is skipped and
+// reported (kindWrongType) while the others are kept; broken JSON gives
+// nothing (kindInvalidJSON).
 func parseInfo(raw string) (processInfo, string) {
 	var info processInfo
-	err := json.Unmarshal([]byte(raw), &info)
-	if err == nil {
-		return info, ""
+	problem := ""
+	o := newObject(raw)
+	for {
+		k, v, ok := o.next()
+		if !ok {
+			break
+		}
+		if v == "null" {
+			continue
+		}
+		good := true
+		switch k {
+		case "hostname":
+			info.hostname, good = jsonString(v)
+		case "tag":
+			info.tag, good = jsonString(v)
+		case "pid":
+			info.pid, good = jsonInt(v)
+		case "queues":
+			info.queues, good = jsonStrings(v)
+		case "concurrency":
+			info.concurrency, good = jsonInt(v)
+			info.hasConcurrency = good
+		case "capsules":
+			info.capsules, good = capsulesConcurrency(v)
+			info.hasCapsules = good
+		}
+		if !good {
+			problem = kindWrongType
+		}
 	}
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		return info, kindWrongType
+	if o.err != nil {
+		return processInfo{}, kindInvalidJSON
 	}
-	return processInfo{}, kindInvalidJSON
+	return info, problem
 }
 
-// concurrency is the number of worker threads info declares: its
-// concurrency, else the sum over capsules. ok is false when it has neither.
-func (i *processInfo) concurrency() (n int64, ok bool) {
-	if i.Concurrency != nil {
-		return *i.Concurrency, true
+// capsulesConcurrency sums the concurrency of every capsule in
+// {"default":{"concurrency":5,"mode":"strict",...},...}.
+func capsulesConcurrency(raw string) (int64, bool) {
+	var sum int64
+	capsules := newObject(raw)
+	for {
+		_, capsule, ok := capsules.next()
+		if !ok {
+			break
+		}
+		fields := newObject(capsule)
+		for {
+			k, v, ok := fields.next()
+			if !ok {
+				break
+			}
+			if k == "concurrency" {
+				n, ok := jsonInt(v)
+				if !ok {
+					return 0, false
+				}
+				sum += n
+			}
+		}
+		if fields.err != nil {
+			return 0, false
+		}
 	}
-	for _, c := range i.Capsules {
-		n += c.Concurrency
-		ok = true
+	return sum, capsules.err == nil
+}
+
+// concurrencyDeclared is the number of worker threads info declares: its
+// concurrency, else the sum over capsules.
+func (i *processInfo) concurrencyDeclared() (int64, bool) {
+	if i.hasConcurrency {
+		return i.concurrency, true
 	}
-	return n, ok
+	return i.capsules, i.hasCapsules
 }
 
 // parseWork reads one value of `<identity>:work` (`:workers` before 6.4.2):
