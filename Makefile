@@ -32,8 +32,11 @@ unit:
 
 ## demo: the collector plus a simulated Sidekiq workload; Ctrl-C stops both
 ## (DEMO_FLAGS="--prometheus 127.0.0.1:9889 --seed 2" to change ports or the workload)
+# (jobsim is built, not `go run`: go run exits 1 whenever it is interrupted,
+# which would hide the collector's exit code)
 demo: build
-	$(GO) run ./cmd/jobsim demo --collector $(BIN) --config config/demo.yaml $(DEMO_FLAGS)
+	$(GO) build -o bin/jobsim ./cmd/jobsim
+	bin/jobsim demo --collector $(BIN) --config config/demo.yaml $(DEMO_FLAGS)
 
 ## run: the collector on your own config (make run CONFIG=path/to/config.yaml)
 run: build
