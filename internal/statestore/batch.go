@@ -10,9 +10,9 @@ import (
 )
 
 // Batch collects ops, then holds their results once a Store applied it.
-// Keys and members are copied by the stores that keep them, so callers may
-// build them in reused buffers. A Batch is reused with Reset; it is not safe
-// for concurrent use.
+// Stores copy the keys and members they keep, so a key cut from a large
+// payload does not pin it. A Batch is reused with Reset; it is not safe for
+// concurrent use.
 //
 // A key belongs to one family of ops: counters (Incr, MarkOnce), Max,
 // WindowAdd, or sets (TopAdd, DistinctAdd, MemberMax, Members, RemoveMember);
@@ -142,8 +142,10 @@ func (b *Batch) WindowAdd(key string, w Window, at time.Time, delta int64) Ref {
 // TopAdd adds delta to member's count in the bounded set key and keeps only
 // the capacity highest counts (ties: the lexicographically smaller member goes
 // first), so a set of error types per class stays small. Value is member's
-// count after the add; OK is false when member did not make the cut. Every
-// call extends the TTL. Read the top with Members.
+// count after the add; OK is false when member did not make the cut (a new
+// member starts from its own delta, so give the set room beyond the top you
+// report: e.g. capacity 20 for a top 5). Every call extends the TTL. Read the
+// top with Members.
 func (b *Batch) TopAdd(key, member string, delta int64, capacity int, ttl time.Duration) Ref {
 	return b.add(op{kind: opTopAdd, key: key, member: member, n: delta, limit: capacity, ttl: ttl})
 }

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
@@ -217,11 +218,20 @@ func TestMemoryStatsBytes(t *testing.T) {
 	assert.Zero(t, s.Stats().Entries)
 }
 
-func TestMemoryKeepsNoReferenceToCallerBuffers(t *testing.T) {
+// TestMemoryCopiesKeys: a key that aliases a buffer the caller reuses (as a
+// zero-copy string would) is copied when stored.
+func TestMemoryCopiesKeys(t *testing.T) {
 	s := NewMemory(10)
 	buf := []byte("job-1")
-	apply(t, s, func(b *Batch) { b.Incr(string(buf), 1, day) })
+	apply(t, s, func(b *Batch) {
+		b.Incr(unsafe.String(&buf[0], len(buf)), 1, day)
+		b.TopAdd("set", unsafe.String(&buf[0], len(buf)), 1, 5, day)
+	})
 	copy(buf, "XXXXX")
-	b := apply(t, s, func(b *Batch) { b.Incr("job-1", 1, day) })
+	b := apply(t, s, func(b *Batch) {
+		b.Incr("job-1", 1, day)
+		b.Members("set", 5)
+	})
 	assert.Equal(t, int64(2), b.Value(0))
+	assert.Equal(t, []Entry{{"job-1", 1}}, b.Entries(1))
 }
