@@ -7,7 +7,6 @@
 package distribution
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -19,7 +18,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -135,32 +133,19 @@ service:
 // collector is a running otelcol-jobs process.
 type collector struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer
 	exited chan struct{}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
+// startCollector runs the binary on config; its output goes to a file that
+// is printed if the test fails.
 func startCollector(t *testing.T, bin, config string) *collector {
 	t.Helper()
-	c := &collector{cmd: exec.Command(bin, "--config", config), out: new(syncBuffer), exited: make(chan struct{})}
-	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
+	out, err := os.Create(filepath.Join(t.TempDir(), "collector.log"))
+	require.NoError(t, err)
+	c := &collector{cmd: exec.Command(bin, "--config", config), exited: make(chan struct{})}
+	c.cmd.Stdout, c.cmd.Stderr = out, out
 	require.NoError(t, c.cmd.Start())
+	_ = out.Close() // the child holds its own descriptor
 	go func() {
 		_ = c.cmd.Wait()
 		close(c.exited)
@@ -173,7 +158,8 @@ func startCollector(t *testing.T, bin, config string) *collector {
 			<-c.exited
 		}
 		if t.Failed() {
-			t.Logf("collector output:\n%s", c.out)
+			log, _ := os.ReadFile(out.Name())
+			t.Logf("collector output:\n%s", log)
 		}
 	})
 	return c
