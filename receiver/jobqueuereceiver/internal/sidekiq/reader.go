@@ -111,47 +111,6 @@ type keys struct {
 	queues, processes, schedule, retry, dead, processed, failed string
 }
 
-// perQueueAndProcess returns the list key of every queue and the
-// `<identity>:workers` key of every process, whose prefixes are the process
-// hash and `:work` keys. All are slices of one string: building a string per
-// key would cost an allocation each, 1,600 for 1,000 queues and 200 processes.
-func (k *keys) perQueueAndProcess(queues, identities []string) (queueKeys, workersKeys []string) {
-	const queuePrefix, workersSuffix = "queue:", ":workers"
-	n := 0
-	for _, q := range queues {
-		n += len(k.prefix) + len(queuePrefix) + len(q)
-	}
-	for _, id := range identities {
-		n += len(k.prefix) + len(id) + len(workersSuffix)
-	}
-	var b strings.Builder
-	b.Grow(n)
-	for _, q := range queues {
-		b.WriteString(k.prefix)
-		b.WriteString(queuePrefix)
-		b.WriteString(q)
-	}
-	for _, id := range identities {
-		b.WriteString(k.prefix)
-		b.WriteString(id)
-		b.WriteString(workersSuffix)
-	}
-	all, off := b.String(), 0
-	slice := func(l int) string {
-		off += l
-		return all[off-l : off]
-	}
-	queueKeys = make([]string, len(queues))
-	for i, q := range queues {
-		queueKeys[i] = slice(len(k.prefix) + len(queuePrefix) + len(q))
-	}
-	workersKeys = make([]string, len(identities))
-	for i, id := range identities {
-		workersKeys[i] = slice(len(k.prefix) + len(id) + len(workersSuffix))
-	}
-	return queueKeys, workersKeys
-}
-
 // NewReader returns a reader that sends its commands through client.
 func NewReader(client redis.Cmdable, opts Options) *Reader {
 	prefix := ""
@@ -290,6 +249,47 @@ type processCmds struct {
 // Fields read from a process hash, in HMGET order. Sidekiq also writes
 // rtt_us, which no figure of the snapshot uses.
 var processFields = []string{"info", "busy", "beat", "quiet", "rss", "concurrency"}
+
+// perQueueAndProcess returns the list key of every queue and the
+// `<identity>:workers` key of every process, whose prefixes are the process
+// hash and `:work` keys. All are slices of one string: building a string per
+// key would cost an allocation each, 1,600 for 1,000 queues and 200 processes.
+func (k *keys) perQueueAndProcess(queues, identities []string) (queueKeys, workersKeys []string) {
+	const queuePrefix, workersSuffix = "queue:", ":workers"
+	n := 0
+	for _, q := range queues {
+		n += len(k.prefix) + len(queuePrefix) + len(q)
+	}
+	for _, id := range identities {
+		n += len(k.prefix) + len(id) + len(workersSuffix)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, q := range queues {
+		b.WriteString(k.prefix)
+		b.WriteString(queuePrefix)
+		b.WriteString(q)
+	}
+	for _, id := range identities {
+		b.WriteString(k.prefix)
+		b.WriteString(id)
+		b.WriteString(workersSuffix)
+	}
+	all, off := b.String(), 0
+	slice := func(l int) string {
+		off += l
+		return all[off-l : off]
+	}
+	queueKeys = make([]string, len(queues))
+	for i, q := range queues {
+		queueKeys[i] = slice(len(k.prefix) + len(queuePrefix) + len(q))
+	}
+	workersKeys = make([]string, len(identities))
+	for i, id := range identities {
+		workersKeys[i] = slice(len(k.prefix) + len(id) + len(workersSuffix))
+	}
+	return queueKeys, workersKeys
+}
 
 // readQueuesAndProcesses runs round trip 2: size and oldest job of every
 // selected queue, hash and in-flight work of every registered process.
