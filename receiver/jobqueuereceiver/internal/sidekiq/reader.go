@@ -18,6 +18,10 @@
 //	LLEN, LINDEX        queue:<name>
 //	HMGET, HGETALL      <identity>, <identity>:work, <identity>:workers
 //
+// Queue pausing is a Sidekiq Pro feature (it keeps paused names in a SET
+// `paused`); open-source Sidekiq cannot pause, so queues carry
+// PausedKnown=false and that set is not read.
+//
 // Bad data is skipped and reported as a snapshot.Problem whose Kind is one of
 // wrong_type, invalid_json, missing_timestamp, invalid_timestamp,
 // invalid_number, invalid_value, missing_queue, registry_truncated,
@@ -51,8 +55,13 @@ type Options struct {
 	// StalledAfter is the age beyond which an in-flight job counts as
 	// stalled; 0 counts none.
 	StalledAfter time.Duration
-	// ByClassMaxEntries > 0 enables the retry/dead breakdown by class and
-	// error, reading at most this many entries of each set, newest first.
+	// ByClassMaxEntries > 0 enables the retry/dead breakdown, reading at
+	// most this many entries of each set, highest score first (dead: the
+	// latest deaths; retry: the furthest next attempts). A cell is (state,
+	// class, error type): the class is display_class, else wrapped
+	// (ActiveJob), else class; the error type is error_class, "" when the
+	// entry has none. Beyond maxClassCells cells, new ones fold into
+	// OtherClass.
 	ByClassMaxEntries int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
