@@ -154,13 +154,28 @@ func volatile(s string, i int) (int, string) {
 	case !isAlnum(c):
 		return 0, ""
 	}
+	// One look at the word first: most are plain words.
+	w := i
+	digits, letters, hex := 0, 0, true
+	for ; w < len(s) && isAlnum(s[w]); w++ {
+		switch {
+		case isDigit(s[w]):
+			digits++
+		case !isHex(s[w]):
+			hex = false
+			letters++
+		default:
+			letters++
+		}
+	}
+	if next := byteAt(s, w); digits == 0 && next != '-' && next != '.' && next != ':' {
+		return 0, ""
+	}
 	if n := uuid(s, i); n > 0 {
 		return n, "<uuid>"
 	}
-	if c == '0' && i+2 < len(s) && (s[i+1] == 'x' || s[i+1] == 'X') && isHex(s[i+2]) {
-		if j := skipHex(s, i+2); wordEnds(s, j) {
-			return j - i, "<hex>"
-		}
+	if c == '0' && i+2 < len(s) && (s[i+1] == 'x' || s[i+1] == 'X') && isHex(s[i+2]) && skipHex(s, i+2) == w {
+		return w - i, "<hex>"
 	}
 	if n := ipv4(s, i); n > 0 {
 		return n, "<addr>"
@@ -168,10 +183,10 @@ func volatile(s string, i int) (int, string) {
 	if n := hostPort(s, i); n > 0 {
 		return n, "<addr>"
 	}
-	if n := hexID(s, i); n > 0 {
+	switch n := w - i; {
+	case hex && n >= 8 && digits > 0 && letters > 0:
 		return n, "<hex>"
-	}
-	if n := randomID(s, i); n > 0 {
+	case n >= 16 && digits >= 2 && letters > 0:
 		return n, "<id>"
 	}
 	if isDigit(c) {
@@ -277,42 +292,6 @@ func port(s string, j int) int {
 		return 0
 	}
 	return k - j
-}
-
-// hexID is the length of a word of 8 or more hex digits with at least one
-// digit and one letter at s[i], or 0.
-func hexID(s string, i int) int {
-	digit, letter := false, false
-	j := i
-	for ; j < len(s) && isHex(s[j]); j++ {
-		if isDigit(s[j]) {
-			digit = true
-		} else {
-			letter = true
-		}
-	}
-	if j-i < 8 || !digit || !letter || !wordEnds(s, j) {
-		return 0
-	}
-	return j - i
-}
-
-// randomID is the length of a word of 16 or more letters and digits, two of
-// them digits, at s[i], or 0.
-func randomID(s string, i int) int {
-	digits, letter := 0, false
-	j := i
-	for ; j < len(s) && isAlnum(s[j]); j++ {
-		if isDigit(s[j]) {
-			digits++
-		} else {
-			letter = true
-		}
-	}
-	if j-i < 16 || digits < 2 || !letter {
-		return 0
-	}
-	return j - i
 }
 
 // runeCut is the length of the longest prefix of s of at most n bytes that
