@@ -1,0 +1,141 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package jobretryprocessor // import "github.com/otelcol-jobs/otelcol-jobs/processor/jobretryprocessor"
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
+	"github.com/otelcol-jobs/otelcol-jobs/processor/jobretryprocessor/internal/retry"
+)
+
+const (
+	defaultMaxRetries = 3
+	defaultWindow     = 24 * time.Hour
+	defaultSeverity   = alert.SeverityWarn
+
+	// maxRetriesLimit keeps thresholds, and the levels derived from them,
+	// far from overflow; no job system retries a million times.
+	maxRetriesLimit = 1_000_000
+	minWindow       = time.Second
+)
+
+// Config is the job_retry processor's configuration.
+type Config struct {
+	// The user's own attribute keys for job ids, classes, queues, attempts,
+	// outcomes and errors (job_id_keys, attempt_keys, ...).
+	jobevent.Config `mapstructure:",squash"`
+
+	// MaxRetries is how many retries a job may take before it raises
+	// excessive_retries (it fires at MaxRetries+1).
+	MaxRetries int `mapstructure:"max_retries"`
+	// ClassOverrides change MaxRetries and Severity for the job classes
+	// they match; the first match wins.
+	ClassOverrides []ClassOverride `mapstructure:"class_overrides"`
+	// Window is how long the runs of a job without an attempt number are
+	// counted together, from its first run (by the events' own time).
+	Window time.Duration `mapstructure:"window"`
+	// Severity of the alert records.
+	Severity alert.Severity `mapstructure:"severity"`
+	// State is where retry counters and alert marks live: memory (per
+	// collector) or redis (shared by replicas).
+	State statestore.Config `mapstructure:"state"`
+
+	_ struct{}
+}
+
+// ClassOverride is the threshold of the job classes Class matches.
+type ClassOverride struct {
+	// Class is a regular expression (RE2, unanchored: use ^...$ for a
+	// whole name) matched against the job class.
+	Class string `mapstructure:"class"`
+	// MaxRetries is required (0 alerts on the first retry).
+	MaxRetries *int `mapstructure:"max_retries"`
+	// Severity defaults to the processor's.
+	Severity *alert.Severity `mapstructure:"severity"`
+
+	_ struct{}
+}
+
+var _ confmap.Validator = (*Config)(nil)
+
+// NewDefaultConfig returns the defaults: 3 retries within 24h, warn, state in
+// memory.
+func NewDefaultConfig() *Config {
+	return &Config{
+		MaxRetries: defaultMaxRetries,
+		Window:     defaultWindow,
+		Severity:   defaultSeverity,
+		State:      statestore.NewDefaultConfig(),
+	}
+}
+
+// Validate checks the processor's own keys; confmap.Validate also validates
+// the embedded jobevent keys and the state section.
+func (c *Config) Validate() error {
+	var errs []error
+	if err := validMaxRetries(c.MaxRetries); err != nil {
+		errs = append(errs, fmt.Errorf("max_retries: %w", err))
+	}
+	if c.Window < minWindow {
+		errs = append(errs, fmt.Errorf("window: must be at least %v, got %v", minWindow, c.Window))
+	}
+	if c.Severity.String() == "" {
+		errs = append(errs, errors.New("severity: must be one of info, warn, error, fatal"))
+	}
+	for i, o := range c.ClassOverrides {
+		if err := o.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("class_overrides[%d]: %w", i, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (o *ClassOverride) validate() error {
+	var errs []error
+	if o.Class == "" {
+		errs = append(errs, errors.New("class: must be set"))
+	} else if _, err := regexp.Compile(o.Class); err != nil {
+		errs = append(errs, fmt.Errorf("class: invalid regular expression %q", o.Class))
+	}
+	if o.MaxRetries == nil {
+		errs = append(errs, errors.New("max_retries: must be set"))
+	} else if err := validMaxRetries(*o.MaxRetries); err != nil {
+		errs = append(errs, fmt.Errorf("max_retries: %w", err))
+	}
+	if o.Severity != nil && o.Severity.String() == "" {
+		errs = append(errs, errors.New("severity: must be one of info, warn, error, fatal"))
+	}
+	return errors.Join(errs...)
+}
+
+func validMaxRetries(n int) error {
+	if n < 0 || n > maxRetriesLimit {
+		return fmt.Errorf("must be between 0 and %d, got %d", maxRetriesLimit, n)
+	}
+	return nil
+}
+
+// rules compiles the overrides, followed by the default rule.
+func (c *Config) rules() ([]retry.Rule, error) {
+	rules := make([]retry.Rule, 0, len(c.ClassOverrides)+1)
+	for i, o := range c.ClassOverrides {
+		if err := o.validate(); err != nil {
+			return nil, fmt.Errorf("class_overrides[%d]: %w", i, err)
+		}
+		r := retry.Rule{Class: regexp.MustCompile(o.Class), MaxRetries: int64(*o.MaxRetries), Severity: c.Severity}
+		if o.Severity != nil {
+			r.Severity = *o.Severity
+		}
+		rules = append(rules, r)
+	}
+	return append(rules, retry.Rule{MaxRetries: int64(c.MaxRetries), Severity: c.Severity}), nil
+}

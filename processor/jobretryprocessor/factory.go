@@ -1,0 +1,59 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package jobretryprocessor // import "github.com/otelcol-jobs/otelcol-jobs/processor/jobretryprocessor"
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jonboulle/clockwork"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processorhelper"
+
+	"github.com/otelcol-jobs/otelcol-jobs/processor/jobretryprocessor/internal/metadata"
+)
+
+// NewFactory creates the factory of the job_retry processor.
+func NewFactory() processor.Factory {
+	return processor.NewFactory(
+		metadata.Type,
+		createDefaultConfig,
+		processor.WithTraces(createTraces, metadata.TracesStability),
+		processor.WithLogs(createLogs, metadata.LogsStability),
+	)
+}
+
+func createDefaultConfig() component.Config { return NewDefaultConfig() }
+
+// The processor annotates spans and log records and adds alerts to them.
+var mutates = processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true})
+
+// Each instance has its own state: a traces and a logs pipeline never count
+// the same executions twice. Tests inject a clock through the context
+// (clockwork.AddToContext).
+func createTraces(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Traces) (processor.Traces, error) {
+	p, err := newRetryProcessor(ctx, set, cfg.(*Config), clockwork.FromContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	tp, err := processorhelper.NewTraces(ctx, set, cfg, next, p.processTraces, mutates, processorhelper.WithShutdown(p.shutdown))
+	if err != nil {
+		return nil, errors.Join(err, p.shutdown(ctx))
+	}
+	return tp, nil
+}
+
+func createLogs(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Logs) (processor.Logs, error) {
+	p, err := newRetryProcessor(ctx, set, cfg.(*Config), clockwork.FromContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	lp, err := processorhelper.NewLogs(ctx, set, cfg, next, p.processLogs, mutates, processorhelper.WithShutdown(p.shutdown))
+	if err != nil {
+		return nil, errors.Join(err, p.shutdown(ctx))
+	}
+	return lp, nil
+}

@@ -1,0 +1,423 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Package retry decides, for a batch of job executions, how often each job
+// has retried and which excessive_retries alerts fire, escalate or resolve.
+// It knows job events, thresholds and the state store, nothing of pdata.
+//
+// A job is system + class + id. Its retries are its attempt number minus one
+// when the instrumentation records attempts; otherwise the number of earlier
+// executions of the same job seen within the window (a run counter in the
+// store whose TTL is the window, started by the job's first execution, by the
+// event's own time). Past a rule's MaxRetries the detector fires once, again
+// on each doubling (3 → 4 retries fires level 1, 7 level 2, 13 level 3, ...),
+// and resolves when the job succeeds, only if it fired. Those decisions come
+// from store ops that answer for exactly one caller (Max, Delete), so
+// processors sharing a Redis store raise each alert once.
+package retry // import "github.com/otelcol-jobs/otelcol-jobs/processor/jobretryprocessor/internal/retry"
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/jonboulle/clockwork"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
+)
+
+// EscalationFactor is how much the retries must grow for an alert to
+// escalate: each doubling of the threshold.
+const EscalationFactor = 2
+
+// Rule is the threshold of the jobs whose class it matches.
+type Rule struct {
+	// Class selects the jobs by class; nil matches every class.
+	Class      *regexp.Regexp
+	MaxRetries int64
+	Severity   alert.Severity
+}
+
+// Run is one job execution of a batch and what the detector made of it.
+type Run struct {
+	jobevent.Event
+	// ParentSpanID is the parent of the execution's span. An execution whose
+	// parent is an execution of the same job in the batch is the same run
+	// seen by a second instrumentation (ActiveJob inside Sidekiq): it is
+	// not counted again and raises nothing.
+	ParentSpanID pcommon.SpanID
+	// Retries is set by Detect: how many times the job ran before this
+	// execution, -1 when unknown.
+	Retries int64
+}
+
+// Found is an alert record to emit, on the span or log record of Run.
+type Found struct {
+	Run   int
+	Alert alert.Alert
+}
+
+// Detector counts retries over a store. It is safe for concurrent use.
+type Detector struct {
+	store  statestore.Store
+	clock  clockwork.Clock
+	window time.Duration
+	// rules are tried in order; the last one matches every class.
+	rules   []Rule
+	scratch sync.Pool
+}
+
+// New returns a detector over store. rules are the per-class overrides in
+// order, then the default rule (Class nil), which must come last.
+func New(store statestore.Store, clock clockwork.Clock, window time.Duration, rules []Rule) (*Detector, error) {
+	if len(rules) == 0 || rules[len(rules)-1].Class != nil {
+		return nil, errors.New("the last rule must match every class")
+	}
+	if window < time.Millisecond {
+		return nil, fmt.Errorf("window must be at least 1ms, got %v", window)
+	}
+	d := &Detector{store: store, clock: clock, window: window, rules: rules}
+	d.scratch.New = func() any { return &scratch{classRule: map[string]int{}} }
+	return d, nil
+}
+
+// Keys of the store, under its key prefix: a run counter and an alert mark
+// (the highest level fired) per job, named by a hash of the job, so that a
+// key is short and bounded whatever the id.
+const (
+	runsKeyPrefix  = "retry:n:"
+	alertKeyPrefix = "retry:a:"
+	keyLen         = len(runsKeyPrefix) + 16
+)
+
+const noRef = statestore.Ref(-1)
+
+// runState is the detector's bookkeeping for one run.
+type runState struct {
+	hash uint64 // of the job; 0 when the run has no id
+	rule int
+	plan plan
+	// level is the alert level a failure reached (planFire).
+	level int64
+	runs  statestore.Ref // Incr of the run counter
+	mark  statestore.Ref // Max or Delete of the alert mark
+	keyAt int            // offset of the job's two keys in scratch.keys
+	// sameAs is the run this one repeats (nested instrumentation), or -1.
+	sameAs int
+	// next is the next counted run of the same job in the batch, or -1.
+	next int
+}
+
+// plan is what a run asks of the store.
+type plan uint8
+
+const (
+	planNone    plan = iota
+	planCount        // Incr the run counter (and Delete the mark on success)
+	planResolve      // Delete the mark: a job with an attempt number succeeded after retries
+	planFire         // Max the mark: a job with an attempt number failed past its threshold
+)
+
+// scratch is the per-call memory, reused through a pool.
+type scratch struct {
+	state []runState
+	// keys holds the batch's keys, written as bytes then converted to one
+	// string (one allocation per batch) that every op's key slices.
+	keys      []byte
+	keyStr    string
+	ops       statestore.Batch
+	escalate  statestore.Batch
+	firstOf   map[uint64]int // job hash -> first counted run
+	classRule map[string]int // class -> rule index, bounded
+}
+
+// classCacheMax bounds the class -> rule cache of each scratch; classes
+// longer than classCacheKeyMax are matched every time instead.
+const (
+	classCacheMax    = 1024
+	classCacheKeyMax = 256
+)
+
+// Detect sets each run's Retries and returns the alert records to emit, or
+// nil. It applies one batch of ops to the store, and a second one only when
+// a job counted by id (no attempt number) is past its threshold. A store
+// error is returned after the runs got whatever the store could answer:
+// their data must pass on regardless.
+func (d *Detector) Detect(ctx context.Context, runs []Run) ([]Found, error) {
+	if len(runs) == 0 {
+		return nil, nil
+	}
+	s := d.scratch.Get().(*scratch)
+	defer d.scratch.Put(s)
+	defer s.release()
+	now := d.clock.Now()
+	s.plan(d, runs, now)
+
+	for i := range runs {
+		st := &s.state[i]
+		switch st.plan {
+		case planCount:
+			age := now.Sub(runs[i].Time)
+			st.runs = s.ops.Incr(s.runsKey(st), 1, max(d.window-age, time.Millisecond))
+			if runs[i].Outcome == jobevent.OutcomeSuccess {
+				st.mark = s.ops.Delete(s.alertKey(st))
+			}
+		case planResolve:
+			st.mark = s.ops.Delete(s.alertKey(st))
+		case planFire:
+			st.mark = s.ops.Max(s.alertKey(st), st.level, d.window)
+		}
+	}
+	var errs []error
+	if s.ops.Len() > 0 {
+		errs = append(errs, d.store.Apply(ctx, &s.ops))
+	}
+
+	var found []Found
+	for i := range runs {
+		r, st := &runs[i], &s.state[i]
+		if st.plan == planCount {
+			if n := s.ops.Value(st.runs); n > 0 {
+				r.Retries = n - 1
+			}
+			if r.Outcome != jobevent.OutcomeSuccess {
+				if st.level = d.level(st, r.Retries); st.level > 0 {
+					st.mark = s.escalate.Max(s.alertKey(st), st.level, d.window)
+				}
+				continue
+			}
+		}
+		found = d.decide(found, runs, s, &s.ops, i)
+	}
+	if s.escalate.Len() > 0 {
+		errs = append(errs, d.store.Apply(ctx, &s.escalate))
+		for i := range runs {
+			if s.state[i].plan == planCount && runs[i].Outcome != jobevent.OutcomeSuccess {
+				found = d.decide(found, runs, s, &s.escalate, i)
+			}
+		}
+	}
+	for i := range runs {
+		if j := s.state[i].sameAs; j >= 0 {
+			runs[i].Retries = runs[j].Retries
+		}
+	}
+	return found, errors.Join(errs...)
+}
+
+// plan fills the scratch for runs: each run's job, rule and plan, and the
+// keys the plans need.
+func (s *scratch) plan(d *Detector, runs []Run, now time.Time) {
+	if cap(s.state) < len(runs) {
+		s.state = make([]runState, len(runs))
+	}
+	s.state = s.state[:len(runs)]
+	counted := false
+	for i := range runs {
+		r, st := &runs[i], &s.state[i]
+		r.Retries = -1
+		*st = runState{runs: noRef, mark: noRef, sameAs: -1, next: -1}
+		if r.ID == "" {
+			continue // runs of a job without an id cannot be told apart
+		}
+		st.hash = jobHash(&r.Event)
+		st.rule = d.rule(s, r.Class)
+		switch {
+		case r.Attempt > 0:
+			r.Retries = int64(r.Attempt - 1)
+			if r.Outcome == jobevent.OutcomeSuccess {
+				if r.Retries > 0 {
+					st.plan = planResolve
+				}
+			} else if st.level = d.level(st, r.Retries); st.level > 0 {
+				st.plan = planFire
+			}
+		case now.Sub(r.Time) < d.window: // else older than any window ending now
+			st.plan = planCount
+			s.chain(i)
+			counted = true
+		}
+	}
+	if counted {
+		s.markNested(runs)
+	}
+	for i := range s.state {
+		if st := &s.state[i]; st.plan != planNone {
+			st.keyAt = s.addKeys(st.hash)
+		}
+	}
+	s.keyStr = string(s.keys)
+}
+
+// chain links counted run i to the earlier counted runs of its job.
+func (s *scratch) chain(i int) {
+	if s.firstOf == nil {
+		s.firstOf = map[uint64]int{}
+	}
+	j, ok := s.firstOf[s.state[i].hash]
+	if !ok {
+		s.firstOf[s.state[i].hash] = i
+		return
+	}
+	for s.state[j].next >= 0 {
+		j = s.state[j].next
+	}
+	s.state[j].next = i
+}
+
+// markNested finds the runs that repeat another run of the same job in the
+// batch: their span is the child of its span.
+func (s *scratch) markNested(runs []Run) {
+	for i := range runs {
+		st := &s.state[i]
+		parent := runs[i].ParentSpanID
+		if st.plan != planCount || parent.IsEmpty() {
+			continue
+		}
+		for j := s.firstOf[st.hash]; j >= 0; j = s.state[j].next {
+			if j != i && runs[j].SpanID == parent && s.state[j].sameAs < 0 {
+				st.sameAs, st.plan = j, planNone
+				break
+			}
+		}
+	}
+}
+
+// decide turns the result of run i's alert-mark op in b into an alert.
+func (d *Detector) decide(found []Found, runs []Run, s *scratch, b *statestore.Batch, i int) []Found {
+	st := &s.state[i]
+	if st.mark == noRef || !b.OK(st.mark) {
+		return found
+	}
+	r := &runs[i]
+	rule := &d.rules[st.rule]
+	a := alert.Alert{
+		Name:      alert.ExcessiveRetries,
+		Severity:  rule.Severity,
+		ID:        alert.NewID(alert.ExcessiveRetries, r.System, r.Class, r.ID),
+		Time:      r.Time,
+		Threshold: float64(rule.MaxRetries),
+		Value:     float64(r.Retries),
+		System:    r.System,
+		Queue:     r.Queue,
+		Class:     r.Class,
+		JobID:     r.ID,
+		TraceIDs:  s.traceIDs(runs, i),
+	}
+	if r.Outcome == jobevent.OutcomeSuccess {
+		a.State = alert.StateResolved
+		a.Summary = fmt.Sprintf("%s job %s %s succeeded after %d retries", r.System, short(r.Class), short(r.ID), r.Retries)
+	} else {
+		level := b.Value(st.mark)
+		a.State = alert.StateFiring
+		a.ErrorType = r.ErrorType
+		a.Summary = fmt.Sprintf("%s job %s %s retried %d times > %d", r.System, short(r.Class), short(r.ID), r.Retries, rule.MaxRetries)
+		if r.ErrorType != "" {
+			a.Summary += ": " + short(r.ErrorType)
+		}
+		a.Attributes = []alert.Attribute{alert.Int("alert.escalation_level", level)}
+	}
+	return append(found, Found{Run: i, Alert: a})
+}
+
+// level is how far retries are past the run's rule: 0 below it.
+func (d *Detector) level(st *runState, retries int64) int64 {
+	if retries < 0 {
+		return 0
+	}
+	return alert.EscalationLevel(float64(retries), float64(d.rules[st.rule].MaxRetries), EscalationFactor)
+}
+
+// rule is the index of the first rule matching class.
+func (d *Detector) rule(s *scratch, class string) int {
+	if len(d.rules) == 1 {
+		return 0
+	}
+	if i, ok := s.classRule[class]; ok {
+		return i
+	}
+	i := 0
+	for d.rules[i].Class != nil && !d.rules[i].Class.MatchString(class) {
+		i++
+	}
+	if len(class) <= classCacheKeyMax {
+		if len(s.classRule) >= classCacheMax {
+			clear(s.classRule)
+		}
+		s.classRule[strings.Clone(class)] = i
+	}
+	return i
+}
+
+// traceIDs are the traces of run i and of the batch's other runs of its job.
+func (s *scratch) traceIDs(runs []Run, i int) []pcommon.TraceID {
+	ids := []pcommon.TraceID{runs[i].TraceID}
+	for j := range runs {
+		if j != i && s.state[j].hash == s.state[i].hash && len(ids) < alert.MaxExampleTraceIDs {
+			ids = append(ids, runs[j].TraceID)
+		}
+	}
+	return ids
+}
+
+// release drops what the scratch holds of the batch.
+func (s *scratch) release() {
+	s.keys = s.keys[:0]
+	s.keyStr = ""
+	s.ops.Reset()
+	s.escalate.Reset()
+	clear(s.firstOf)
+}
+
+// addKeys appends a job's run-counter and alert-mark keys to the batch's key
+// bytes and returns their offset.
+func (s *scratch) addKeys(hash uint64) int {
+	at := len(s.keys)
+	var sum [8]byte
+	for b := range sum {
+		sum[b] = byte(hash >> (56 - 8*b))
+	}
+	s.keys = append(s.keys, runsKeyPrefix...)
+	s.keys = hex.AppendEncode(s.keys, sum[:])
+	s.keys = append(s.keys, alertKeyPrefix...)
+	s.keys = hex.AppendEncode(s.keys, sum[:])
+	return at
+}
+
+func (s *scratch) runsKey(st *runState) string {
+	return s.keyStr[st.keyAt : st.keyAt+keyLen]
+}
+
+func (s *scratch) alertKey(st *runState) string {
+	return s.keyStr[st.keyAt+keyLen : st.keyAt+2*keyLen]
+}
+
+// jobHash identifies a job: system, class and id. 0 is kept for "none".
+func jobHash(ev *jobevent.Event) uint64 {
+	var h xxhash.Digest
+	h.Reset()
+	_, _ = h.WriteString(ev.System)
+	_, _ = h.WriteString("\x00")
+	_, _ = h.WriteString(ev.Class)
+	_, _ = h.WriteString("\x00")
+	_, _ = h.WriteString(ev.ID)
+	return max(h.Sum64(), 1)
+}
+
+// short cuts s for a one-line summary.
+func short(s string) string {
+	const n = 80
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
