@@ -564,9 +564,14 @@ func (r *Reader) failure(stage string, cmds []redis.Cmder, execErr error) error 
 	if execErr == nil {
 		return nil
 	}
+	explained := false
 	for _, cmd := range cmds {
 		err := cmd.Err()
-		if err == nil || errors.Is(err, redis.Nil) || isWrongType(err) {
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, redis.Nil) || isWrongType(err) {
+			explained = true
 			continue
 		}
 		var reply redis.Error
@@ -576,8 +581,10 @@ func (r *Reader) failure(stage string, cmds []redis.Cmder, execErr error) error 
 		}
 		return fmt.Errorf("sidekiq: %s%s: %w", stage, r.from, err)
 	}
+	// A reply error that no command carries came from setting up the
+	// connection (e.g. WRONGPASS from AUTH): nothing was read.
 	var reply redis.Error
-	if !errors.As(execErr, &reply) {
+	if !explained || !errors.As(execErr, &reply) {
 		return fmt.Errorf("sidekiq: %s%s: %w", stage, r.from, execErr)
 	}
 	return nil
