@@ -92,14 +92,14 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("severity: must be one of info, warn, error, fatal"))
 	}
 	for i, o := range c.ClassOverrides {
-		if err := o.validate(); err != nil {
+		for _, err := range o.problems() {
 			errs = append(errs, fmt.Errorf("class_overrides[%d]: %w", i, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (o *ClassOverride) validate() error {
+func (o *ClassOverride) problems() []error {
 	var errs []error
 	if o.Class == "" {
 		errs = append(errs, errors.New("class: must be set"))
@@ -114,7 +114,7 @@ func (o *ClassOverride) validate() error {
 	if o.Severity != nil && o.Severity.String() == "" {
 		errs = append(errs, errors.New("severity: must be one of info, warn, error, fatal"))
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 func validMaxRetries(n int) error {
@@ -128,8 +128,8 @@ func validMaxRetries(n int) error {
 func (c *Config) rules() ([]retry.Rule, error) {
 	rules := make([]retry.Rule, 0, len(c.ClassOverrides)+1)
 	for i, o := range c.ClassOverrides {
-		if err := o.validate(); err != nil {
-			return nil, fmt.Errorf("class_overrides[%d]: %w", i, err)
+		if errs := o.problems(); len(errs) > 0 {
+			return nil, fmt.Errorf("class_overrides[%d]: %w", i, errors.Join(errs...))
 		}
 		r := retry.Rule{Class: regexp.MustCompile(o.Class), MaxRetries: int64(*o.MaxRetries), Severity: c.Severity}
 		if o.Severity != nil {
