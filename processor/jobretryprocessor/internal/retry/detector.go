@@ -109,13 +109,28 @@ type runState struct {
 	// level is the alert level a failure reached (planFire).
 	level int64
 	runs  statestore.Ref // Incr of the run counter
-	mark  statestore.Ref // Max or Delete of the alert mark
-	keyAt int            // offset of the job's two keys in scratch.keys
+	mark  statestore.Ref // Max or Delete of the alert mark, in the first batch
+	// escalation is the Max or Delete of the alert mark in the second batch
+	// (jobs counted by id).
+	escalation statestore.Ref
+	// failed is set on a job's first counted run once a counted run of the
+	// job failed in the batch; a success after that takes the alert mark
+	// down in the second batch (deferred), after the failures raised it.
+	failed, deferred bool
+	keyAt  int // offset of the job's two keys in scratch.keys
 	// sameAs is the run this one repeats (nested instrumentation), or -1.
 	sameAs int
 	// next is the next counted run of the same job in the batch, or -1.
 	next int
 }
+
+// chainEnds are the first and last counted runs of a job in the batch.
+type chainEnds struct{ first, last int }
+
+// maxNestedLookup bounds how many runs of the same job the parent of a
+// run is looked for among, so a hostile batch of one job repeated many
+// times costs linear time.
+const maxNestedLookup = 64
 
 // plan is what a run asks of the store.
 type plan uint8
@@ -136,7 +151,7 @@ type scratch struct {
 	keyStr    string
 	ops       statestore.Batch
 	escalate  statestore.Batch
-	firstOf   map[uint64]int // job hash -> first counted run
+	chains    map[uint64]chainEnds // job hash -> its counted runs
 	classRule map[string]int // class -> rule index, bounded
 }
 
@@ -149,7 +164,8 @@ const (
 
 // Detect sets each run's Retries and returns the alert records to emit, or
 // nil. It applies one batch of ops to the store, and a second one only when
-// a job counted by id (no attempt number) is past its threshold. A store
+// a job counted by id (no attempt number) is past its threshold, or succeeds
+// after failing within the same batch. A store
 // error is returned after the runs got whatever the store could answer:
 // their data must pass on regardless.
 func (d *Detector) Detect(ctx context.Context, runs []Run) ([]Found, error) {
@@ -168,7 +184,7 @@ func (d *Detector) Detect(ctx context.Context, runs []Run) ([]Found, error) {
 		case planCount:
 			age := now.Sub(runs[i].Time)
 			st.runs = s.ops.Incr(s.runsKey(st), 1, max(d.window-age, time.Millisecond))
-			if runs[i].Outcome == jobevent.OutcomeSuccess {
+			if runs[i].Outcome == jobevent.OutcomeSuccess && !st.deferred {
 				st.mark = s.ops.Delete(s.alertKey(st))
 			}
 		case planResolve:
@@ -182,27 +198,36 @@ func (d *Detector) Detect(ctx context.Context, runs []Run) ([]Found, error) {
 		errs = append(errs, d.store.Apply(ctx, &s.ops))
 	}
 
+	// Jobs counted by id know their retries only now. Their alert marks go
+	// in a second batch, in batch order: a failure past its threshold raises
+	// the mark, and a later success of the same job in the batch takes it
+	// down.
 	var found []Found
 	for i := range runs {
 		r, st := &runs[i], &s.state[i]
-		if st.plan == planCount {
-			if n := s.ops.Value(st.runs); n > 0 {
-				r.Retries = n - 1
-			}
-			if r.Outcome != jobevent.OutcomeSuccess {
-				if st.level = d.level(st, r.Retries); st.level > 0 {
-					st.mark = s.escalate.Max(s.alertKey(st), st.level, d.window)
-				}
-				continue
-			}
+		if st.plan != planCount {
+			found = d.decide(found, runs, s, i, st.mark != noRef && s.ops.OK(st.mark))
+			continue
 		}
-		found = d.decide(found, runs, s, &s.ops, i)
+		if n := s.ops.Value(st.runs); n > 0 {
+			r.Retries = n - 1
+		}
+		switch {
+		case r.Outcome != jobevent.OutcomeSuccess:
+			if st.level = d.level(st, r.Retries); st.level > 0 {
+				st.escalation = s.escalate.Max(s.alertKey(st), st.level, d.window)
+			}
+		case st.deferred:
+			st.escalation = s.escalate.Delete(s.alertKey(st))
+		default:
+			found = d.decide(found, runs, s, i, s.ops.OK(st.mark))
+		}
 	}
 	if s.escalate.Len() > 0 {
 		errs = append(errs, d.store.Apply(ctx, &s.escalate))
 		for i := range runs {
-			if s.state[i].plan == planCount && runs[i].Outcome != jobevent.OutcomeSuccess {
-				found = d.decide(found, runs, s, &s.escalate, i)
+			if st := &s.state[i]; st.escalation != noRef {
+				found = d.decide(found, runs, s, i, s.escalate.OK(st.escalation))
 			}
 		}
 	}
@@ -225,7 +250,7 @@ func (s *scratch) plan(d *Detector, runs []Run, now time.Time) {
 	for i := range runs {
 		r, st := &runs[i], &s.state[i]
 		r.Retries = -1
-		*st = runState{runs: noRef, mark: noRef, sameAs: -1, next: -1}
+		*st = runState{runs: noRef, mark: noRef, escalation: noRef, sameAs: -1, next: -1}
 		if r.ID == "" {
 			continue // runs of a job without an id cannot be told apart
 		}
@@ -243,7 +268,7 @@ func (s *scratch) plan(d *Detector, runs []Run, now time.Time) {
 			}
 		case now.Sub(r.Time) < d.window: // else older than any window ending now
 			st.plan = planCount
-			s.chain(i)
+			s.chain(i, r.Outcome == jobevent.OutcomeSuccess)
 			counted = true
 		}
 	}
@@ -259,19 +284,22 @@ func (s *scratch) plan(d *Detector, runs []Run, now time.Time) {
 }
 
 // chain links counted run i to the earlier counted runs of its job.
-func (s *scratch) chain(i int) {
-	if s.firstOf == nil {
-		s.firstOf = map[uint64]int{}
+func (s *scratch) chain(i int, success bool) {
+	if s.chains == nil {
+		s.chains = map[uint64]chainEnds{}
 	}
-	j, ok := s.firstOf[s.state[i].hash]
+	st := &s.state[i]
+	ends, ok := s.chains[st.hash]
 	if !ok {
-		s.firstOf[s.state[i].hash] = i
+		s.chains[st.hash] = chainEnds{i, i}
+		st.failed = !success
 		return
 	}
-	for s.state[j].next >= 0 {
-		j = s.state[j].next
-	}
-	s.state[j].next = i
+	first := &s.state[ends.first]
+	st.deferred = success && first.failed
+	first.failed = first.failed || !success
+	s.state[ends.last].next = i
+	s.chains[st.hash] = chainEnds{ends.first, i}
 }
 
 // markNested finds the runs that repeat another run of the same job in the
@@ -283,21 +311,24 @@ func (s *scratch) markNested(runs []Run) {
 		if st.plan != planCount || parent.IsEmpty() {
 			continue
 		}
-		for j := s.firstOf[st.hash]; j >= 0; j = s.state[j].next {
+		j := s.chains[st.hash].first
+		for n := 0; j >= 0 && n < maxNestedLookup; n++ {
 			if j != i && runs[j].SpanID == parent && s.state[j].sameAs < 0 {
 				st.sameAs, st.plan = j, planNone
 				break
 			}
+			j = s.state[j].next
 		}
 	}
 }
 
-// decide turns the result of run i's alert-mark op in b into an alert.
-func (d *Detector) decide(found []Found, runs []Run, s *scratch, b *statestore.Batch, i int) []Found {
-	st := &s.state[i]
-	if st.mark == noRef || !b.OK(st.mark) {
+// decide makes run i's alert when ok: the store answered that this call
+// raised the job's alert mark (a failure) or took it down (a success).
+func (d *Detector) decide(found []Found, runs []Run, s *scratch, i int, ok bool) []Found {
+	if !ok {
 		return found
 	}
+	st := &s.state[i]
 	r := &runs[i]
 	rule := &d.rules[st.rule]
 	a := alert.Alert{
@@ -317,14 +348,13 @@ func (d *Detector) decide(found []Found, runs []Run, s *scratch, b *statestore.B
 		a.State = alert.StateResolved
 		a.Summary = fmt.Sprintf("%s job %s %s succeeded after %d retries", r.System, short(r.Class), short(r.ID), r.Retries)
 	} else {
-		level := b.Value(st.mark)
 		a.State = alert.StateFiring
 		a.ErrorType = r.ErrorType
 		a.Summary = fmt.Sprintf("%s job %s %s retried %d times > %d", r.System, short(r.Class), short(r.ID), r.Retries, rule.MaxRetries)
 		if r.ErrorType != "" {
 			a.Summary += ": " + short(r.ErrorType)
 		}
-		a.Attributes = []alert.Attribute{alert.Int("alert.escalation_level", level)}
+		a.Attributes = []alert.Attribute{alert.Int("alert.escalation_level", st.level)}
 	}
 	return append(found, Found{Run: i, Alert: a})
 }
@@ -375,7 +405,7 @@ func (s *scratch) release() {
 	s.keyStr = ""
 	s.ops.Reset()
 	s.escalate.Reset()
-	clear(s.firstOf)
+	clear(s.chains)
 }
 
 // addKeys appends a job's run-counter and alert-mark keys to the batch's key

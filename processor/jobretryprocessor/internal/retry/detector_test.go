@@ -351,3 +351,41 @@ func TestConcurrentDetect(t *testing.T) {
 	// 80 jobs, 10 runs each: retries 4 and 7 fire.
 	assert.Equal(t, 80*2, total)
 }
+
+func TestFireAndResolveInOneBatch(t *testing.T) {
+	f := newFixture(t)
+	loop := func(attempts bool, id string, failures int) []Run {
+		var runs []Run
+		for i := 1; i <= failures+1; i++ {
+			outcome, attempt := failed, 0
+			if i > failures {
+				outcome = succeeded
+			}
+			if attempts {
+				attempt = i
+			}
+			runs = append(runs, f.run(id, attempt, outcome))
+		}
+		return runs
+	}
+	for _, attempts := range []bool{true, false} {
+		retries, found := f.detect(t, loop(attempts, fmt.Sprint("j-", attempts), 5)...)
+		assert.Equal(t, []int64{0, 1, 2, 3, 4, 5}, retries)
+		assert.Equal(t, []summary{
+			{alert.StateFiring, 4, 1, alert.SeverityWarn},
+			{alert.StateResolved, 5, 0, alert.SeverityWarn},
+		}, summarize(found), "attempt numbers: %v", attempts)
+	}
+
+	// Counted by id: the job fired before; in this batch it escalates, then
+	// succeeds. One resolution.
+	_, found := f.detect(t, loop(false, "k", 5)[:5]...)
+	assert.Equal(t, []summary{{alert.StateFiring, 4, 1, alert.SeverityWarn}}, summarize(found))
+	_, found = f.detect(t, loop(false, "k", 3)...)
+	assert.Equal(t, []summary{
+		{alert.StateFiring, 7, 2, alert.SeverityWarn},
+		{alert.StateResolved, 8, 0, alert.SeverityWarn},
+	}, summarize(found))
+	_, found = f.detect(t, f.run("k", 0, succeeded))
+	assert.Empty(t, found)
+}
