@@ -117,7 +117,7 @@ type runState struct {
 	// job failed in the batch; a success after that takes the alert mark
 	// down in the second batch (deferred), after the failures raised it.
 	failed, deferred bool
-	keyAt  int // offset of the job's two keys in scratch.keys
+	keyAt            int // offset of the job's two keys in scratch.keys
 	// sameAs is the run this one repeats (nested instrumentation), or -1.
 	sameAs int
 	// next is the next counted run of the same job in the batch, or -1.
@@ -152,7 +152,7 @@ type scratch struct {
 	ops       statestore.Batch
 	escalate  statestore.Batch
 	chains    map[uint64]chainEnds // job hash -> its counted runs
-	classRule map[string]int // class -> rule index, bounded
+	classRule map[string]int       // class -> rule index, bounded
 }
 
 // classCacheMax bounds the class -> rule cache of each scratch; classes
