@@ -16,6 +16,7 @@ import (
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/metadata"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/queuealert"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
 )
 
@@ -63,6 +64,9 @@ type Config struct {
 	// ByClass bounds the retry/dead breakdown read for the
 	// jobqueue.jobs.by_class metric (only read when that metric is enabled).
 	ByClass ByClassConfig `mapstructure:"by_class"`
+	// Alerts are the rules evaluated on each scrape when the receiver is in
+	// a logs pipeline; their records go there.
+	Alerts queuealert.Config `mapstructure:"alerts"`
 
 	_ struct{}
 }
@@ -101,12 +105,13 @@ func NewDefaultConfig() *Config {
 		Queues:               QueuesConfig{Max: defaultMaxQueues},
 		StalledAfter:         defaultStalledAfter,
 		ByClass:              ByClassConfig{MaxEntries: defaultByClassMaxEntries},
+		Alerts:               queuealert.NewDefaultConfig(),
 	}
 }
 
 // Validate reports every configuration error, each naming its key. The
-// embedded controller, Redis and metrics settings are validated by
-// confmap.Validate through their own Validate methods.
+// embedded controller, Redis and metrics settings and the alerts are
+// validated by confmap.Validate through their own Validate methods.
 func (cfg *Config) Validate() error {
 	var errs []error
 	switch {

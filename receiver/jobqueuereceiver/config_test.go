@@ -15,8 +15,11 @@ import (
 	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/filter"
 
+	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/metadata"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/queuealert"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -40,6 +43,20 @@ func TestLoadConfig(t *testing.T) {
 	full.Queues = QueuesConfig{Include: []string{"^critical$", "^mail"}, Exclude: []string{"_tmp$"}, Max: 50}
 	full.StalledAfter = 10 * time.Minute
 	full.ByClass.MaxEntries = 200
+	full.Alerts.CoolDown = 30 * time.Minute
+	lat := &full.Alerts.QueueLatencyHigh
+	lat.Threshold = 10 * time.Minute
+	lat.Escalate = []queuealert.Step[time.Duration]{{Threshold: 30 * time.Minute, Severity: alert.SeverityError}}
+	thirtySeconds, anHour, off := 30*time.Second, time.Hour, false
+	lat.Overrides = []queuealert.Override[time.Duration]{
+		{Queues: []filter.Config{{Strict: "critical"}}, Threshold: &thirtySeconds, Severity: alert.SeverityFatal},
+		{Queues: []filter.Config{{Regex: "^low"}}, Threshold: &anHour, Severity: alert.SeverityInfo},
+		{Queues: []filter.Config{{Regex: "_tmp$"}}, Enabled: &off},
+	}
+	full.Alerts.QueueSizeLarge.Enabled = false
+	full.Alerts.ProcessMemoryHigh.Threshold = queuealert.GiB
+	full.Alerts.DeadJobsGrowing.Threshold = 5
+	full.Alerts.DeadJobsGrowing.Window = 15 * time.Minute
 	// Unmarshalled, so that the builder config records what the user set.
 	require.NoError(t, confmap.NewFromStringMap(map[string]any{
 		"metrics":             map[string]any{"jobqueue.jobs.by_class": map[string]any{"enabled": true}},
@@ -72,6 +89,12 @@ func TestLoadConfig(t *testing.T) {
 		{id: "zero_interval", errs: []string{`"collection_interval": requires positive value`}},
 		{id: "user_without_password", errs: []string{`password: must be set when username "jobq" is set`}},
 		{id: "unknown_key", errs: []string{"has invalid keys: queue"}},
+		{id: "bad_alerts", errs: []string{
+			"alerts: cool_down: must not be negative, got -1m0s",
+			"alerts::queue_latency_high::overrides::0::queues::0: error parsing regexp",
+			"dead_jobs_growing: window: must be positive, got 0s", // confmap prefixes only the first line
+		}},
+		{id: "bad_alert_severity", errs: []string{`unknown severity "page": use info, warn, error or fatal`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {
@@ -105,5 +128,6 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, 1000, cfg.ByClass.MaxEntries)
 	assert.False(t, cfg.TLS.HasValue(), "plain TCP unless tls is configured")
 	assert.False(t, cfg.Metrics.JobqueueJobsByClass.Enabled, "the breakdown is opt-in")
+	assert.Equal(t, queuealert.NewDefaultConfig(), cfg.Alerts, "every alert rule on, with its documented defaults")
 	assert.ErrorContains(t, confmap.Validate(cfg), "system: must be set", "the job system is never guessed")
 }

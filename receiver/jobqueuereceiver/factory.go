@@ -9,47 +9,31 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
-	"go.opentelemetry.io/collector/scraper"
-	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/metadata"
 )
 
-// NewFactory creates the factory of the job_queue receiver.
+// NewFactory creates the factory of the job_queue receiver: metrics from
+// each scrape, and alert records from the same scrape in a logs pipeline.
 func NewFactory() receiver.Factory {
 	return receiver.NewFactory(
 		metadata.Type,
 		createDefaultConfig,
 		receiver.WithMetrics(createMetrics, metadata.MetricsStability),
+		receiver.WithLogs(createLogs, metadata.LogsStability),
 	)
 }
 
 func createDefaultConfig() component.Config { return NewDefaultConfig() }
 
 func createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
-	c := cfg.(*Config)
-	return newMetricsReceiver(set, c, next, func(ctx context.Context) (*Snapshotter, error) {
-		return NewSnapshotter(ctx, c)
-	})
+	r := receivers.get(cfg.(*Config), set)
+	r.metrics = next
+	return r, nil
 }
 
-// newMetricsReceiver is the seam for tests: they pass a Snapshotter over a
-// fake reader and, through opts, a ticker channel.
-func newMetricsReceiver(
-	set receiver.Settings,
-	cfg *Config,
-	next consumer.Metrics,
-	newSnapshotter func(context.Context) (*Snapshotter, error),
-	opts ...scraperhelper.ControllerOption,
-) (receiver.Metrics, error) {
-	s, err := newScraper(cfg, set, newSnapshotter)
-	if err != nil {
-		return nil, err
-	}
-	sc, err := scraper.NewMetrics(s.scrape, scraper.WithStart(s.start), scraper.WithShutdown(s.shutdown))
-	if err != nil {
-		return nil, err
-	}
-	opts = append(opts, scraperhelper.AddMetricsScraper(metadata.Type, sc))
-	return scraperhelper.NewMetricsController(&cfg.ControllerConfig, set, next, opts...)
+func createLogs(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Logs) (receiver.Logs, error) {
+	r := receivers.get(cfg.(*Config), set)
+	r.logs = next
+	return r, nil
 }

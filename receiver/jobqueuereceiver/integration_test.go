@@ -40,25 +40,33 @@ func configFor(endpoint string) *Config {
 	return cfg
 }
 
-// testReceiver is a receiver whose scrapes the test triggers one at a time.
+// testReceiver is a receiver in a metrics and a logs pipeline whose scrapes
+// the test triggers one at a time.
 type testReceiver struct {
-	sink *consumertest.MetricsSink
-	logs *observer.ObservedLogs
-	tick chan time.Time
+	sink   *consumertest.MetricsSink
+	alerts *consumertest.LogsSink
+	logs   *observer.ObservedLogs
+	tick   chan time.Time
 }
 
 // startReceiver starts the receiver and waits for its first scrape, which
 // the controller runs at start.
 func startReceiver(t *testing.T, cfg *Config) *testReceiver {
 	t.Helper()
+	return startReceiverAt(t, cfg, nil)
+}
+
+// startReceiverAt is startReceiver with the reader's clock (nil: time.Now).
+func startReceiverAt(t *testing.T, cfg *Config, now func() time.Time) *testReceiver {
+	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
 	set := receivertest.NewNopSettings(metadata.Type)
 	set.Logger = zap.New(core)
-	r := &testReceiver{sink: new(consumertest.MetricsSink), logs: logs, tick: make(chan time.Time)}
-	rcv, err := newMetricsReceiver(set, cfg, r.sink, func(ctx context.Context) (*Snapshotter, error) {
-		return NewSnapshotter(ctx, cfg)
+	r := &testReceiver{sink: new(consumertest.MetricsSink), alerts: new(consumertest.LogsSink), logs: logs, tick: make(chan time.Time)}
+	rcv := newReceiver(set, cfg, func(ctx context.Context) (*Snapshotter, error) {
+		return newSnapshotterWithClock(ctx, cfg, now)
 	}, scraperhelper.WithTickerChannel(r.tick))
-	require.NoError(t, err)
+	rcv.metrics, rcv.logs = r.sink, r.alerts
 	require.NoError(t, rcv.Start(context.Background(), componenttest.NewNopHost()), "Start never needs Redis")
 	t.Cleanup(func() { require.NoError(t, rcv.Shutdown(context.Background())) })
 	r.waitScrape(t, 0)
@@ -189,6 +197,7 @@ func TestEndToEndSidekiq(t *testing.T) {
 	assert.Equal(t, map[string]float64{"": 25}, points(t, md, "jobqueue.jobs.failed", q))
 
 	assert.Equal(t, map[string]float64{"": 2}, points(t, md, "jobqueue.processes"), "the expired heartbeat is not a live process")
+	assert.Equal(t, map[string]float64{"": 1}, points(t, md, "jobqueue.processes.stale"), "but a stale registry entry")
 	assert.Equal(t, map[string]float64{"": 2}, points(t, md, "jobqueue.workers.busy"))
 	assert.Equal(t, map[string]float64{"": 10}, points(t, md, "jobqueue.workers.capacity"))
 

@@ -11,14 +11,18 @@ import (
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/metadata"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/queuealert"
 )
 
 // maxLoggedProblems bounds the memory of bad data already logged: past it the
@@ -29,8 +33,9 @@ const maxLoggedProblems = 4096
 // problemKey identifies one piece of bad data for log deduplication.
 type problemKey struct{ kind, key string }
 
-// jobQueueScraper turns one snapshot per scrape into metrics. The controller
-// calls scrape from a single goroutine, so its state needs no lock.
+// jobQueueScraper turns one snapshot per scrape into metrics and, in a logs
+// pipeline, alert records. The controller calls scrape from a single
+// goroutine, so its state needs no lock.
 type jobQueueScraper struct {
 	cfg            *Config
 	logger         *zap.Logger
@@ -49,9 +54,20 @@ type jobQueueScraper struct {
 	lastProcessed  int64
 	loggedProblems *simplelru.LRU[problemKey, struct{}]
 	problemsByKind map[string]int64
+
+	// noMetrics skips the conversion when no metrics pipeline wants it.
+	noMetrics bool
+	// Alerts, when in a logs pipeline (alerts is nil otherwise).
+	alerts        *queuealert.Evaluator
+	logs          consumer.Logs
+	lb            *metadata.LogsBuilder
+	obsLogs       *receiverhelper.ObsReport
+	droppedLogged bool
 }
 
-func newScraper(cfg *Config, set receiver.Settings, newSnapshotter func(context.Context) (*Snapshotter, error)) (*jobQueueScraper, error) {
+// newScraper returns a scraper of cfg's job system; with a logs consumer it
+// also evaluates the alert rules and sends their records there.
+func newScraper(cfg *Config, set receiver.Settings, newSnapshotter func(context.Context) (*Snapshotter, error), logs consumer.Logs) (*jobQueueScraper, error) {
 	telemetry, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 	if err != nil {
 		return nil, err
@@ -73,6 +89,14 @@ func newScraper(cfg *Config, set receiver.Settings, newSnapshotter func(context.
 	if host, port, err := net.SplitHostPort(cfg.Endpoint); err == nil {
 		s.serverAddress = host
 		s.serverPort, _ = strconv.ParseInt(port, 10, 64)
+	}
+	if logs != nil {
+		if s.obsLogs, err = receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{ReceiverID: set.ID, ReceiverCreateSettings: set}); err != nil {
+			return nil, err
+		}
+		// Alert ids tell apart job systems with the same queue names.
+		s.alerts = queuealert.New(&cfg.Alerts, cfg.StalledAfter, cfg.Endpoint, strconv.Itoa(cfg.DB), cfg.Namespace)
+		s.logs, s.lb = logs, metadata.NewLogsBuilder(set)
 	}
 	return s, nil
 }
@@ -105,7 +129,43 @@ func (s *jobQueueScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 		return pmetric.NewMetrics(), err
 	}
 	s.reportProblems(ctx, snap.Problems)
+	s.emitAlerts(ctx, snap)
+	if s.noMetrics {
+		return pmetric.NewMetrics(), nil
+	}
 	return s.metrics(snap), nil
+}
+
+// emitAlerts evaluates the alert rules on a successful snapshot and sends
+// the records, if any, to the logs pipeline. A failed scrape never gets
+// here, so it neither fires nor resolves anything.
+func (s *jobQueueScraper) emitAlerts(ctx context.Context, snap *Snapshot) {
+	if s.alerts == nil {
+		return
+	}
+	alerts := s.alerts.Evaluate(snap)
+	if n := s.alerts.Dropped(); n > 0 && !s.droppedLogged {
+		s.droppedLogged = true
+		s.logger.Warn("Too many queues or processes to track for alerts; the excess is not evaluated (logged once)",
+			zap.Int("dropped_observations", n))
+	}
+	if len(alerts) == 0 {
+		return
+	}
+	for i := range alerts {
+		lr := plog.NewLogRecord()
+		alerts[i].FillLogRecord(lr)
+		s.lb.AppendLogRecord(lr)
+	}
+	logs := s.lb.Emit(metadata.WithLogsResource(s.resource(snap)))
+	ctx = s.obsLogs.StartLogsOp(ctx)
+	err := s.logs.ConsumeLogs(ctx, logs)
+	s.obsLogs.EndLogsOp(ctx, "", len(alerts), err)
+	if err != nil {
+		// The metrics of this scrape are still good: the error is not the
+		// scrape's. The records are not sent again.
+		s.logger.Error("The logs pipeline refused alert records", zap.Int("records", len(alerts)), zap.Error(err))
+	}
 }
 
 // reportProblems counts skipped bad data by kind and logs each (kind, key)
@@ -167,6 +227,7 @@ func (s *jobQueueScraper) metrics(snap *Snapshot) pmetric.Metrics {
 	}
 
 	mb.RecordJobqueueProcessesDataPoint(ts, int64(len(snap.Processes)))
+	mb.RecordJobqueueProcessesStaleDataPoint(ts, int64(snap.ProcessesStale))
 	mb.RecordJobqueueWorkersBusyDataPoint(ts, snap.WorkersBusy())
 	mb.RecordJobqueueWorkersCapacityDataPoint(ts, snap.WorkersCapacity())
 	for i := range snap.Processes {
@@ -183,14 +244,19 @@ func (s *jobQueueScraper) metrics(snap *Snapshot) pmetric.Metrics {
 		mb.RecordJobqueueJobsByClassDataPoint(ts, c.Count, c.State, c.Class, c.ErrorType)
 	}
 
-	rb := mb.NewResourceBuilder()
+	return mb.Emit(metadata.WithResource(s.resource(snap)))
+}
+
+// resource describes the job system, for metrics and alert records alike.
+func (s *jobQueueScraper) resource(snap *Snapshot) pcommon.Resource {
+	rb := s.mb.NewResourceBuilder()
 	rb.SetMessagingSystem(snap.System)
 	rb.SetServerAddress(s.serverAddress)
 	rb.SetServerPort(s.serverPort)
 	if s.cfg.Namespace != "" {
 		rb.SetJobqueueNamespace(s.cfg.Namespace)
 	}
-	return mb.Emit(metadata.WithResource(rb.Emit()))
+	return rb.Emit()
 }
 
 // trackStartTime sets the start of the cumulative sums on the first snapshot

@@ -70,7 +70,8 @@ func sidekiqSnapshot() *snapshot.Snapshot {
 			{State: snapshot.StateDead, Count: 3},
 			{State: snapshot.StateBusy, Count: 5},
 		},
-		Totals: []snapshot.Totals{{Processed: 10432, Failed: 211}},
+		Totals:         []snapshot.Totals{{Processed: 10432, Failed: 211}},
+		ProcessesStale: 1,
 		Processes: []snapshot.Process{
 			{
 				ID: "web-1:101:0a1b2c3d4e5f", Hostname: "web-1", PID: 101, Busy: 3, Concurrency: 10,
@@ -108,7 +109,7 @@ func newTestScraper(t *testing.T, cfg *Config, set receiver.Settings, r snapshot
 	t.Helper()
 	s, err := newScraper(cfg, set, func(context.Context) (*Snapshotter, error) {
 		return newSnapshotterWithReader(r, cfg.Timeout), nil
-	})
+	}, nil)
 	require.NoError(t, err)
 	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
@@ -223,7 +224,7 @@ func TestScrapeError(t *testing.T) {
 }
 
 func TestScrapeBeforeStart(t *testing.T) {
-	s, err := newScraper(sidekiqConfig(), receivertest.NewNopSettings(metadata.Type), nil)
+	s, err := newScraper(sidekiqConfig(), receivertest.NewNopSettings(metadata.Type), nil, nil)
 	require.NoError(t, err)
 	_, err = s.scrape(context.Background())
 	require.ErrorContains(t, err, "before start")
@@ -292,7 +293,7 @@ func BenchmarkMetrics(b *testing.B) {
 		snap.Processes[i] = snapshot.Process{ID: host + ":1:0123456789ab", Hostname: host, PID: int64(1000 + i),
 			Busy: 3, Concurrency: 10, MemoryBytes: 1 << 28, MemoryKnown: true, HeartbeatAge: time.Second}
 	}
-	s, err := newScraper(sidekiqConfig(), receivertest.NewNopSettings(metadata.Type), nil)
+	s, err := newScraper(sidekiqConfig(), receivertest.NewNopSettings(metadata.Type), nil, nil)
 	require.NoError(b, err)
 	b.Cleanup(func() { require.NoError(b, s.shutdown(context.Background())) })
 	b.ReportAllocs()

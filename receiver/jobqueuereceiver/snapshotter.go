@@ -47,6 +47,12 @@ type Snapshotter struct {
 // not connect: an absent Redis shows up as an error from Snapshot, not here.
 // cfg is expected to be valid (see Config.Validate).
 func NewSnapshotter(ctx context.Context, cfg *Config) (*Snapshotter, error) {
+	return newSnapshotterWithClock(ctx, cfg, nil)
+}
+
+// newSnapshotterWithClock is NewSnapshotter with the reader's clock (nil:
+// time.Now), so that tests can move time past thresholds and cool-downs.
+func newSnapshotterWithClock(ctx context.Context, cfg *Config, now func() time.Time) (*Snapshotter, error) {
 	sel, err := cfg.Queues.selection()
 	if err != nil {
 		return nil, err
@@ -61,7 +67,7 @@ func NewSnapshotter(ctx context.Context, cfg *Config) (*Snapshotter, error) {
 	}
 	s := &Snapshotter{client: client, timeout: cfg.Timeout}
 	client.AddHook(&s.counter)
-	s.reader = newReader(client, cfg, sel)
+	s.reader = newReader(client, cfg, sel, now)
 	return s, nil
 }
 
@@ -114,7 +120,7 @@ func isTimeout(err error) bool {
 }
 
 // readerFor returns the constructor of the system's reader.
-func readerFor(system string) (func(redis.Cmdable, *Config, snapshot.Selection) snapshot.Reader, error) {
+func readerFor(system string) (func(redis.Cmdable, *Config, snapshot.Selection, func() time.Time) snapshot.Reader, error) {
 	switch system {
 	case SystemSidekiq:
 		return newSidekiqReader, nil
@@ -122,11 +128,12 @@ func readerFor(system string) (func(redis.Cmdable, *Config, snapshot.Selection) 
 	return nil, fmt.Errorf("system: %q has no reader", system)
 }
 
-func newSidekiqReader(client redis.Cmdable, cfg *Config, sel snapshot.Selection) snapshot.Reader {
+func newSidekiqReader(client redis.Cmdable, cfg *Config, sel snapshot.Selection, now func() time.Time) snapshot.Reader {
 	opts := sidekiq.Options{
 		Namespace:    cfg.Namespace,
 		Selection:    sel,
 		StalledAfter: cfg.StalledAfter,
+		Now:          now,
 	}
 	// The breakdown costs Redis work, so it is read only when reported.
 	if cfg.Metrics.JobqueueJobsByClass.Enabled {

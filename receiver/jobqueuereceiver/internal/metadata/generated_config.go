@@ -247,6 +247,26 @@ func (ms *JobqueueProcessesMetricConfig) Unmarshal(parser *confmap.Conf) error {
 	return nil
 }
 
+// JobqueueProcessesStaleMetricConfig provides config for the jobqueue.processes.stale metric.
+type JobqueueProcessesStaleMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *JobqueueProcessesStaleMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // JobqueueQueueLatencyMetricConfig provides config for the jobqueue.queue.latency metric.
 type JobqueueQueueLatencyMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -361,6 +381,7 @@ type MetricsConfig struct {
 	JobqueueProcessMemoryUsage  JobqueueProcessMemoryUsageMetricConfig  `mapstructure:"jobqueue.process.memory.usage"`
 	JobqueueProcessQuiet        JobqueueProcessQuietMetricConfig        `mapstructure:"jobqueue.process.quiet"`
 	JobqueueProcesses           JobqueueProcessesMetricConfig           `mapstructure:"jobqueue.processes"`
+	JobqueueProcessesStale      JobqueueProcessesStaleMetricConfig      `mapstructure:"jobqueue.processes.stale"`
 	JobqueueQueueLatency        JobqueueQueueLatencyMetricConfig        `mapstructure:"jobqueue.queue.latency"`
 	JobqueueQueuePaused         JobqueueQueuePausedMetricConfig         `mapstructure:"jobqueue.queue.paused"`
 	JobqueueQueueSize           JobqueueQueueSizeMetricConfig           `mapstructure:"jobqueue.queue.size"`
@@ -404,6 +425,9 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled: true,
 		},
 		JobqueueProcesses: JobqueueProcessesMetricConfig{
+			Enabled: true,
+		},
+		JobqueueProcessesStale: JobqueueProcessesStaleMetricConfig{
 			Enabled: true,
 		},
 		JobqueueQueueLatency: JobqueueQueueLatencyMetricConfig{

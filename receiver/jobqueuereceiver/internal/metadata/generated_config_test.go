@@ -62,6 +62,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					JobqueueProcesses: JobqueueProcessesMetricConfig{
 						Enabled: true,
 					},
+					JobqueueProcessesStale: JobqueueProcessesStaleMetricConfig{
+						Enabled: true,
+					},
 					JobqueueQueueLatency: JobqueueQueueLatencyMetricConfig{
 						Enabled: true,
 					},
@@ -126,6 +129,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					JobqueueProcesses: JobqueueProcessesMetricConfig{
 						Enabled: false,
 					},
+					JobqueueProcessesStale: JobqueueProcessesStaleMetricConfig{
+						Enabled: false,
+					},
 					JobqueueQueueLatency: JobqueueQueueLatencyMetricConfig{
 						Enabled: false,
 					},
@@ -154,7 +160,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(JobqueueJobRunningMaxAgeMetricConfig{}, JobqueueJobsMetricConfig{}, JobqueueJobsByClassMetricConfig{}, JobqueueJobsFailedMetricConfig{}, JobqueueJobsProcessedMetricConfig{}, JobqueueJobsStalledMetricConfig{}, JobqueueProcessBusyMetricConfig{}, JobqueueProcessCapacityMetricConfig{}, JobqueueProcessHeartbeatAgeMetricConfig{}, JobqueueProcessMemoryUsageMetricConfig{}, JobqueueProcessQuietMetricConfig{}, JobqueueProcessesMetricConfig{}, JobqueueQueueLatencyMetricConfig{}, JobqueueQueuePausedMetricConfig{}, JobqueueQueueSizeMetricConfig{}, JobqueueWorkersBusyMetricConfig{}, JobqueueWorkersCapacityMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(JobqueueJobRunningMaxAgeMetricConfig{}, JobqueueJobsMetricConfig{}, JobqueueJobsByClassMetricConfig{}, JobqueueJobsFailedMetricConfig{}, JobqueueJobsProcessedMetricConfig{}, JobqueueJobsStalledMetricConfig{}, JobqueueProcessBusyMetricConfig{}, JobqueueProcessCapacityMetricConfig{}, JobqueueProcessHeartbeatAgeMetricConfig{}, JobqueueProcessMemoryUsageMetricConfig{}, JobqueueProcessQuietMetricConfig{}, JobqueueProcessesMetricConfig{}, JobqueueProcessesStaleMetricConfig{}, JobqueueQueueLatencyMetricConfig{}, JobqueueQueuePausedMetricConfig{}, JobqueueQueueSizeMetricConfig{}, JobqueueWorkersBusyMetricConfig{}, JobqueueWorkersCapacityMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}

@@ -66,6 +66,9 @@ var MetricsInfo = metricsInfo{
 	JobqueueProcesses: metricInfo{
 		Name: "jobqueue.processes",
 	},
+	JobqueueProcessesStale: metricInfo{
+		Name: "jobqueue.processes.stale",
+	},
 	JobqueueQueueLatency: metricInfo{
 		Name:       "jobqueue.queue.latency",
 		Attributes: []string{"queue"},
@@ -99,6 +102,7 @@ type metricsInfo struct {
 	JobqueueProcessMemoryUsage  metricInfo
 	JobqueueProcessQuiet        metricInfo
 	JobqueueProcesses           metricInfo
+	JobqueueProcessesStale      metricInfo
 	JobqueueQueueLatency        metricInfo
 	JobqueueQueuePaused         metricInfo
 	JobqueueQueueSize           metricInfo
@@ -772,6 +776,56 @@ func newMetricJobqueueProcesses(cfg JobqueueProcessesMetricConfig) metricJobqueu
 	return m
 }
 
+type metricJobqueueProcessesStale struct {
+	data     pmetric.Metric                     // data buffer for generated metric.
+	config   JobqueueProcessesStaleMetricConfig // metric config provided by user.
+	capacity int                                // max observed number of data points added to the metric.
+}
+
+// init fills jobqueue.processes.stale metric with initial data.
+func (m *metricJobqueueProcessesStale) init() {
+	m.data.SetName("jobqueue.processes.stale")
+	m.data.SetDescription("Processes still listed in the job system's process registry whose heartbeat entry expired; they died without deregistering.")
+	m.data.SetUnit("{process}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricJobqueueProcessesStale) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricJobqueueProcessesStale) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricJobqueueProcessesStale) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricJobqueueProcessesStale(cfg JobqueueProcessesStaleMetricConfig) metricJobqueueProcessesStale {
+	m := metricJobqueueProcessesStale{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricJobqueueQueueLatency struct {
 	data     pmetric.Metric                   // data buffer for generated metric.
 	config   JobqueueQueueLatencyMetricConfig // metric config provided by user.
@@ -1050,6 +1104,7 @@ type MetricsBuilder struct {
 	metricJobqueueProcessMemoryUsage  metricJobqueueProcessMemoryUsage
 	metricJobqueueProcessQuiet        metricJobqueueProcessQuiet
 	metricJobqueueProcesses           metricJobqueueProcesses
+	metricJobqueueProcessesStale      metricJobqueueProcessesStale
 	metricJobqueueQueueLatency        metricJobqueueQueueLatency
 	metricJobqueueQueuePaused         metricJobqueueQueuePaused
 	metricJobqueueQueueSize           metricJobqueueQueueSize
@@ -1092,6 +1147,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricJobqueueProcessMemoryUsage:  newMetricJobqueueProcessMemoryUsage(mbc.Metrics.JobqueueProcessMemoryUsage),
 		metricJobqueueProcessQuiet:        newMetricJobqueueProcessQuiet(mbc.Metrics.JobqueueProcessQuiet),
 		metricJobqueueProcesses:           newMetricJobqueueProcesses(mbc.Metrics.JobqueueProcesses),
+		metricJobqueueProcessesStale:      newMetricJobqueueProcessesStale(mbc.Metrics.JobqueueProcessesStale),
 		metricJobqueueQueueLatency:        newMetricJobqueueQueueLatency(mbc.Metrics.JobqueueQueueLatency),
 		metricJobqueueQueuePaused:         newMetricJobqueueQueuePaused(mbc.Metrics.JobqueueQueuePaused),
 		metricJobqueueQueueSize:           newMetricJobqueueQueueSize(mbc.Metrics.JobqueueQueueSize),
@@ -1205,6 +1261,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricJobqueueProcessMemoryUsage.emit(ils.Metrics())
 	mb.metricJobqueueProcessQuiet.emit(ils.Metrics())
 	mb.metricJobqueueProcesses.emit(ils.Metrics())
+	mb.metricJobqueueProcessesStale.emit(ils.Metrics())
 	mb.metricJobqueueQueueLatency.emit(ils.Metrics())
 	mb.metricJobqueueQueuePaused.emit(ils.Metrics())
 	mb.metricJobqueueQueueSize.emit(ils.Metrics())
@@ -1299,6 +1356,11 @@ func (mb *MetricsBuilder) RecordJobqueueProcessQuietDataPoint(ts pcommon.Timesta
 // RecordJobqueueProcessesDataPoint adds a data point to jobqueue.processes metric.
 func (mb *MetricsBuilder) RecordJobqueueProcessesDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricJobqueueProcesses.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordJobqueueProcessesStaleDataPoint adds a data point to jobqueue.processes.stale metric.
+func (mb *MetricsBuilder) RecordJobqueueProcessesStaleDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricJobqueueProcessesStale.recordDataPoint(mb.startTime, ts, val)
 }
 
 // RecordJobqueueQueueLatencyDataPoint adds a data point to jobqueue.queue.latency metric.

@@ -104,6 +104,9 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordJobqueueProcessesDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordJobqueueProcessesStaleDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordJobqueueQueueLatencyDataPoint(ts, 1, "queue-val")
 			defaultMetricsCount++
 			allMetricsCount++
@@ -365,6 +368,18 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
 					assert.Equal(t, "Live worker processes.", mi.Description())
+					assert.Equal(t, "{process}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "jobqueue.processes.stale":
+					assert.False(t, validatedMetrics["jobqueue.processes.stale"], "Found a duplicate in the metrics slice: jobqueue.processes.stale")
+					validatedMetrics["jobqueue.processes.stale"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Processes still listed in the job system's process registry whose heartbeat entry expired; they died without deregistering.", mi.Description())
 					assert.Equal(t, "{process}", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())

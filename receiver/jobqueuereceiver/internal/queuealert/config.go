@@ -35,14 +35,13 @@ type Config struct {
 
 // Defaults, as documented in the receiver's README.
 const (
-	defaultCoolDown       = time.Hour
-	defaultLatency        = 5 * time.Minute
-	defaultSize           = 1000
-	defaultMemory         = 500 * MiB
-	defaultHeartbeat      = 30 * time.Second
-	defaultDeadGrowth     = 10
-	defaultDeadWindow     = time.Hour
-	defaultResolvePercent = 90
+	defaultCoolDown   = time.Hour
+	defaultLatency    = 5 * time.Minute
+	defaultSize       = 1000
+	defaultMemory     = 500 * MiB
+	defaultHeartbeat  = 30 * time.Second
+	defaultDeadGrowth = 10
+	defaultDeadWindow = time.Hour
 )
 
 // NewDefaultConfig returns every rule enabled with the thresholds.
@@ -109,11 +108,13 @@ func (l *Levels[T]) levels() alert.Levels {
 	for _, s := range l.Escalate {
 		steps = append(steps, alert.Step{Above: value(s.Threshold), Severity: s.Severity})
 	}
-	resolve := value(l.Threshold) * defaultResolvePercent / 100
+	// 90% in T, so that a count resolves at a whole number (90% of 2 is
+	// 1), computed without overflowing.
+	resolve := l.Threshold/10*9 + l.Threshold%10*9/10
 	if l.Resolve != nil {
-		resolve = value(*l.Resolve)
+		resolve = *l.Resolve
 	}
-	return alert.Levels{Steps: steps, Resolve: resolve}
+	return alert.Levels{Steps: steps, Resolve: value(resolve)}
 }
 
 // Rule is a rule that can be disabled.
