@@ -304,8 +304,8 @@ func TestLogsSeedEvents(t *testing.T) {
 			"messaging.message.id": "j7", "error.type": "card declined",
 		},
 		severity: "WARN", number: plog.SeverityNumberWarn,
-		body:     "sidekiq job ChargeCard j7 retried 4 times > 3: card declined",
-		scope:    metadata.ScopeName, resource: map[string]any{"service.name": "billing-worker"},
+		body:  "sidekiq job ChargeCard j7 retried 4 times > 3: card declined",
+		scope: metadata.ScopeName, resource: map[string]any{"service.name": "billing-worker"},
 	}, alerts[0])
 	assert.Equal(t, "resolved", alerts[1].attrs["alert.state"])
 	assert.Equal(t, 6.0, alerts[1].attrs["alert.value"])
