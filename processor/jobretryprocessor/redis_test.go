@@ -1,0 +1,277 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package jobretryprocessor
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processortest"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+
+	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
+	"github.com/otelcol-jobs/otelcol-jobs/processor/jobretryprocessor/internal/metadata"
+	"github.com/otelcol-jobs/otelcol-jobs/processor/jobretryprocessor/internal/metadatatest"
+)
+
+func redisConfig(srv *redistest.Server) *Config {
+	cfg := NewDefaultConfig()
+	cfg.State.Backend = statestore.BackendRedis
+	cfg.State.Redis.Endpoint = srv.Addr()
+	cfg.State.Redis.Timeout = 2 * time.Second // a shared 2-core machine
+	return cfg
+}
+
+// riverRun appends an otelriver work span: River records the attempt.
+func riverRun(ss ptrace.ScopeSpans, id int64, attempt int64, failed bool, end time.Time) {
+	span := ss.Spans().AppendEmpty()
+	span.SetKind(ptrace.SpanKindConsumer)
+	span.SetName("river.work")
+	span.SetTraceID(pcommon.TraceID{2, byte(id), byte(attempt)})
+	span.SetEndTimestamp(pcommon.NewTimestampFromTime(end))
+	attrs := span.Attributes()
+	attrs.PutInt("id", id)
+	attrs.PutStr("kind", "sync_inventory")
+	attrs.PutStr("queue", "default")
+	attrs.PutInt("attempt", attempt)
+	status := "ok"
+	if failed {
+		status = "error"
+		span.Status().SetCode(ptrace.StatusCodeError)
+		span.Status().SetMessage("inventory upstream: 503 Service Unavailable")
+	}
+	attrs.PutStr("status", status)
+}
+
+// loopBatches builds the retry loops of 4 Sidekiq jobs (counted by jid) and
+// 4 River jobs (attempt numbers), runs interleaved in time order, in batches
+// of 3 spans. Each job runs `runs` times; with succeed, the last run
+// succeeds.
+func loopBatches(start time.Time, runs int, succeed bool) []ptrace.Traces {
+	var batches []ptrace.Traces
+	var ss ptrace.ScopeSpans
+	n := 0
+	for r := range runs {
+		failed := !succeed || r < runs-1
+		for j := range 8 {
+			if n%3 == 0 {
+				td := ptrace.NewTraces()
+				batches = append(batches, td)
+				ss = td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
+				ss.Scope().SetName("github.com/riverqueue/rivercontrib/otelriver")
+			}
+			n++
+			end := start.Add(time.Duration(r)*time.Minute + time.Duration(j)*time.Second)
+			if j < 4 {
+				sidekiqRun{jid: fmt.Sprintf("jid-%d", j), class: "HardJob", failed: failed, end: end}.appendTo(ss)
+			} else {
+				riverRun(ss, int64(100+j), int64(r+1), failed, end)
+			}
+		}
+	}
+	return batches
+}
+
+// jobOf names a span's job for the test.
+func jobOf(span ptrace.Span) string {
+	if id, ok := span.Attributes().Get("id"); ok {
+		return "river/" + id.AsString()
+	}
+	id, _ := span.Attributes().Get("messaging.message_id")
+	return "sidekiq/" + id.AsString()
+}
+
+// collect gathers the retry counts per job and the alerts (job, state,
+// retries-independent level) of several sinks.
+func collect(sinks []*consumertest.TracesSink) (counts map[string][]int64, alerts map[string]int) {
+	counts, alerts = map[string][]int64{}, map[string]int{}
+	for _, sink := range sinks {
+		for _, td := range sink.AllTraces() {
+			forEachSpan(td, func(_ pcommon.InstrumentationScope, span ptrace.Span) {
+				counts[jobOf(span)] = append(counts[jobOf(span)], retryCount(span.Attributes()))
+			})
+		}
+		for _, a := range spanAlerts(sink.AllTraces()) {
+			key := jobOf(a.span) + " " + a.attrs["alert.state"].(string)
+			if l, ok := a.attrs["alert.escalation_level"]; ok {
+				key += fmt.Sprint(" level ", l)
+			}
+			alerts[key]++
+		}
+	}
+	for _, c := range counts {
+		slices.Sort(c)
+	}
+	return counts, alerts
+}
+
+func seq(n int) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = int64(i)
+	}
+	return out
+}
+
+// Three replicas behind a round-robin load balancer share one Redis: each
+// alert is raised once overall, and each resolution claimed once.
+func TestScaleOutOverRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	clock := clockwork.NewFakeClockAt(testStart.Add(time.Hour))
+	var ps []processor.Traces
+	var sinks []*consumertest.TracesSink
+	for range 3 {
+		p, sink := newTraces(t, redisConfig(srv), clock)
+		ps, sinks = append(ps, p), append(sinks, sink)
+	}
+	batches := loopBatches(testStart, 10, true)
+	for i, td := range batches {
+		require.NoError(t, ps[i%3].ConsumeTraces(context.Background(), td))
+	}
+
+	counts, alerts := collect(sinks)
+	require.Len(t, counts, 8)
+	want := map[string]int{}
+	for job, c := range counts {
+		assert.Equal(t, seq(10), c, "%s: every run counted once, by one replica", job)
+		want[job+" firing level 1"] = 1 // at 4 retries
+		want[job+" firing level 2"] = 1 // at 7
+		want[job+" resolved"] = 1       // the 10th run succeeded
+	}
+	assert.Equal(t, want, alerts)
+}
+
+// The same, with the replicas running at once: the exactly-once answers
+// come from the store, whatever the interleaving. The runs of a job here
+// reach the replicas out of order (real retries are seconds to hours
+// apart): when a replica raises level 2 before another raised level 1,
+// level 1 is skipped, never raised twice.
+func TestScaleOutOverRedisConcurrently(t *testing.T) {
+	srv := redistest.Start(t)
+	clock := clockwork.NewFakeClockAt(testStart.Add(time.Hour))
+	batches := loopBatches(testStart, 12, false)
+	var sinks []*consumertest.TracesSink
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for r := range 3 {
+		p, sink := newTraces(t, redisConfig(srv), clock)
+		sinks = append(sinks, sink)
+		wg.Go(func() {
+			for i := r; i < len(batches); i += 3 {
+				if err := p.ConsumeTraces(context.Background(), batches[i]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+
+	counts, alerts := collect(sinks)
+	require.Len(t, counts, 8)
+	for job, c := range counts {
+		assert.Equal(t, seq(12), c, "%s: each count given once", job)
+		assert.Equal(t, 1, alerts[job+" firing level 2"], "%s: the top level, once (11 retries; level 3 needs 13)", job)
+		assert.LessOrEqual(t, alerts[job+" firing level 1"], 1, job)
+		delete(alerts, job+" firing level 1")
+		delete(alerts, job+" firing level 2")
+	}
+	assert.Empty(t, alerts, "nothing else")
+}
+
+// One batch of ops is one pipeline: a round trip per batch, and a second
+// one only for jobs counted by id that are past their threshold.
+func TestRedisRoundTripsPerBatch(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg := redisConfig(srv)
+	client, err := cfg.State.Redis.NewClient(context.Background(), cfg.State.Redis.Timeout)
+	require.NoError(t, err)
+	var counter redisclient.Counter
+	client.AddHook(&counter)
+	clock := clockwork.NewFakeClockAt(testStart.Add(time.Hour))
+	p, err := newRetryProcessorWithStore(processortest.NewNopSettings(metadata.Type), cfg, clock, statestore.NewRedis(client, "rt:", cfg.State.Redis.Timeout))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, p.shutdown(context.Background())) })
+
+	var trips []int64
+	for _, td := range loopBatches(testStart, 10, true) {
+		counter.Reset()
+		_, err := p.processTraces(context.Background(), td)
+		require.NoError(t, err)
+		trips = append(trips, counter.RoundTrips())
+	}
+	// Span k of the 80 is run k/8 of job k%8 (0-3 Sidekiq, 4-7 River), 3
+	// spans a batch. A batch needs the store when it counts a Sidekiq run,
+	// or has a River run past 3 retries or succeeding after retries; a
+	// second round trip when a Sidekiq run in it is past 3 retries.
+	require.Len(t, trips, 27)
+	for b, got := range trips {
+		var want int64
+		for k := 3 * b; k < min(3*b+3, 80); k++ {
+			run, sidekiq := k/8, k%8 < 4
+			if sidekiq || run >= 4 {
+				want = max(want, 1)
+			}
+			if sidekiq && run >= 4 && run < 9 {
+				want = 2
+			}
+		}
+		assert.Equal(t, want, got, "batch %d", b)
+	}
+}
+
+// While Redis is down the data keeps flowing, counted in local memory; when
+// Redis is back the processor returns to it.
+func TestRedisOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	clock := clockwork.NewFakeClockAt(testStart.Add(time.Hour))
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	cfg := redisConfig(srv)
+	cfg.State.Redis.Timeout = 500 * time.Millisecond
+	p, sink := newTraces(t, cfg, clock, metadatatest.NewSettings(tel))
+	batches := loopBatches(testStart, 3, false)
+
+	require.NoError(t, p.ConsumeTraces(context.Background(), batches[0]))
+	srv.Stop()
+	for _, td := range batches[1:4] {
+		require.NoError(t, p.ConsumeTraces(context.Background(), td))
+	}
+	assert.Equal(t, 12, sink.SpanCount(), "nothing lost")
+	metadatatest.AssertEqualProcessorJobRetryStateFallback(t, tel, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
+	for _, td := range sink.AllTraces()[1:] {
+		forEachSpan(td, func(_ pcommon.InstrumentationScope, span ptrace.Span) {
+			assert.GreaterOrEqual(t, retryCount(span.Attributes()), int64(0), "counted locally: %s", jobOf(span))
+		})
+	}
+
+	srv.Restart()
+	clock.Advance(cfg.State.Redis.RetryInterval + time.Second)
+	for _, td := range batches[4:] {
+		require.NoError(t, p.ConsumeTraces(context.Background(), td))
+	}
+	metadatatest.AssertEqualProcessorJobRetryStateFallback(t, tel, []metricdata.DataPoint[int64]{{Value: 0}}, metricdatatest.IgnoreTimestamp())
+	keys, err := srv.Client(t).Keys(context.Background(), "*").Result()
+	require.NoError(t, err)
+	assert.NotEmpty(t, keys, "counting in Redis again")
+}
