@@ -1,0 +1,692 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package cluster // import "github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/cluster"
+
+import (
+	"context"
+	"hash/maphash"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
+	"github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/fingerprint"
+)
+
+// Record is an alert record and the event it is about: for a firing or
+// escalated class cluster the class's last failure in the batch, for a
+// dependency cluster the fingerprint's last failure, for a resolution the
+// class's last execution. Event is -1 for records Sweep finds.
+type Record struct {
+	Alert alert.Alert
+	Event int
+}
+
+// Batch collects the job executions of one incoming batch, then, once
+// Observe ran, holds the verdicts: the alert records to emit and the
+// clusters each failure belongs to. Events are read during Add and Observe
+// only; nothing of them is kept without a copy. A Batch is reused with
+// Reset and is not safe for concurrent use.
+type Batch struct {
+	d        *Detector
+	h        maphash.Hash
+	nowMs    int64
+	events   []eventRef
+	classIdx map[uint64]int32
+	classes  []batchClass
+	printIdx map[uint64]int32
+	prints   []batchPrint
+	rawIdx   map[uint64]int32 // hash of error type and message -> prints
+	seen     map[uint64]struct{}
+	arena    []byte // fingerprints of the batch
+	ops      statestore.Batch
+	claims   statestore.Batch
+	records  []Record
+	failures int
+}
+
+// eventRef is what the batch knows of each added event.
+type eventRef struct {
+	class, print int32 // -1: none
+	failure      bool
+}
+
+type claim uint8
+
+const (
+	claimNone claim = iota
+	claimFire
+	claimResolve
+)
+
+// batchClass is one class's executions in the batch. Its strings share the
+// events' memory until Observe resolves state.
+type batchClass struct {
+	hash                 uint64
+	system, class, qpart string
+	queue                string // of the last failure
+	state                *classState
+	level                int64
+	topKey, prevKey      string
+
+	adds                  []bucketAdd
+	failures              int64
+	firstMs, lastMs       int64 // of failures
+	lastEventMs           int64
+	lastFailure, lastEvent int32
+	types                 []typeCount
+	traces                []pcommon.TraceID
+
+	failRef, execRef, firstRef, lastRef statestore.Ref
+	claim                               claim
+	claimLevel                          int64
+	claimRef, topRef, prevTopRef        statestore.Ref
+	windowFailures, windowExecutions    int64
+}
+
+type bucketAdd struct {
+	bucket, atMs, failures, executions int64
+}
+
+type typeCount struct {
+	print int32
+	n     int64
+	typ   string // the fingerprint's normalized error type, once resolved
+}
+
+// batchPrint is one error fingerprint's failures in the batch.
+type batchPrint struct {
+	hash              uint64
+	start, end        int // in the arena
+	typeLen           int
+	sample            string
+	state             *printState
+	level             int64
+	classes           []int32 // failing with it within the dependency window
+	lastMs            int64
+	lastEvent         int32
+	traces            []pcommon.TraceID
+	ref               statestore.Ref
+	classCount        int64
+	claim             claim
+	claimLevel        int64
+	claimRef, listRef statestore.Ref
+}
+
+// Bounds of the per-batch dedup and message memo maps; beyond them a batch
+// neither dedups nor memoizes (it stays correct, only slower).
+const maxBatchMemo = 8192
+
+// NewBatch returns an empty batch for d.
+func (d *Detector) NewBatch() *Batch {
+	b := &Batch{
+		d:        d,
+		classIdx: make(map[uint64]int32),
+		printIdx: make(map[uint64]int32),
+		rawIdx:   make(map[uint64]int32),
+		seen:     make(map[uint64]struct{}),
+	}
+	b.h.SetSeed(d.seed)
+	b.Reset()
+	return b
+}
+
+// Reset empties the batch, keeping its memory, and takes the time.
+func (b *Batch) Reset() {
+	b.nowMs = b.d.clock.Now().UnixMilli()
+	b.events = b.events[:0]
+	clear(b.classIdx)
+	b.classes = b.classes[:0]
+	clear(b.printIdx)
+	b.prints = b.prints[:0]
+	clear(b.rawIdx)
+	clear(b.seen)
+	b.arena = b.arena[:0]
+	b.records = b.records[:0]
+	b.failures = 0
+}
+
+// Len is the number of events added.
+func (b *Batch) Len() int { return len(b.events) }
+
+// Failures is the number of failed executions added (duplicates and events
+// older than the window excluded).
+func (b *Batch) Failures() int { return b.failures }
+
+// Add adds one job execution; its index is the number of events added
+// before it. Executions of unknown outcome, older than the window, or seen
+// earlier in the batch (same system, class, id and attempt: the Sidekiq and
+// ActiveJob spans of one run) are not counted.
+func (b *Batch) Add(ev *jobevent.Event) {
+	b.events = append(b.events, b.add(ev, int32(len(b.events))))
+}
+
+func (b *Batch) add(ev *jobevent.Event, i int32) eventRef {
+	ref := eventRef{class: -1, print: -1}
+	d := b.d
+	if ev.Outcome == jobevent.OutcomeUnknown {
+		return ref
+	}
+	atMs := ev.Time.UnixMilli()
+	if ev.Time.IsZero() || atMs > b.nowMs {
+		atMs = b.nowMs
+	}
+	bucket := floorDiv(atMs, d.widthMs)
+	if bucket <= floorDiv(b.nowMs, d.widthMs)-int64(d.cfg.Buckets) {
+		return ref // older than the window
+	}
+	system, class, qpart := name(ev.System), name(ev.Class), ""
+	if class == "" {
+		qpart = name(ev.Queue)
+	}
+	ci := b.classIndex(system, class, qpart)
+	if ci < 0 {
+		return ref
+	}
+	failure := ev.Outcome == jobevent.OutcomeFailure
+	ref.class, ref.failure = ci, failure
+	if b.duplicate(ev, system, class) {
+		return ref
+	}
+	c := &b.classes[ci]
+	c.add(bucket, atMs, failure)
+	c.lastEvent = i
+	if !failure {
+		return ref
+	}
+	b.failures++
+	c.lastFailure = i
+	if q := name(ev.Queue); q != "" {
+		c.queue = q
+	}
+	c.traces = addTrace(c.traces, ev.TraceID)
+	pi := b.printIndex(ev)
+	ref.print = pi
+	if pi < 0 {
+		return ref
+	}
+	c.addType(pi)
+	p := &b.prints[pi]
+	p.lastMs, p.lastEvent = max(p.lastMs, atMs), i
+	p.traces = addTrace(p.traces, ev.TraceID)
+	if d.cfg.MinClasses > 0 && atMs > b.nowMs-d.cfg.DependencyWindow.Milliseconds() && len(p.classes) < classesPerFingerprint {
+		p.addClass(ci)
+	}
+	return ref
+}
+
+// classIndex returns the batch's entry of a class, adding it; -1 when the
+// batch already holds as many classes as it may.
+func (b *Batch) classIndex(system, class, qpart string) int32 {
+	b.h.Reset()
+	b.h.WriteString(system)
+	b.h.WriteByte(0)
+	b.h.WriteString(class)
+	b.h.WriteByte(0)
+	b.h.WriteString(qpart)
+	h := b.h.Sum64()
+	if ci, ok := b.classIdx[h]; ok {
+		return ci
+	}
+	if len(b.classes) >= b.d.cfg.MaxClasses || len(b.classes) >= b.d.batchCap {
+		return -1
+	}
+	ci := int32(len(b.classes))
+	b.classIdx[h] = ci
+	if len(b.classes) < cap(b.classes) {
+		b.classes = b.classes[:ci+1]
+	} else {
+		b.classes = append(b.classes, batchClass{})
+	}
+	c := &b.classes[ci]
+	*c = batchClass{
+		hash: h, system: system, class: class, qpart: qpart,
+		adds: c.adds[:0], types: c.types[:0], traces: c.traces[:0],
+		firstMs: 1<<63 - 1, lastMs: -1 << 63, lastFailure: -1,
+		failRef: -1, execRef: -1, firstRef: -1, lastRef: -1,
+	}
+	return ci
+}
+
+// duplicate reports a second execution with the same system, class, id and
+// attempt in the batch.
+func (b *Batch) duplicate(ev *jobevent.Event, system, class string) bool {
+	if ev.ID == "" || len(b.seen) >= maxBatchMemo {
+		return false
+	}
+	b.h.Reset()
+	b.h.WriteString(system)
+	b.h.WriteByte(0)
+	b.h.WriteString(class)
+	b.h.WriteByte(0)
+	b.h.WriteString(ev.ID)
+	b.h.WriteByte(0)
+	b.h.WriteByte(byte(ev.Attempt))
+	b.h.WriteByte(byte(ev.Attempt >> 8))
+	h := b.h.Sum64()
+	if _, dup := b.seen[h]; dup {
+		return true
+	}
+	b.seen[h] = struct{}{}
+	return false
+}
+
+// printIndex returns the batch's entry of the event's error fingerprint,
+// normalizing each distinct message once; -1 when the batch already holds
+// as many fingerprints as it may.
+func (b *Batch) printIndex(ev *jobevent.Event) int32 {
+	d := b.d
+	message := ev.ErrorMessage
+	if d.cfg.MinClasses == 0 {
+		message = "" // only the error type matters
+	}
+	b.h.Reset()
+	b.h.WriteString(ev.ErrorType)
+	b.h.WriteByte(0)
+	b.h.WriteString(message[:min(len(message), fingerprint.MaxScan)])
+	raw := b.h.Sum64()
+	if pi, ok := b.rawIdx[raw]; ok {
+		return pi
+	}
+	start := len(b.arena)
+	var typeLen int
+	b.arena, typeLen = fingerprint.Append(b.arena, ev.ErrorType, message)
+	if typeLen == 0 && len(b.arena) == start {
+		b.arena = append(b.arena, "unknown"...)
+		typeLen = len("unknown")
+	}
+	fp := b.arena[start:]
+	h := maphash.Bytes(d.seed, fp)
+	pi, ok := b.printIdx[h]
+	switch {
+	case ok:
+		b.arena = b.arena[:start]
+	case len(b.prints) >= d.cfg.MaxFingerprints || len(b.prints) >= d.batchCap:
+		b.arena = b.arena[:start]
+		return -1
+	default:
+		pi = int32(len(b.prints))
+		b.printIdx[h] = pi
+		if len(b.prints) < cap(b.prints) {
+			b.prints = b.prints[:pi+1]
+		} else {
+			b.prints = append(b.prints, batchPrint{})
+		}
+		p := &b.prints[pi]
+		*p = batchPrint{
+			hash: h, start: start, end: len(b.arena), typeLen: typeLen, sample: ev.ErrorMessage,
+			classes: p.classes[:0], traces: p.traces[:0], lastMs: -1 << 63, ref: -1,
+		}
+	}
+	if len(b.rawIdx) < maxBatchMemo {
+		b.rawIdx[raw] = pi
+	}
+	return pi
+}
+
+func (c *batchClass) add(bucket, atMs int64, failure bool) {
+	var f int64
+	if failure {
+		f = 1
+		c.failures++
+		c.firstMs, c.lastMs = min(c.firstMs, atMs), max(c.lastMs, atMs)
+	}
+	c.lastEventMs = max(c.lastEventMs, atMs)
+	for k := range c.adds {
+		if a := &c.adds[k]; a.bucket == bucket {
+			a.atMs, a.failures, a.executions = max(a.atMs, atMs), a.failures+f, a.executions+1
+			return
+		}
+	}
+	c.adds = append(c.adds, bucketAdd{bucket: bucket, atMs: atMs, failures: f, executions: 1})
+	// Oldest first, so the last window op reads the whole window.
+	for k := len(c.adds) - 1; k > 0 && c.adds[k].bucket < c.adds[k-1].bucket; k-- {
+		c.adds[k], c.adds[k-1] = c.adds[k-1], c.adds[k]
+	}
+}
+
+func (c *batchClass) addType(pi int32) {
+	for k := range c.types {
+		if c.types[k].print == pi {
+			c.types[k].n++
+			return
+		}
+	}
+	if len(c.types) < errorTypesKept {
+		c.types = append(c.types, typeCount{print: pi, n: 1})
+	}
+}
+
+// mergeTypes names the class's error types and adds up those of different
+// messages with the same type.
+func (c *batchClass) mergeTypes(prints []batchPrint) {
+	n := 0
+	for _, t := range c.types {
+		t.typ = prints[t.print].state.errType()
+		merged := false
+		for k := range c.types[:n] {
+			if c.types[k].typ == t.typ {
+				c.types[k].n += t.n
+				merged = true
+				break
+			}
+		}
+		if !merged {
+			c.types[n] = t
+			n++
+		}
+	}
+	c.types = c.types[:n]
+}
+
+func (p *batchPrint) addClass(ci int32) {
+	for _, x := range p.classes {
+		if x == ci {
+			return
+		}
+	}
+	p.classes = append(p.classes, ci)
+}
+
+func addTrace(ids []pcommon.TraceID, id pcommon.TraceID) []pcommon.TraceID {
+	if id.IsEmpty() || len(ids) == alert.MaxExampleTraceIDs {
+		return ids
+	}
+	for _, x := range ids {
+		if x == id {
+			return ids
+		}
+	}
+	return append(ids, id)
+}
+
+// ClusterID is the id of the failure_cluster alert the event at index i
+// belongs to: a failure of a class whose cluster is firing; "" otherwise.
+func (b *Batch) ClusterID(i int) string {
+	ref := b.events[i]
+	if !ref.failure || ref.class < 0 {
+		return ""
+	}
+	if c := &b.classes[ref.class]; c.level > 0 && c.state != nil {
+		return c.state.id
+	}
+	return ""
+}
+
+// DependencyID is the id of the dependency_failure alert the event at index
+// i belongs to; "" when its error fingerprint is not firing.
+func (b *Batch) DependencyID(i int) string {
+	ref := b.events[i]
+	if ref.print < 0 {
+		return ""
+	}
+	if p := &b.prints[ref.print]; p.level > 0 && p.state != nil {
+		return p.state.id
+	}
+	return ""
+}
+
+// Records are the alert records Observe decided on, valid until Reset.
+func (b *Batch) Records() []Record { return b.records }
+
+// Observe applies the batch to the store and decides which clusters fire,
+// escalate or resolve. On error nothing is decided and the batch carries no
+// records; the events still counted if the first pipeline went through.
+func (b *Batch) Observe(ctx context.Context) error {
+	if len(b.classes) == 0 {
+		return nil
+	}
+	d := b.d
+	windowMs := d.cfg.Window.Milliseconds()
+	d.mu.Lock()
+	for i := range b.prints {
+		p := &b.prints[i]
+		st := d.printFor(p.hash, b.arena[p.start:p.end], p.typeLen, p.sample)
+		p.state, p.level = st, st.level
+		for _, id := range p.traces {
+			st.traces.add(id)
+		}
+	}
+	for i := range b.classes {
+		c := &b.classes[i]
+		st := d.classFor(c.hash, c.system, c.class, c.qpart)
+		c.state, c.level = st, st.level
+		if c.failures == 0 {
+			if c.level > 0 { // it may resolve: its error types name the record
+				c.topKey, c.prevKey = st.topKeys(floorDiv(b.nowMs, windowMs))
+			}
+			continue
+		}
+		if c.queue != "" && c.class != "" && c.queue != st.queue {
+			st.queue = strings.Clone(c.queue)
+		}
+		for _, id := range c.traces {
+			st.traces.add(id)
+		}
+		c.topKey, c.prevKey = st.topKeys(floorDiv(c.lastMs, windowMs))
+		c.mergeTypes(b.prints)
+	}
+	d.mu.Unlock()
+
+	if err := b.count(ctx); err != nil {
+		return err
+	}
+	if err := b.decide(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// count is the batch's one pipeline: window adds, error types, failure
+// times and the classes of each fingerprint.
+func (b *Batch) count(ctx context.Context) error {
+	d := b.d
+	ops := &b.ops
+	ops.Reset()
+	width := time.Duration(d.widthMs) * time.Millisecond
+	ttl := d.cfg.Window + width
+	for i := range b.classes {
+		c := &b.classes[i]
+		st := c.state
+		for k, a := range c.adds {
+			at := time.UnixMilli(a.atMs)
+			if a.failures > 0 || (k == len(c.adds)-1 && (c.failures > 0 || c.level > 0)) {
+				c.failRef = ops.WindowAdd(st.fKey, d.window, at, a.failures)
+			}
+			c.execRef = ops.WindowAdd(st.xKey, d.window, at, a.executions)
+		}
+		if c.failures == 0 {
+			continue
+		}
+		for _, t := range c.types {
+			ops.TopAdd(c.topKey, t.typ, t.n, errorTypesKept, 2*d.cfg.Window)
+		}
+		c.lastRef = ops.Max(st.lastK, c.lastMs, ttl)
+		c.firstRef = ops.Max(st.firstK, -c.firstMs, ttl)
+	}
+	for i := range b.prints {
+		p := &b.prints[i]
+		for _, ci := range p.classes {
+			p.ref = ops.DistinctAdd(p.state.key, b.classes[ci].state.member, time.UnixMilli(p.lastMs), d.cfg.DependencyWindow, classesPerFingerprint)
+		}
+	}
+	return d.store.Apply(ctx, ops)
+}
+
+// decide claims what fires, escalates and resolves (a second pipeline, only
+// when something may change), then records what this replica won.
+func (b *Batch) decide(ctx context.Context) error {
+	d := b.d
+	ops, cl := &b.ops, &b.claims
+	cl.Reset()
+	for i := range b.classes {
+		c := &b.classes[i]
+		c.claim = claimNone
+		if c.failRef < 0 {
+			continue
+		}
+		c.windowFailures, c.windowExecutions = ops.Value(c.failRef), ops.Value(c.execRef)
+		if lvl := d.classLevel(c.windowFailures, c.windowExecutions); lvl > c.level {
+			c.claim, c.claimLevel = claimFire, lvl
+			c.claimRef = cl.MemberMax(activeClassesKey, c.state.member, lvl, d.cfg.MaxClasses, d.regTTL)
+		} else if c.level > 0 && d.classCalm(c.windowFailures, c.windowExecutions) {
+			c.claim = claimResolve
+			c.claimRef = cl.RemoveMember(activeClassesKey, c.state.member)
+		} else {
+			continue
+		}
+		if c.topKey != "" {
+			c.topRef = cl.Members(c.topKey, errorTypesKept)
+			c.prevTopRef = cl.Members(c.prevKey, errorTypesKept)
+		} else {
+			c.topRef, c.prevTopRef = -1, -1
+		}
+	}
+	for i := range b.prints {
+		p := &b.prints[i]
+		p.claim = claimNone
+		if p.ref < 0 {
+			continue
+		}
+		p.classCount = ops.Value(p.ref)
+		if lvl := d.printLevel(p.classCount); lvl > p.level {
+			p.claim, p.claimLevel = claimFire, lvl
+			p.claimRef = cl.MemberMax(activePrintsKey, p.state.print, lvl, d.cfg.MaxFingerprints, d.regTTL)
+			p.listRef = cl.Members(p.state.key, classesPerFingerprint)
+		} else if p.level > 0 && d.printCalm(p.classCount) {
+			p.claim = claimResolve
+			p.claimRef = cl.RemoveMember(activePrintsKey, p.state.print)
+			p.listRef = -1
+		}
+	}
+	if cl.Len() == 0 {
+		return nil
+	}
+	if err := d.store.Apply(ctx, cl); err != nil {
+		return err
+	}
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := range b.classes {
+		c := &b.classes[i]
+		switch c.claim {
+		case claimFire:
+			if cl.OK(c.claimRef) {
+				c.level = c.claimLevel
+				b.records = append(b.records, Record{Alert: b.classAlert(c, alert.StateFiring), Event: int(c.lastFailure)})
+			} else if v := cl.Value(c.claimRef); v > c.level {
+				c.level = v // another replica fired it
+			}
+		case claimResolve:
+			if cl.OK(c.claimRef) {
+				b.records = append(b.records, Record{Alert: b.classAlert(c, alert.StateResolved), Event: int(c.lastEvent)})
+			}
+			c.level = 0
+		default:
+			continue
+		}
+		d.setClassLevel(c.state, c.level)
+	}
+	for i := range b.prints {
+		p := &b.prints[i]
+		switch p.claim {
+		case claimFire:
+			if cl.OK(p.claimRef) {
+				p.level = p.claimLevel
+				b.records = append(b.records, Record{Alert: b.printAlert(p, alert.StateFiring), Event: int(p.lastEvent)})
+			} else if v := cl.Value(p.claimRef); v > p.level {
+				p.level = v
+			}
+		case claimResolve:
+			if cl.OK(p.claimRef) {
+				b.records = append(b.records, Record{Alert: b.printAlert(p, alert.StateResolved), Event: int(p.lastEvent)})
+			}
+			p.level = 0
+		default:
+			continue
+		}
+		d.setPrintLevel(p.state, p.level)
+	}
+	return nil
+}
+
+// classAlert is the record of a class's claim. Called with d.mu held.
+func (b *Batch) classAlert(c *batchClass, state alert.State) alert.Alert {
+	at := c.lastMs
+	if state == alert.StateResolved {
+		at = c.lastEventMs
+	}
+	f := classFacts{
+		state: state, level: c.level, failures: c.windowFailures, executions: c.windowExecutions,
+		at: time.UnixMilli(at), queue: c.state.queue, traces: c.state.traces.list(),
+	}
+	if c.topRef >= 0 {
+		f.top, f.prevTop = b.claims.Entries(c.topRef), b.claims.Entries(c.prevTopRef)
+	}
+	if c.firstRef >= 0 {
+		f.firstMs, f.lastMs = b.d.firstFailure(b.ops.Value(c.firstRef), b.nowMs), b.ops.Value(c.lastRef)
+	}
+	return b.d.classRecord(c.state, f)
+}
+
+// printAlert is the record of a fingerprint's claim. Called with d.mu held.
+func (b *Batch) printAlert(p *batchPrint, state alert.State) alert.Alert {
+	f := printFacts{
+		state: state, level: p.level, classes: p.classCount,
+		at: time.UnixMilli(p.lastMs), traces: p.state.traces.list(),
+	}
+	if p.listRef >= 0 {
+		f.names = liveMembers(b.claims.Entries(p.listRef), b.nowMs-b.d.cfg.DependencyWindow.Milliseconds())
+	}
+	return b.d.printRecord(p.state, f)
+}
+
+// liveMembers are the members of a distinct set seen after cutoffMs (their
+// score is when they were last seen).
+func liveMembers(members []statestore.Entry, cutoffMs int64) []statestore.Entry {
+	n := 0
+	for _, m := range members {
+		if m.Score > cutoffMs {
+			members[n] = m
+			n++
+		}
+	}
+	return members[:n]
+}
+
+// setClassLevel records a class's known level. Called with d.mu held.
+func (d *Detector) setClassLevel(st *classState, level int64) {
+	st.level = level
+	if level > 0 {
+		if _, tracked := d.classes.Peek(st.hash); tracked {
+			d.activeClasses[st.hash] = st
+		}
+	} else {
+		delete(d.activeClasses, st.hash)
+	}
+}
+
+// setPrintLevel records a fingerprint's known level. Called with d.mu held.
+func (d *Detector) setPrintLevel(st *printState, level int64) {
+	st.level = level
+	if level > 0 {
+		if _, tracked := d.prints.Peek(st.hash); tracked {
+			d.activePrints[st.hash] = st
+		}
+	} else {
+		delete(d.activePrints, st.hash)
+	}
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}

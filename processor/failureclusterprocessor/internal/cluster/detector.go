@@ -1,0 +1,408 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Package cluster detects failure clusters in job executions: bursts of
+// failures of one job class (failure_cluster), and one error failing many
+// classes at once (dependency_failure). It counts in sliding windows of
+// fixed buckets kept in a statestore.Store, so collector replicas sharing a
+// Redis store raise each alert once; it knows nothing of pdata or of the
+// attribute spellings of job systems.
+//
+// A class cluster fires when the failures of a class in the window exceed
+// MinFailures (and, when MinFailureRatio is set, its failure ratio exceeds
+// it over at least MinExecutions executions). It escalates each time the
+// failures pass MinFailures times another EscalationFactor, and resolves
+// once the failures drop below half of MinFailures (or the ratio below half
+// of MinFailureRatio). A dependency cluster fires when one error fingerprint
+// fails at least MinClasses classes within DependencyWindow, escalates as the
+// number of classes grows by EscalationFactor and resolves below half of
+// MinClasses.
+//
+// Windows are fixed buckets: a window of 1h in 12 buckets counts the current
+// 5-minute bucket (from its start) and the 11 before it, so a failure
+// leaves the count between 55 and 60 minutes after it happened, when its
+// bucket leaves the window. Events count at their own time; events older
+// than the window are ignored.
+//
+// Per incoming batch the detector applies one pipeline of store ops, plus a
+// second one only when a cluster may fire, escalate or resolve. Each replica
+// remembers the level of every cluster it has seen, so a cluster that is
+// already firing costs no second pipeline; Sweep, run on a timer, resolves
+// clusters no event arrives for any more and refreshes what this replica
+// knows of the others' decisions.
+package cluster // import "github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/cluster"
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"github.com/jonboulle/clockwork"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
+)
+
+// Config holds the detection rules and bounds.
+type Config struct {
+	// Window is how far back failures of a class are counted, in Buckets
+	// fixed buckets.
+	Window  time.Duration
+	Buckets int
+	// MinFailures: a class fires when its failures in the window exceed it.
+	MinFailures int64
+	// MinFailureRatio, when above 0, also requires failures/executions above
+	// it, over at least MinExecutions executions.
+	MinFailureRatio float64
+	MinExecutions   int64
+	// EscalationFactor: a firing cluster escalates each time its count
+	// grows past the threshold times another factor (1: never).
+	EscalationFactor float64
+	// Severity of failure_cluster records.
+	Severity alert.Severity
+
+	// MinClasses: an error fingerprint failing in at least this many classes
+	// within DependencyWindow fires dependency_failure (0: off).
+	MinClasses         int64
+	DependencyWindow   time.Duration
+	DependencySeverity alert.Severity
+
+	// MaxClasses and MaxFingerprints bound the classes and fingerprints
+	// tracked (least recently seen ones are forgotten first) and the
+	// clusters that can be active at once.
+	MaxClasses      int
+	MaxFingerprints int
+}
+
+// Validate reports rules the detector cannot apply.
+func (c *Config) Validate() error {
+	var errs []error
+	if err := (statestore.Window{Length: c.Window, Buckets: c.Buckets}).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("window: %w", err))
+	}
+	if c.MinFailures < 1 {
+		errs = append(errs, errors.New("min_failures: must be at least 1"))
+	}
+	if c.MinFailureRatio < 0 || c.MinFailureRatio >= 1 {
+		errs = append(errs, errors.New("min_failure_ratio: must be at least 0 and below 1"))
+	}
+	if c.MinExecutions < 0 {
+		errs = append(errs, errors.New("min_executions: must not be negative"))
+	}
+	if c.EscalationFactor < 1 {
+		errs = append(errs, errors.New("escalation_factor: must be at least 1"))
+	}
+	if c.MinClasses != 0 && c.MinClasses < 2 {
+		errs = append(errs, errors.New("min_classes: must be 0 (off) or at least 2"))
+	}
+	if c.MinClasses > classesPerFingerprint {
+		errs = append(errs, fmt.Errorf("min_classes: must be at most %d", classesPerFingerprint))
+	}
+	if c.MinClasses > 0 && c.DependencyWindow < time.Second {
+		errs = append(errs, errors.New("dependency_window: must be at least 1s"))
+	}
+	if c.MaxClasses < 1 || c.MaxClasses > maxTracked {
+		errs = append(errs, fmt.Errorf("max_classes: must be between 1 and %d", maxTracked))
+	}
+	if c.MaxFingerprints < 1 || c.MaxFingerprints > maxTracked {
+		errs = append(errs, fmt.Errorf("max_fingerprints: must be between 1 and %d", maxTracked))
+	}
+	return errors.Join(errs...)
+}
+
+const (
+	// errorTypesKept is the size of each class's top-K of error types:
+	// room beyond the one reported, so a new type can climb.
+	errorTypesKept = 20
+	// classesPerFingerprint bounds the classes counted per fingerprint.
+	classesPerFingerprint = 64
+	// maxTracked bounds max_classes and max_fingerprints.
+	maxTracked = 10_000_000
+	// maxClipped bounds the class, system, queue and message kept per entry.
+	maxClipped = 256
+
+	activeClassesKey = "fc:active"
+	activePrintsKey  = "fc:dep:active"
+)
+
+// Stats describes what the detector tracks, for the processor's telemetry.
+type Stats struct {
+	Classes, Fingerprints                 int
+	EvictedClasses, EvictedFingerprints   int64
+	ActiveClusters, ActiveDependencyAlert int
+}
+
+// Detector finds failure clusters; it is safe for concurrent use.
+type Detector struct {
+	cfg      Config
+	store    statestore.Store
+	clock    clockwork.Clock
+	window   statestore.Window
+	widthMs  int64
+	seed     maphash.Seed
+	regTTL   time.Duration
+	batchCap int // distinct classes, fingerprints per batch
+
+	mu            sync.Mutex
+	classes       *simplelru.LRU[uint64, *classState]
+	prints        *simplelru.LRU[uint64, *printState]
+	activeClasses map[uint64]*classState // level > 0
+	activePrints  map[uint64]*printState
+	evictedClass  int64
+	evictedPrint  int64
+}
+
+// classState is what a replica keeps of a class between batches. Its strings
+// are owned copies; member, id and the keys never change.
+type classState struct {
+	hash   uint64
+	member string // system \x00 class \x00 queue (queue only for classless events)
+	system string
+	class  string
+	queue  string // of the last failure
+	id     string
+	fKey   string // failures window
+	xKey   string // executions window
+	firstK string // Max of -first failure time
+	lastK  string // Max of last failure time
+	epoch  int64  // window-long epoch of topKey
+	topKey string // error types top-K of epoch
+	prvKey string // of epoch-1
+	level  int64  // last known level; 0 = not firing
+	traces traceRing
+}
+
+// printState is what a replica keeps of an error fingerprint.
+type printState struct {
+	hash    uint64
+	print   string // the fingerprint, starting with the normalized error type
+	typeLen int
+	sample  string // one original message, clipped
+	id      string
+	key     string // classes failing with it (distinct set)
+	level   int64
+	traces  traceRing
+}
+
+func (p *printState) errType() string { return p.print[:p.typeLen] }
+
+// traceRing keeps the last alert.MaxExampleTraceIDs distinct trace ids.
+type traceRing struct {
+	ids  [alert.MaxExampleTraceIDs]pcommon.TraceID
+	next int
+}
+
+func (r *traceRing) add(id pcommon.TraceID) {
+	if id.IsEmpty() {
+		return
+	}
+	for _, x := range r.ids {
+		if x == id {
+			return
+		}
+	}
+	r.ids[r.next] = id
+	r.next = (r.next + 1) % len(r.ids)
+}
+
+// list returns the ids, most recent first.
+func (r *traceRing) list() []pcommon.TraceID {
+	out := make([]pcommon.TraceID, 0, len(r.ids))
+	for k := 1; k <= len(r.ids); k++ {
+		if id := r.ids[(r.next-k+len(r.ids))%len(r.ids)]; !id.IsEmpty() {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// New returns a detector over store (which it does not own) on clock.
+func New(cfg Config, store statestore.Store, clock clockwork.Clock) (*Detector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if clock == nil {
+		clock = clockwork.NewRealClock()
+	}
+	d := &Detector{
+		cfg:           cfg,
+		store:         store,
+		clock:         clock,
+		window:        statestore.Window{Length: cfg.Window, Buckets: cfg.Buckets},
+		widthMs:       cfg.Window.Milliseconds() / int64(cfg.Buckets),
+		seed:          maphash.MakeSeed(),
+		regTTL:        max(24*time.Hour, 2*cfg.Window, 2*cfg.DependencyWindow),
+		batchCap:      min(max(cfg.MaxClasses, cfg.MaxFingerprints), 1<<16),
+		activeClasses: make(map[uint64]*classState),
+		activePrints:  make(map[uint64]*printState),
+	}
+	var err error
+	d.classes, err = simplelru.NewLRU(cfg.MaxClasses, func(h uint64, c *classState) {
+		d.evictedClass++
+		delete(d.activeClasses, h)
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.prints, err = simplelru.NewLRU(cfg.MaxFingerprints, func(h uint64, p *printState) {
+		d.evictedPrint++
+		delete(d.activePrints, h)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Stats reports what the detector tracks.
+func (d *Detector) Stats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return Stats{
+		Classes: d.classes.Len(), Fingerprints: d.prints.Len(),
+		EvictedClasses: d.evictedClass, EvictedFingerprints: d.evictedPrint,
+		ActiveClusters: len(d.activeClasses), ActiveDependencyAlert: len(d.activePrints),
+	}
+}
+
+// classFor returns the tracked state of the class with hash h, creating it
+// from the names (which it copies). Called with d.mu held.
+func (d *Detector) classFor(h uint64, system, class, qpart string) *classState {
+	if c, ok := d.classes.Get(h); ok {
+		return c
+	}
+	member := system + "\x00" + class + "\x00" + qpart
+	c := newClassState(h, member)
+	d.classes.Add(h, c)
+	return c
+}
+
+func newClassState(h uint64, member string) *classState {
+	system, class, qpart := splitMember(member)
+	id := alert.NewID(alert.FailureCluster, member)
+	return &classState{
+		hash: h, member: member, system: system, class: class, queue: qpart, id: id,
+		fKey: "fc:f:" + id, xKey: "fc:x:" + id, firstK: "fc:s:" + id, lastK: "fc:t:" + id,
+		epoch: -1,
+	}
+}
+
+// topKeys returns the class's top-K keys of epoch and of the one before,
+// remembering them for the next batch. Called with d.mu held.
+func (c *classState) topKeys(epoch int64) (cur, prev string) {
+	switch {
+	case epoch == c.epoch:
+	case epoch == c.epoch+1:
+		c.epoch, c.prvKey, c.topKey = epoch, c.topKey, topKey(c.id, epoch)
+	default:
+		c.epoch, c.prvKey, c.topKey = epoch, topKey(c.id, epoch-1), topKey(c.id, epoch)
+	}
+	return c.topKey, c.prvKey
+}
+
+func topKey(id string, epoch int64) string { return fmt.Sprintf("fc:e:%s:%d", id, epoch) }
+
+// printFor returns the tracked state of fingerprint fp with hash h, creating
+// it (copying fp and a clipped sample message). Called with d.mu held.
+func (d *Detector) printFor(h uint64, fp []byte, typeLen int, sample string) *printState {
+	if p, ok := d.prints.Get(h); ok {
+		return p
+	}
+	p := newPrintState(h, string(fp), typeLen)
+	p.sample = strings.Clone(name(sample))
+	d.prints.Add(h, p)
+	return p
+}
+
+func newPrintState(h uint64, print string, typeLen int) *printState {
+	id := alert.NewID(alert.DependencyFailure, print)
+	return &printState{hash: h, print: print, typeLen: typeLen, id: id, key: "fc:d:" + id}
+}
+
+// splitMember is the inverse of system \x00 class \x00 queue; names never
+// hold NUL bytes (see clean).
+func splitMember(m string) (system, class, qpart string) {
+	var parts [3]string
+	for k := 0; k < 2; k++ {
+		i := 0
+		for i < len(m) && m[i] != 0 {
+			i++
+		}
+		parts[k] = m[:i]
+		if i < len(m) {
+			m = m[i+1:]
+		} else {
+			m = ""
+		}
+	}
+	parts[2] = m
+	return parts[0], parts[1], parts[2]
+}
+
+func (d *Detector) memberHash(member string) uint64 { return maphash.String(d.seed, member) }
+
+// name is s as a tracked name: at most maxClipped bytes, cut on a rune
+// boundary, with NUL bytes (the member separator) replaced. It allocates
+// only to replace NUL bytes.
+func name(s string) string {
+	if len(s) > maxClipped {
+		n := maxClipped
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n]
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", " ")
+	}
+	return s
+}
+
+// levelOf is the escalation level of value over threshold (alert.EscalationLevel).
+func (d *Detector) levelOf(value, threshold float64) int64 {
+	return alert.EscalationLevel(value, threshold, d.cfg.EscalationFactor)
+}
+
+// classLevel is the level a class's window counts call for: 0 below the rule.
+func (d *Detector) classLevel(failures, executions int64) int64 {
+	if failures <= d.cfg.MinFailures {
+		return 0
+	}
+	if d.cfg.MinFailureRatio > 0 && (executions < d.cfg.MinExecutions || ratio(failures, executions) <= d.cfg.MinFailureRatio) {
+		return 0
+	}
+	return d.levelOf(float64(failures), float64(d.cfg.MinFailures))
+}
+
+// classCalm says a firing class resolves: below half its thresholds.
+func (d *Detector) classCalm(failures, executions int64) bool {
+	if 2*failures < d.cfg.MinFailures {
+		return true
+	}
+	return d.cfg.MinFailureRatio > 0 && ratio(failures, executions) < d.cfg.MinFailureRatio/2
+}
+
+// printLevel is the level of a fingerprint failing in n classes: firing
+// from MinClasses, escalating as n passes (MinClasses-1) times another
+// factor (5 and 9 classes with the defaults).
+func (d *Detector) printLevel(n int64) int64 {
+	if d.cfg.MinClasses == 0 || n < d.cfg.MinClasses {
+		return 0
+	}
+	return d.levelOf(float64(n), float64(d.cfg.MinClasses-1))
+}
+
+func (d *Detector) printCalm(n int64) bool { return 2*n < d.cfg.MinClasses }
+
+func ratio(failures, executions int64) float64 {
+	if executions <= 0 {
+		return 0
+	}
+	return min(1, float64(failures)/float64(executions))
+}
