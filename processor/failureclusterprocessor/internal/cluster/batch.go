@@ -73,13 +73,13 @@ type batchClass struct {
 	level                int64
 	topKey, prevKey      string
 
-	adds                  []bucketAdd
-	failures              int64
-	firstMs, lastMs       int64 // of failures
-	lastEventMs           int64
+	adds                   []bucketAdd
+	failures               int64
+	firstMs, lastMs        int64 // of failures
+	lastEventMs            int64
 	lastFailure, lastEvent int32
-	types                 []typeCount
-	traces                []pcommon.TraceID
+	types                  []typeCount
+	traces                 []pcommon.TraceID
 
 	failRef, execRef, firstRef, lastRef statestore.Ref
 	claim                               claim
