@@ -220,3 +220,62 @@ func addHTTPSpans(ss ptrace.ScopeSpans, n int) {
 		attrs.PutStr("user_agent.original", "Go-http-client/1.1")
 	}
 }
+
+// WithoutAttempts removes the attempt attributes of the captured conventions
+// from td, so that a processor counts the jobs' runs by id instead, as it
+// must for OpenTelemetry's Sidekiq, ActiveJob and Resque spans.
+func WithoutAttempts(td ptrace.Traces) {
+	for _, rs := range td.ResourceSpans().All() {
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, span := range ss.Spans().All() {
+				for _, k := range attemptKeys {
+					span.Attributes().Remove(k)
+				}
+			}
+		}
+	}
+}
+
+// Renumberer gives the jobs of a batch new ids, so that a benchmark sees
+// new jobs in every batch, as a collector does, rather than the same jobs
+// retrying forever.
+type Renumberer struct {
+	ids  []pcommon.Value
+	strs []string
+	ints []int64
+	gen  int
+}
+
+// NewRenumberer remembers td's job ids.
+func NewRenumberer(td ptrace.Traces) *Renumberer {
+	r := &Renumberer{}
+	for _, rs := range td.ResourceSpans().All() {
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, span := range ss.Spans().All() {
+				for _, k := range idKeys {
+					if v, ok := span.Attributes().Get(k); ok {
+						r.ids = append(r.ids, v)
+						r.strs = append(r.strs, v.Str())
+						r.ints = append(r.ints, v.Int())
+					}
+				}
+			}
+		}
+	}
+	return r
+}
+
+// Next rewrites the ids for the next generation n: int ids + n·10^9,
+// string ids with the suffix "#n". It allocates; call it with the
+// benchmark timer stopped.
+func (r *Renumberer) Next() {
+	r.gen++
+	suffix := "#" + strconv.Itoa(r.gen)
+	for i, v := range r.ids {
+		if v.Type() == pcommon.ValueTypeInt {
+			v.SetInt(r.ints[i] + int64(r.gen)*1_000_000_000)
+		} else {
+			v.SetStr(r.strs[i] + suffix)
+		}
+	}
+}

@@ -98,3 +98,31 @@ func TestYardsticks(t *testing.T) {
 	sm := NewSpanMetrics(t)
 	require.NoError(t, sm.ConsumeTraces(context.Background(), td))
 }
+
+func TestWithoutAttemptsAndRenumberer(t *testing.T) {
+	td := JobBatch(t, 500)
+	WithoutAttempts(td)
+	evs, _ := events(t, td)
+	require.Len(t, evs, 500)
+	ids := map[string]bool{}
+	for _, ev := range evs {
+		assert.Zero(t, ev.Attempt, "%s/%s", ev.System, ev.ID)
+		ids[ev.System+"/"+ev.ID] = true
+	}
+
+	r := NewRenumberer(td)
+	r.Next()
+	evs, _ = events(t, td)
+	for _, ev := range evs {
+		assert.False(t, ids[ev.System+"/"+ev.ID], "%s/%s is new", ev.System, ev.ID)
+	}
+	assert.Equal(t, 6, func() int {
+		n := 0
+		for _, ev := range evs {
+			if ev.ID == "1000000051" {
+				n++
+			}
+		}
+		return n
+	}(), "River job 51 is job 1000000051, its runs still one job")
+}

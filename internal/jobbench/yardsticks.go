@@ -162,7 +162,31 @@ func PerSpan(b *testing.B, spans int, op func()) {
 	}
 	b.StopTimer()
 	runtime.ReadMemStats(&after)
+	report(b, spans, after.Mallocs-before.Mallocs)
+}
+
+// PerSpanWithSetup is PerSpan with setup run before each op, timer stopped
+// and allocations not counted (e.g. Renumberer.Next).
+func PerSpanWithSetup(b *testing.B, spans int, setup, op func()) {
+	b.Helper()
+	var before, after runtime.MemStats
+	var mallocs uint64
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		setup()
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		op()
+		b.StopTimer()
+		runtime.ReadMemStats(&after)
+		mallocs += after.Mallocs - before.Mallocs
+	}
+	report(b, spans, mallocs)
+}
+
+func report(b *testing.B, spans int, mallocs uint64) {
 	n := float64(b.N) * float64(spans)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/span")
-	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/n, "allocs/span")
+	b.ReportMetric(float64(mallocs)/n, "allocs/span")
 }
