@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
-
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
@@ -79,7 +77,7 @@ type batchClass struct {
 	lastEventMs            int64
 	lastFailure, lastEvent int32
 	types                  []typeCount
-	traces                 []pcommon.TraceID
+	traces                 traceRing
 
 	failRef, execRef, firstRef, lastRef statestore.Ref
 	claim                               claim
@@ -109,7 +107,7 @@ type batchPrint struct {
 	classes           []int32 // failing with it within the dependency window
 	lastMs            int64
 	lastEvent         int32
-	traces            []pcommon.TraceID
+	traces            traceRing
 	ref               statestore.Ref
 	classCount        int64
 	claim             claim
@@ -131,13 +129,18 @@ func (d *Detector) NewBatch() *Batch {
 		seen:     make(map[uint64]struct{}),
 	}
 	b.h.SetSeed(d.seed)
-	b.Reset()
 	return b
 }
 
-// Reset empties the batch, keeping its memory, and takes the time.
+// Reset empties the batch, keeping its memory but nothing of the events.
 func (b *Batch) Reset() {
-	b.nowMs = b.d.clock.Now().UnixMilli()
+	for i := range b.classes {
+		c := &b.classes[i]
+		c.system, c.class, c.qpart, c.queue, c.state = "", "", "", "", nil
+	}
+	for i := range b.prints {
+		b.prints[i].sample, b.prints[i].state = "", nil
+	}
 	b.events = b.events[:0]
 	clear(b.classIdx)
 	b.classes = b.classes[:0]
@@ -161,7 +164,12 @@ func (b *Batch) Failures() int { return b.failures }
 // before it. Executions of unknown outcome, older than the window, or seen
 // earlier in the batch (same system, class, id and attempt: the Sidekiq and
 // ActiveJob spans of one run) are not counted.
+// The batch's clock reading, by which events are judged, is taken at its
+// first Add.
 func (b *Batch) Add(ev *jobevent.Event) {
+	if len(b.events) == 0 {
+		b.nowMs = b.d.clock.Now().UnixMilli()
+	}
 	b.events = append(b.events, b.add(ev, int32(len(b.events))))
 }
 
@@ -203,7 +211,7 @@ func (b *Batch) add(ev *jobevent.Event, i int32) eventRef {
 	if q := name(ev.Queue); q != "" {
 		c.queue = q
 	}
-	c.traces = addTrace(c.traces, ev.TraceID)
+	c.traces.add(ev.TraceID)
 	pi := b.printIndex(ev)
 	ref.print = pi
 	if pi < 0 {
@@ -212,7 +220,7 @@ func (b *Batch) add(ev *jobevent.Event, i int32) eventRef {
 	c.addType(pi)
 	p := &b.prints[pi]
 	p.lastMs, p.lastEvent = max(p.lastMs, atMs), i
-	p.traces = addTrace(p.traces, ev.TraceID)
+	p.traces.add(ev.TraceID)
 	if d.cfg.MinClasses > 0 && atMs > b.nowMs-d.cfg.DependencyWindow.Milliseconds() && len(p.classes) < classesPerFingerprint {
 		p.addClass(ci)
 	}
@@ -232,7 +240,7 @@ func (b *Batch) classIndex(system, class, qpart string) int32 {
 	if ci, ok := b.classIdx[h]; ok {
 		return ci
 	}
-	if len(b.classes) >= b.d.cfg.MaxClasses || len(b.classes) >= b.d.batchCap {
+	if len(b.classes) >= b.d.batchCap {
 		return -1
 	}
 	ci := int32(len(b.classes))
@@ -245,7 +253,7 @@ func (b *Batch) classIndex(system, class, qpart string) int32 {
 	c := &b.classes[ci]
 	*c = batchClass{
 		hash: h, system: system, class: class, qpart: qpart,
-		adds: c.adds[:0], types: c.types[:0], traces: c.traces[:0],
+		adds: c.adds[:0], types: c.types[:0],
 		firstMs: 1<<63 - 1, lastMs: -1 << 63, lastFailure: -1,
 		failRef: -1, execRef: -1, firstRef: -1, lastRef: -1,
 	}
@@ -305,7 +313,7 @@ func (b *Batch) printIndex(ev *jobevent.Event) int32 {
 	switch {
 	case ok:
 		b.arena = b.arena[:start]
-	case len(b.prints) >= d.cfg.MaxFingerprints || len(b.prints) >= d.batchCap:
+	case len(b.prints) >= d.batchCap:
 		b.arena = b.arena[:start]
 		return -1
 	default:
@@ -319,7 +327,7 @@ func (b *Batch) printIndex(ev *jobevent.Event) int32 {
 		p := &b.prints[pi]
 		*p = batchPrint{
 			hash: h, start: start, end: len(b.arena), typeLen: typeLen, sample: ev.ErrorMessage,
-			classes: p.classes[:0], traces: p.traces[:0], lastMs: -1 << 63, ref: -1,
+			classes: p.classes[:0], lastMs: -1 << 63, ref: -1,
 		}
 	}
 	if len(b.rawIdx) < maxBatchMemo {
@@ -392,18 +400,6 @@ func (p *batchPrint) addClass(ci int32) {
 	p.classes = append(p.classes, ci)
 }
 
-func addTrace(ids []pcommon.TraceID, id pcommon.TraceID) []pcommon.TraceID {
-	if id.IsEmpty() || len(ids) == alert.MaxExampleTraceIDs {
-		return ids
-	}
-	for _, x := range ids {
-		if x == id {
-			return ids
-		}
-	}
-	return append(ids, id)
-}
-
 // ClusterID is the id of the failure_cluster alert the event at index i
 // belongs to: a failure of a class whose cluster is firing; "" otherwise.
 func (b *Batch) ClusterID(i int) string {
@@ -447,9 +443,7 @@ func (b *Batch) Observe(ctx context.Context) error {
 		p := &b.prints[i]
 		st := d.printFor(p.hash, b.arena[p.start:p.end], p.typeLen, p.sample)
 		p.state, p.level = st, st.level
-		for _, id := range p.traces {
-			st.traces.add(id)
-		}
+		st.traces.addAll(&p.traces)
 	}
 	for i := range b.classes {
 		c := &b.classes[i]
@@ -464,9 +458,7 @@ func (b *Batch) Observe(ctx context.Context) error {
 		if c.queue != "" && c.class != "" && c.queue != st.queue {
 			st.queue = strings.Clone(c.queue)
 		}
-		for _, id := range c.traces {
-			st.traces.add(id)
-		}
+		st.traces.addAll(&c.traces)
 		c.topKey, c.prevKey = st.topKeys(floorDiv(c.lastMs, windowMs))
 		c.mergeTypes(b.prints)
 	}

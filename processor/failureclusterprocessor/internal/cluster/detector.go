@@ -84,7 +84,7 @@ type Config struct {
 func (c *Config) Validate() error {
 	var errs []error
 	if err := (statestore.Window{Length: c.Window, Buckets: c.Buckets}).Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("window: %w", err))
+		errs = append(errs, fmt.Errorf("window and buckets: %w", err))
 	}
 	if c.MinFailures < 1 {
 		errs = append(errs, errors.New("min_failures: must be at least 1"))
@@ -147,7 +147,7 @@ type Detector struct {
 	widthMs  int64
 	seed     maphash.Seed
 	regTTL   time.Duration
-	batchCap int // distinct classes, fingerprints per batch
+	batchCap int // distinct classes, fingerprints per batch (bounds its scratch memory)
 
 	mu            sync.Mutex
 	classes       *simplelru.LRU[uint64, *classState]
@@ -209,6 +209,13 @@ func (r *traceRing) add(id pcommon.TraceID) {
 	}
 	r.ids[r.next] = id
 	r.next = (r.next + 1) % len(r.ids)
+}
+
+// addAll adds the ids of another ring, oldest first.
+func (r *traceRing) addAll(from *traceRing) {
+	for k := len(from.ids); k >= 1; k-- {
+		r.add(from.ids[(from.next-k+len(from.ids))%len(from.ids)])
+	}
 }
 
 // list returns the ids, most recent first.

@@ -1,0 +1,12 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+//go:generate go tool -modfile=../../internal/tools/go.mod mdatagen metadata.yaml
+
+// Package failureclusterprocessor implements the failure_cluster processor:
+// it finds job executions in spans and log records (internal/jobevent), and
+// raises failure_cluster when one job class fails in a burst and
+// dependency_failure when one error fails many classes at once (the
+// detector is internal/cluster), as span events or appended log records. It
+// annotates the failures of a firing cluster with the alert's id.
+package failureclusterprocessor // import "github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor"
