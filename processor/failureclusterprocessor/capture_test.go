@@ -90,11 +90,11 @@ func TestRiverCapture(t *testing.T) {
 	delete(got.attrs, alert.AttrExampleTraceIDs)
 	assert.Equal(t, map[string]any{
 		"alert.name": "failure_cluster", "alert.state": "firing", "alert.id": id,
-		"alert.severity": "WARN",
-		"alert.summary":  "job class charge_card failing: 14 failures in the last 1h (threshold 10); 100% payment provider",
+		"alert.severity":  "WARN",
+		"alert.summary":   "job class charge_card failing: 14 failures in the last 1h (threshold 10); 100% payment provider",
 		"alert.threshold": 10.0, "alert.value": 14.0,
 		"messaging.system": "river", "messaging.destination.name": "billing", "jobqueue.job.class": "charge_card",
-		"error.type":    "payment provider",
+		"error.type":     "payment provider",
 		"alert.failures": int64(14), "alert.executions": int64(14), "alert.failure_ratio": 1.0, "alert.error_share": 1.0,
 		"alert.first_failure": first.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
 		"alert.last_failure":  last.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
