@@ -1,0 +1,208 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package failureclusterprocessor
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
+	"github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/metadata"
+)
+
+// replica is one collector's processor over the shared Redis, driven
+// directly (processTraces, sweep) so that a test knows when each is done.
+type replica struct {
+	p       *clusterProcessor
+	counter *redisclient.Counter
+}
+
+func newReplicas(t *testing.T, srv *redistest.Server, clock clockwork.Clock, n int) []replica {
+	t.Helper()
+	out := make([]replica, n)
+	for i := range out {
+		cfg := redisclient.Config{Endpoint: srv.Addr()}
+		client, err := cfg.NewClient(context.Background(), 2*time.Second)
+		require.NoError(t, err)
+		counter := new(redisclient.Counter)
+		client.AddHook(counter)
+		store := statestore.NewRedis(client, "fc-test:", 2*time.Second, statestore.WithClock(clock))
+		p, err := newClusterProcessorWithStore(processortest.NewNopSettings(metadata.Type), NewDefaultConfig(), clock, store)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, p.shutdown(context.Background())) })
+		out[i] = replica{p: p, counter: counter}
+	}
+	return out
+}
+
+// outage is the workload: ChargeJob fails 30 times (fires past 10,
+// escalates past 20), SyncJob 12 times, one database error fails four
+// other classes twice each (a dependency outage), and a scattered class
+// fails 5 times, among 60 successes; shuffled, in batches of 4 spans.
+func outage(at time.Time) []ptrace.Traces {
+	type exec struct{ class, errType, message string }
+	var execs []exec
+	add := func(n int, class, errType, message string) {
+		for range n {
+			execs = append(execs, exec{class, errType, message})
+		}
+	}
+	add(30, "ChargeJob", "Faraday::ConnectionFailed", "Failed to open TCP connection to api.stripe.com:443 (Connection refused)")
+	add(12, "SyncJob", "Faraday::ServerError", "the server responded with status 503")
+	for i, class := range []string{"InvoiceJob", "ReportJob", "MailJob", "ExportJob"} {
+		for k := range 2 {
+			add(1, class, "PG::ConnectionBad", fmt.Sprintf("Timeout after %ds to 10.0.0.%d:5432", 30+k, i))
+		}
+	}
+	add(5, "ScatteredJob", "ArgumentError", "wrong number of arguments")
+	add(60, "ChargeJob", "", "")
+	rng := rand.New(rand.NewPCG(1, 2))
+	rng.Shuffle(len(execs), func(i, j int) { execs[i], execs[j] = execs[j], execs[i] })
+
+	var batches []ptrace.Traces
+	var ss ptrace.ScopeSpans
+	for i, e := range execs {
+		if i%4 == 0 {
+			var td ptrace.Traces
+			td, ss = newScopeSpans()
+			batches = append(batches, td)
+		}
+		sidekiqSpan(ss, e.class, fmt.Sprintf("jid-%03d", i), at.Add(time.Duration(i)*time.Millisecond), e.errType, e.message)
+	}
+	return batches
+}
+
+// alertKey names an alert event for counting: rule, class or fingerprint,
+// state and level.
+func alertKey(attrs map[string]any) string {
+	subject := attrs["jobqueue.job.class"]
+	if attrs["alert.name"] == string(alert.DependencyFailure) {
+		subject = attrs["alert.fingerprint"]
+	}
+	return fmt.Sprint(attrs["alert.name"], " ", subject, " ", attrs["alert.state"], " level ", attrs["alert.level"])
+}
+
+var (
+	chargeFiring = "failure_cluster ChargeJob firing level 1"
+	chargeUp     = "failure_cluster ChargeJob firing level 2"
+	syncFiring   = "failure_cluster SyncJob firing level 1"
+	dbFiring     = "dependency_failure PG::ConnectionBad: Timeout after <n>s to <addr> firing level 1"
+)
+
+// sweepAll runs every replica's resolution sweep and counts the records.
+func sweepAll(t *testing.T, replicas []replica, got map[string]int) {
+	t.Helper()
+	for _, r := range replicas {
+		for _, a := range r.p.sweep(context.Background()) {
+			lr := newAlertAttrs(a)
+			got[alertKey(lr)]++
+		}
+	}
+}
+
+func newAlertAttrs(a alert.Alert) map[string]any {
+	td, ss := newScopeSpans()
+	a.AddSpanEvent(httpSpan(ss))
+	return spanAlerts([]ptrace.Traces{td})[0].attrs
+}
+
+// Three replicas behind a round-robin load balancer share one Redis: each
+// alert is raised once overall, each resolution claimed once, and a batch
+// costs one Redis round trip, two when a decision is taken.
+func TestScaleOutOverRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	replicas := newReplicas(t, srv, clock, 3)
+	got := map[string]int{}
+	for i, td := range outage(t0.Add(-time.Minute)) {
+		r := replicas[i%3]
+		before := r.counter.RoundTrips()
+		_, err := r.p.processTraces(context.Background(), td)
+		require.NoError(t, err)
+		assert.LessOrEqual(t, r.counter.RoundTrips()-before, int64(2), "batch %d", i)
+		for _, a := range spanAlerts([]ptrace.Traces{td}) {
+			got[alertKey(a.attrs)]++
+		}
+	}
+	assert.Equal(t, map[string]int{chargeFiring: 1, chargeUp: 1, syncFiring: 1, dbFiring: 1}, got)
+
+	// Five minutes on the database error is gone from every class; an hour
+	// on, every failure has left the window. Every replica sweeps.
+	clear(got)
+	clock.Advance(5 * time.Minute)
+	sweepAll(t, replicas, got)
+	assert.Equal(t, map[string]int{"dependency_failure PG::ConnectionBad: Timeout after <n>s to <addr> resolved level 1": 1}, got)
+	clear(got)
+	clock.Advance(time.Hour)
+	sweepAll(t, replicas, got)
+	assert.Equal(t, map[string]int{
+		"failure_cluster ChargeJob resolved level 2": 1,
+		"failure_cluster SyncJob resolved level 1":   1,
+	}, got)
+}
+
+// The same with the replicas running at once: the exactly-once answers
+// come from the store, whatever the interleaving. A replica may raise
+// ChargeJob's level 2 before another raised level 1; then level 1 is
+// skipped, never raised twice.
+func TestScaleOutOverRedisConcurrently(t *testing.T) {
+	srv := redistest.Start(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	replicas := newReplicas(t, srv, clock, 3)
+	batches := outage(t0.Add(-time.Minute))
+	var wg sync.WaitGroup
+	for k, r := range replicas {
+		wg.Go(func() {
+			for i := k; i < len(batches); i += len(replicas) {
+				_, err := r.p.processTraces(context.Background(), batches[i])
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	got := map[string]int{}
+	for _, td := range batches {
+		for _, a := range spanAlerts([]ptrace.Traces{td}) {
+			got[alertKey(a.attrs)]++
+		}
+	}
+	assert.Equal(t, 1, got[chargeUp], "the top level, once")
+	assert.LessOrEqual(t, got[chargeFiring], 1)
+	delete(got, chargeFiring)
+	assert.Equal(t, map[string]int{chargeUp: 1, syncFiring: 1, dbFiring: 1}, got)
+
+	clear(got)
+	clock.Advance(2 * time.Hour)
+	var swept sync.WaitGroup
+	var mu sync.Mutex
+	for _, r := range replicas {
+		swept.Go(func() {
+			resolved := r.p.sweep(context.Background())
+			mu.Lock()
+			defer mu.Unlock()
+			for _, a := range resolved {
+				got[alertKey(newAlertAttrs(a))]++
+			}
+		})
+	}
+	swept.Wait()
+	assert.Equal(t, map[string]int{
+		"failure_cluster ChargeJob resolved level 2": 1,
+		"failure_cluster SyncJob resolved level 1":   1,
+		"dependency_failure PG::ConnectionBad: Timeout after <n>s to <addr> resolved level 1": 1,
+	}, got)
+}
