@@ -162,6 +162,42 @@ func MixedBatch(tb testing.TB, n, jobEvery int) ptrace.Traces {
 	return out
 }
 
+// FailedBatch returns JobBatch(tb, n) with every execution failed, as in a
+// batch taken during an outage: the spans that succeeded get status ERROR
+// and, in turn, the status messages of the captures' own failures.
+func FailedBatch(tb testing.TB, n int) ptrace.Traces {
+	tb.Helper()
+	td := JobBatch(tb, n)
+	var messages []string
+	forEachSpan(td, func(span ptrace.Span) {
+		if st := span.Status(); st.Code() == ptrace.StatusCodeError && st.Message() != "" && !slices.Contains(messages, st.Message()) {
+			messages = append(messages, st.Message())
+		}
+	})
+	if len(messages) == 0 {
+		tb.Fatal("the captures hold no failure with a status message")
+	}
+	next := 0
+	forEachSpan(td, func(span ptrace.Span) {
+		if st := span.Status(); st.Code() != ptrace.StatusCodeError {
+			st.SetCode(ptrace.StatusCodeError)
+			st.SetMessage(messages[next%len(messages)])
+			next++
+		}
+	})
+	return td
+}
+
+func forEachSpan(td ptrace.Traces, fn func(ptrace.Span)) {
+	for _, rs := range td.ResourceSpans().All() {
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, span := range ss.Spans().All() {
+				fn(span)
+			}
+		}
+	}
+}
+
 // shiftToNow is how far to move src's timestamps so its last span ends now.
 func shiftToNow(captures []ptrace.Traces) pcommon.Timestamp {
 	var last pcommon.Timestamp

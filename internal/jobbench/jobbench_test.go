@@ -82,6 +82,20 @@ func TestMixedBatch(t *testing.T) {
 	assert.Equal(t, BatchSize/10, Floor(td), "the floor finds the same jobs")
 }
 
+func TestFailedBatch(t *testing.T) {
+	td := FailedBatch(t, 1000)
+	evs, spans := events(t, td)
+	require.Equal(t, 1000, spans)
+	require.Len(t, evs, 1000)
+	messages := map[string]bool{}
+	for _, ev := range evs {
+		assert.Equal(t, jobevent.OutcomeFailure, ev.Outcome, "%s/%s/%s", ev.System, ev.Class, ev.ID)
+		assert.NotEmpty(t, ev.ErrorMessage)
+		messages[ev.ErrorMessage] = true
+	}
+	assert.Greater(t, len(messages), 3, "the captures' different failures")
+}
+
 func TestYardsticks(t *testing.T) {
 	td := JobBatch(t, BatchSize)
 	assert.Equal(t, BatchSize, Floor(td))
