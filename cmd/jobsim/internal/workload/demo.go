@@ -6,7 +6,9 @@ package workload
 import "time"
 
 // Demo is the scenario behind `make demo`: four queues served by four
-// processes, with incidents timed to show within a couple of minutes:
+// processes, with incidents timed to show within a couple of minutes and to
+// end within five, so that the job_queue receiver's alerts (config/demo.yaml
+// puts them on the console) fire and resolve while you watch:
 //
 //   - default and mailers fill during load peaks and drain after them:
 //     11 jobs/s keep about 15 of the 24 worker slots busy on average (a job
@@ -15,17 +17,26 @@ import "time"
 //   - a few percent of executions fail and retry with Sidekiq's back-off;
 //     webhooks (retry: 2) fail often and reach the dead set in about a minute;
 //   - reports starts with a backlog whose oldest job is 4m45s old; its only
-//     process (reports-1) works it slowly and goes quiet at 20 s, so the
-//     queue latency passes 5 minutes about half a minute in and keeps growing;
+//     process (reports-1, 640 MiB: process_memory_high from the start)
+//     works it slowly and goes quiet at 20 s, so the queue latency passes 5
+//     minutes about half a minute in and keeps growing (queue_latency_high)
+//     until reports-2 starts at 3m10s with 50 threads and drains it within
+//     a minute (resolved);
 //   - web-2 is running a data migration that started 4m45s before the start,
-//     so it is stalled (> 5 min) after about 15 s;
-//   - batch-1 crashes at 60 s: its heartbeat ages, and its process entry
-//     expires 60 s later while its name stays in the `processes` set.
+//     so it is stalled (> 5 min) after about 15 s (stalled_jobs) until it
+//     finishes at 3m (resolved);
+//   - batch-1 crashes at 60 s: its heartbeat ages (process_heartbeat_missing
+//     past 30 s), its process entry expires 60 s later while its name stays
+//     in the `processes` set (the stale form of the same alert), and the
+//     poller's registry clean-up at 4m removes it (resolved).
 func Demo() Scenario {
 	minute := time.Minute
 	return Scenario{
 		Heartbeat:    5 * time.Second,
 		PollInterval: 5 * time.Second,
+		// Sidekiq 6.4 cleans up every tenth poll, and polls about every
+		// 5 s per process: with five processes, every few minutes.
+		CleanupInterval: 4 * minute,
 		Classes: []Class{
 			{
 				Name: "PaymentCaptureJob", Queue: "critical", Rate: 2, Wave: 2 * minute, Phase: 0,
@@ -65,7 +76,7 @@ func Demo() Scenario {
 				Errors: []Error{{"Timeout::Error", "execution expired"}},
 			},
 			{
-				// Only ever runs as web-2's long job.
+				// Only ever runs as web-2's long job, for 7m45s.
 				Name: "DataMigrationJob", Queue: "default",
 				MinRun: time.Hour, MaxRun: time.Hour, Retry: RetryNever,
 			},
@@ -74,10 +85,11 @@ func Demo() Scenario {
 			{Hostname: "web-1", Concurrency: 10, Queues: []string{"critical", "default", "mailers"}, RSS: 412_000},
 			{
 				Hostname: "web-2", Concurrency: 10, Queues: []string{"critical", "default", "mailers"}, RSS: 398_000,
-				LongJob: &LongJob{Class: "DataMigrationJob", RunningFor: 4*minute + 45*time.Second},
+				LongJob: &LongJob{Class: "DataMigrationJob", RunningFor: 4*minute + 45*time.Second, FinishAfter: 3 * minute},
 			},
 			{Hostname: "reports-1", Concurrency: 2, Queues: []string{"reports"}, RSS: 655_000, QuietAfter: 20 * time.Second},
 			{Hostname: "batch-1", Concurrency: 5, Queues: []string{"default", "mailers"}, RSS: 301_000, CrashAfter: minute},
+			{Hostname: "reports-2", Concurrency: 50, Queues: []string{"reports"}, RSS: 280_000, StartAfter: 3*minute + 10*time.Second},
 		},
 		Backlogs: []Backlog{{Class: "ReportExportJob", Jobs: 300, Oldest: 4*minute + 45*time.Second}},
 	}

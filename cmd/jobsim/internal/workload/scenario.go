@@ -23,6 +23,11 @@ type Scenario struct {
 	// PollInterval is how often due retry and scheduled jobs are moved
 	// back onto their queues (Sidekiq's poller: about 5 s).
 	PollInterval time.Duration
+	// CleanupInterval, when set, is how often the poller removes from the
+	// process registry the processes whose heartbeat entry expired
+	// (Sidekiq::ProcessSet.cleanup, which Sidekiq 6.4's poller runs every
+	// tenth poll); 0 never cleans up.
+	CleanupInterval time.Duration
 }
 
 // Class is one job class and how clients enqueue it and workers run it.
@@ -90,16 +95,21 @@ type Process struct {
 	// CrashAfter, when set, kills the process this long after the start
 	// (kill -9): it stops heartbeating and its running jobs are lost.
 	CrashAfter time.Duration
+	// StartAfter, when set, starts the process this long after the start
+	// (scaling out); before then it does not exist.
+	StartAfter time.Duration
 	// LongJob, when set, is a job already running at the start that never
 	// finishes, so it ends up stalled.
 	LongJob *LongJob
 }
 
 // LongJob is a job that has been running for RunningFor when the simulation
-// starts and never finishes.
+// starts, and finishes (successfully) FinishAfter the start; never when
+// FinishAfter is 0.
 type LongJob struct {
-	Class      string
-	RunningFor time.Duration
+	Class       string
+	RunningFor  time.Duration
+	FinishAfter time.Duration
 }
 
 // Backlog is Jobs jobs of Class waiting when the simulation starts,
@@ -113,8 +123,8 @@ type Backlog struct {
 // Validate reports what makes the scenario unplayable.
 func (sc *Scenario) Validate() error {
 	var errs []error
-	if sc.Heartbeat <= 0 || sc.PollInterval <= 0 {
-		errs = append(errs, errors.New("heartbeat and poll interval must be positive"))
+	if sc.Heartbeat <= 0 || sc.PollInterval <= 0 || sc.CleanupInterval < 0 {
+		errs = append(errs, errors.New("heartbeat and poll interval must be positive, the cleanup interval not negative"))
 	}
 	classes := make(map[string]bool, len(sc.Classes))
 	for _, c := range sc.Classes {
@@ -140,6 +150,9 @@ func (sc *Scenario) Validate() error {
 		}
 		if p.LongJob != nil && !classes[p.LongJob.Class] {
 			errs = append(errs, fmt.Errorf("process %q: long job class %q is not defined", p.Hostname, p.LongJob.Class))
+		}
+		if p.LongJob != nil && p.StartAfter > 0 {
+			errs = append(errs, fmt.Errorf("process %q: a process that starts later cannot have a job already running", p.Hostname))
 		}
 	}
 	for _, b := range sc.Backlogs {

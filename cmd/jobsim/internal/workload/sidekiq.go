@@ -87,6 +87,7 @@ type Sidekiq struct {
 
 	start, last time.Time
 	nextPoll    time.Time
+	nextCleanup time.Time
 }
 
 // process is what a Sidekiq process keeps in memory.
@@ -97,6 +98,7 @@ type process struct {
 	threads   []thread
 	nextBeat  time.Time
 	quiet     bool
+	waiting   bool  // not started yet (Process.StartAfter)
 	gone      bool  // crashed or stopped: takes no further part
 	processed int64 // executions since the last heartbeat
 	failed    int64
@@ -154,11 +156,17 @@ func (s *Sidekiq) Step(ctx context.Context, now time.Time) (Report, error) {
 			return r, fmt.Errorf("poll retry/schedule: %w", err)
 		}
 	}
+	if s.sc.CleanupInterval > 0 && !now.Before(s.nextCleanup) {
+		s.nextCleanup = now.Add(s.sc.CleanupInterval)
+		if err := s.cleanup(ctx); err != nil {
+			return r, fmt.Errorf("clean up the process registry: %w", err)
+		}
+	}
 	if err := s.fetch(ctx, now, &r); err != nil {
 		return r, fmt.Errorf("fetch: %w", err)
 	}
 	for _, p := range s.procs {
-		if p.gone || now.Before(p.nextBeat) {
+		if p.gone || p.waiting || now.Before(p.nextBeat) {
 			continue
 		}
 		p.nextBeat = now.Add(s.sc.Heartbeat)
@@ -175,7 +183,7 @@ func (s *Sidekiq) Step(ctx context.Context, now time.Time) (Report, error) {
 func (s *Sidekiq) Stop(ctx context.Context, now time.Time) (Report, error) {
 	var r Report
 	for _, p := range s.procs {
-		if p.gone {
+		if p.gone || p.waiting {
 			continue
 		}
 		pipe := s.rdb.Pipeline()
@@ -202,6 +210,8 @@ func (s *Sidekiq) Stop(ctx context.Context, now time.Time) (Report, error) {
 // begin creates the processes and seeds what exists before the start.
 func (s *Sidekiq) begin(ctx context.Context, now time.Time, r *Report) error {
 	s.start, s.last, s.nextPoll = now, now, now
+	// The first clean-up comes one interval in: the registry starts clean.
+	s.nextCleanup = now.Add(s.sc.CleanupInterval)
 	for i := range s.sc.Processes {
 		spec := &s.sc.Processes[i]
 		pid := 1000 + s.rng.IntN(60000)
@@ -210,13 +220,18 @@ func (s *Sidekiq) begin(ctx context.Context, now time.Time, r *Report) error {
 			identity: fmt.Sprintf("%s:%d:%s", spec.Hostname, pid, s.hex(6)),
 			threads:  make([]thread, spec.Concurrency),
 			nextBeat: now,
+			waiting:  spec.StartAfter > 0,
 		}
 		for t := range p.threads {
 			p.threads[t].tid = strconv.FormatUint(s.rng.Uint64N(1<<44), 36)
 		}
+		startedAt := now.Add(-time.Duration(10+s.rng.IntN(50)) * time.Minute)
+		if spec.StartAfter > 0 {
+			startedAt = now.Add(spec.StartAfter)
+		}
 		p.info = mustJSON(map[string]any{
 			"hostname":    spec.Hostname,
-			"started_at":  epoch(now.Add(-time.Duration(10+s.rng.IntN(50)) * time.Minute)),
+			"started_at":  epoch(startedAt),
 			"pid":         pid,
 			"tag":         "app",
 			"concurrency": spec.Concurrency,
@@ -229,6 +244,9 @@ func (s *Sidekiq) begin(ctx context.Context, now time.Time, r *Report) error {
 			j := s.newJob(s.classes[lj.Class], runAt.Add(-2*time.Second))
 			j.EnqueuedAt = epoch(runAt.Add(-time.Second))
 			p.threads[0] = thread{tid: p.threads[0].tid, job: j, runAt: runAt}
+			if lj.FinishAfter > 0 {
+				p.threads[0].finishAt = now.Add(lj.FinishAfter)
+			}
 			r.Enqueued++ // and fetched, before the start
 			r.Fetched++
 		}
@@ -254,11 +272,14 @@ func (s *Sidekiq) begin(ctx context.Context, now time.Time, r *Report) error {
 	return nil
 }
 
-// lifecycle crashes and quiets processes whose time has come.
+// lifecycle starts, crashes and quiets processes whose time has come.
 func (s *Sidekiq) lifecycle(now time.Time) {
 	elapsed := now.Sub(s.start)
 	for _, p := range s.procs {
-		if p.gone {
+		if p.waiting && elapsed >= p.spec.StartAfter {
+			p.waiting, p.nextBeat = false, now
+		}
+		if p.gone || p.waiting {
 			continue
 		}
 		if p.spec.CrashAfter > 0 && elapsed >= p.spec.CrashAfter {
@@ -277,7 +298,7 @@ func (s *Sidekiq) finish(ctx context.Context, now time.Time, r *Report) error {
 	pipe := s.rdb.Pipeline()
 	var dead []any
 	for _, p := range s.procs {
-		if p.gone {
+		if p.gone || p.waiting {
 			continue
 		}
 		for i := range p.threads {
@@ -432,7 +453,7 @@ func (s *Sidekiq) poll(ctx context.Context, now time.Time, r *Report) error {
 // their queues, in strict queue order.
 func (s *Sidekiq) fetch(ctx context.Context, now time.Time, r *Report) error {
 	for _, p := range s.procs {
-		if p.gone || p.quiet {
+		if p.gone || p.waiting || p.quiet {
 			continue
 		}
 		idle := p.idle()
@@ -457,6 +478,35 @@ func (s *Sidekiq) fetch(ctx context.Context, now time.Time, r *Report) error {
 		}
 	}
 	return nil
+}
+
+// cleanup is Sidekiq::ProcessSet.cleanup: registered identities whose
+// heartbeat entry is gone (expired: the process died without deregistering)
+// leave the `processes` set.
+func (s *Sidekiq) cleanup(ctx context.Context) error {
+	ids, err := s.rdb.SMembers(ctx, "processes").Result()
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	infos := make([]*redis.StringCmd, len(ids))
+	if _, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, id := range ids {
+			infos[i] = pipe.HGet(ctx, id, "info")
+		}
+		return nil
+	}); err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	var prune []any
+	for i, id := range ids {
+		if errors.Is(infos[i].Err(), redis.Nil) {
+			prune = append(prune, id)
+		}
+	}
+	if len(prune) == 0 {
+		return nil
+	}
+	return s.rdb.SRem(ctx, "processes", prune...).Err()
 }
 
 // heartbeat is Sidekiq::Launcher#❤: flush counters and the workers hash

@@ -6,6 +6,7 @@ package workload_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -102,6 +103,8 @@ func TestScenarioValidate(t *testing.T) {
 		{"process without queues", func(s *workload.Scenario) { s.Processes[0].Queues = nil }, "needs a hostname"},
 		{"unknown long job", func(s *workload.Scenario) { s.Processes[1].LongJob = &workload.LongJob{Class: "Nope"} }, `long job class "Nope"`},
 		{"unknown backlog", func(s *workload.Scenario) { s.Backlogs[0].Class = "Nope" }, `backlog of "Nope"`},
+		{"negative cleanup", func(s *workload.Scenario) { s.CleanupInterval = -time.Second }, "cleanup interval not negative"},
+		{"long job of a later process", func(s *workload.Scenario) { s.Processes[1].StartAfter = time.Minute }, "cannot have a job already running"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,7 +166,8 @@ func TestSameSeedSameState(t *testing.T) {
 }
 
 // TestDemoIncidents plays the demo scenario for 260 simulated seconds and
-// checks each incident it promises, reading Redis as a scraper would.
+// checks each incident it promises, and its end, reading Redis as a scraper
+// would.
 func TestDemoIncidents(t *testing.T) {
 	sc := workload.Demo()
 	m, c := newMiniredis(t)
@@ -187,6 +191,8 @@ func TestDemoIncidents(t *testing.T) {
 		quiet          = map[time.Duration]string{}
 		crashedBeat    = map[time.Duration]string{}
 		crashedExists  = map[time.Duration]int64{}
+		registered     = map[time.Duration]bool{} // batch-1 in the processes set
+		longJobRuns    = map[time.Duration]time.Duration{}
 	)
 	const steps = 260
 	total := play(t, sim, m, steps, func(now time.Time) {
@@ -201,11 +207,15 @@ func TestDemoIncidents(t *testing.T) {
 			require.NoError(t, json.Unmarshal([]byte(c.HGet(ctx, id, "info").Val()), &info))
 			hostOf[id] = info.Hostname
 		}
-		oldest, err := c.LIndex(ctx, "queue:reports", -1).Result()
-		require.NoError(t, err)
-		j := decode(t, oldest)
-		require.NotNil(t, j.EnqueuedAt)
-		reportsLatency[elapsed] = now.Sub(seconds(*j.EnqueuedAt))
+		switch oldest, err := c.LIndex(ctx, "queue:reports", -1).Result(); {
+		case errors.Is(err, redis.Nil):
+			reportsLatency[elapsed] = 0 // drained
+		default:
+			require.NoError(t, err)
+			j := decode(t, oldest)
+			require.NotNil(t, j.EnqueuedAt)
+			reportsLatency[elapsed] = now.Sub(seconds(*j.EnqueuedAt))
+		}
 		reportsSize[elapsed] = c.LLen(ctx, "queue:reports").Val()
 		for _, q := range []string{"default", "mailers"} {
 			sizes[q] = append(sizes[q], c.LLen(ctx, "queue:"+q).Val())
@@ -213,6 +223,17 @@ func TestDemoIncidents(t *testing.T) {
 		quiet[elapsed] = c.HGet(ctx, identity("reports-1"), "quiet").Val()
 		crashedBeat[elapsed] = c.HGet(ctx, identity("batch-1"), "beat").Val()
 		crashedExists[elapsed] = c.Exists(ctx, identity("batch-1")).Val()
+		registered[elapsed] = c.SIsMember(ctx, "processes", identity("batch-1")).Val()
+		for _, v := range c.HGetAll(ctx, identity("web-2")+":workers").Val() {
+			var w struct {
+				Payload string
+				RunAt   int64 `json:"run_at"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(v), &w))
+			if decode(t, w.Payload).Class == sc.Processes[1].LongJob.Class {
+				longJobRuns[elapsed] = now.Sub(time.Unix(w.RunAt, 0))
+			}
+		}
 	})
 	require.Len(t, hostOf, len(sc.Processes), "every process registers")
 
@@ -229,16 +250,19 @@ func TestDemoIncidents(t *testing.T) {
 		}
 	})
 
-	t.Run("reports falls behind", func(t *testing.T) {
+	t.Run("reports falls behind, then catches up", func(t *testing.T) {
 		quietAt := sc.Processes[2].QuietAfter
 		require.Equal(t, "reports-1", sc.Processes[2].Hostname)
+		scaleOut := sc.Processes[4].StartAfter
+		require.Equal(t, "reports-2", sc.Processes[4].Hostname)
 		assert.Less(t, reportsLatency[0], 5*time.Minute, "starts under the 5 minute mark")
-		last := time.Duration(steps-1) * time.Second
-		assert.Greater(t, reportsLatency[last], 5*time.Minute+time.Minute, "well past 5 minutes at the end")
-		for e := quietAt + time.Second; e <= last; e += time.Second {
+		for e := quietAt + time.Second; e < scaleOut; e += time.Second {
 			require.Greater(t, reportsLatency[e], reportsLatency[e-time.Second], "latency grows once nobody works the queue (%s)", e)
 			require.GreaterOrEqual(t, reportsSize[e], reportsSize[e-time.Second], "a quiet process fetches nothing (%s)", e)
 		}
+		assert.Greater(t, reportsLatency[scaleOut-time.Second], 5*time.Minute+time.Minute, "well past 5 minutes when reports-2 starts")
+		last := time.Duration(steps-1) * time.Second
+		assert.Less(t, reportsLatency[last], 4*time.Minute+30*time.Second, "under the alert's resolve level (90%% of 5 minutes) at the end")
 	})
 
 	t.Run("process goes quiet", func(t *testing.T) {
@@ -257,26 +281,17 @@ func TestDemoIncidents(t *testing.T) {
 		assert.Equal(t, lastBeat, crashedBeat[crashAt+50*time.Second], "no beat after the crash")
 		assert.EqualValues(t, 1, crashedExists[crashAt+50*time.Second])
 		assert.EqualValues(t, 0, crashedExists[crashAt+sc.Heartbeat+61*time.Second], "entry expires 60 s after the last beat")
-		assert.True(t, c.SIsMember(ctx, "processes", identity("batch-1")).Val(), "the registry keeps the dead name")
+		assert.True(t, registered[sc.CleanupInterval-time.Second], "the registry keeps the dead name")
+		assert.False(t, registered[sc.CleanupInterval], "until the poller cleans the registry up")
+		assert.True(t, c.SIsMember(ctx, "processes", identity("web-1")).Val(), "live processes stay")
 	})
 
-	t.Run("long job stalls", func(t *testing.T) {
-		now := start.Add(time.Duration(steps-1) * time.Second)
-		work := c.HGetAll(ctx, identity("web-2")+":workers").Val()
-		var found bool
-		for _, v := range work {
-			var w struct {
-				Queue   string
-				Payload string
-				RunAt   int64 `json:"run_at"`
-			}
-			require.NoError(t, json.Unmarshal([]byte(v), &w))
-			if decode(t, w.Payload).Class == sc.Processes[1].LongJob.Class {
-				found = true
-				assert.Greater(t, now.Sub(time.Unix(w.RunAt, 0)), 5*time.Minute)
-			}
-		}
-		assert.True(t, found, "web-2 still runs its long job: %v", work)
+	t.Run("long job stalls, then finishes", func(t *testing.T) {
+		finish := sc.Processes[1].LongJob.FinishAfter
+		assert.Greater(t, longJobRuns[20*time.Second], 5*time.Minute, "stalled after about 15 s")
+		assert.Greater(t, longJobRuns[finish-time.Second], 5*time.Minute)
+		_, running := longJobRuns[time.Duration(steps-1)*time.Second]
+		assert.False(t, running, "web-2's long job is done at the end")
 	})
 
 	t.Run("failures retry and die", func(t *testing.T) {
