@@ -201,8 +201,8 @@ func TestScaleOutOverRedisConcurrently(t *testing.T) {
 	}
 	swept.Wait()
 	assert.Equal(t, map[string]int{
-		"failure_cluster ChargeJob resolved level 2": 1,
-		"failure_cluster SyncJob resolved level 1":   1,
+		"failure_cluster ChargeJob resolved level 2":                                          1,
+		"failure_cluster SyncJob resolved level 1":                                            1,
 		"dependency_failure PG::ConnectionBad: Timeout after <n>s to <addr> resolved level 1": 1,
 	}, got)
 }

@@ -1,0 +1,116 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package failureclusterprocessor
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbench"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
+	"github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/metadata"
+)
+
+// BenchmarkFailureCluster runs the failure_cluster processor and its
+// yardsticks on the same 10,000-span batches built from the real captures
+// as job_retry's (docs/benchmarks.md):
+//
+//	mixed   1 span in 10 a job execution, the rest HTTP client spans
+//	jobs    every span a job execution (the captures' mix: 30 of 184 failed)
+//	failed  every span a failed job execution, as during an outage
+//
+// Yardsticks: floor (a loop that only reads the job attributes),
+// map_counter (floor + a run counter per job in a Go map) and contrib's
+// span_metrics connector; extract is the processor's own first step alone
+// (internal/jobevent on every span), to tell its cost from the detector's. The same batch is sent again and again, so its
+// clusters fire once and stay firing: the steady state of an incident.
+func BenchmarkFailureCluster(b *testing.B) {
+	batches := []struct {
+		name string
+		td   ptrace.Traces
+	}{
+		{"mixed", jobbench.MixedBatch(b, jobbench.BatchSize, 10)},
+		{"jobs", jobbench.JobBatch(b, jobbench.BatchSize)},
+		{"failed", jobbench.FailedBatch(b, jobbench.BatchSize)},
+	}
+	for _, bt := range batches {
+		b.Run(bt.name+"/floor", func(b *testing.B) {
+			jobbench.PerSpan(b, jobbench.BatchSize, func() { jobbench.Floor(bt.td) })
+		})
+		b.Run(bt.name+"/map_counter", func(b *testing.B) {
+			c := jobbench.NewMapCounter(statestore.NewDefaultConfig().MaxEntries)
+			jobbench.PerSpan(b, jobbench.BatchSize, func() { c.Count(bt.td) })
+		})
+		b.Run(bt.name+"/span_metrics", func(b *testing.B) {
+			sm := jobbench.NewSpanMetrics(b)
+			jobbench.PerSpan(b, jobbench.BatchSize, func() { _ = sm.ConsumeTraces(context.Background(), bt.td) })
+		})
+		b.Run(bt.name+"/extract", func(b *testing.B) {
+			x, err := jobevent.NewExtractor(jobevent.Config{}, time.Now)
+			require.NoError(b, err)
+			var ev jobevent.Event
+			jobbench.PerSpan(b, jobbench.BatchSize, func() {
+				for _, rs := range bt.td.ResourceSpans().All() {
+					for _, ss := range rs.ScopeSpans().All() {
+						for _, span := range ss.Spans().All() {
+							x.FromSpan(ss.Scope(), span, &ev)
+						}
+					}
+				}
+			})
+		})
+		b.Run(bt.name+"/failure_cluster_memory", func(b *testing.B) {
+			p, _ := newTraces(b, NewDefaultConfig(), clockwork.NewRealClock())
+			jobbench.PerSpan(b, jobbench.BatchSize, func() { _ = p.ConsumeTraces(context.Background(), bt.td) })
+		})
+		b.Run(bt.name+"/failure_cluster_redis", func(b *testing.B) {
+			p, counter := newRedisBench(b)
+			jobbench.PerSpan(b, jobbench.BatchSize, func() { _, _ = p.processTraces(context.Background(), bt.td) })
+			b.ReportMetric(float64(counter.RoundTrips())/float64(b.N), "roundtrips/batch")
+		})
+	}
+}
+
+// newRedisBench is the processor over a real Redis store whose client counts
+// round trips.
+func newRedisBench(b *testing.B) (*clusterProcessor, *redisclient.Counter) {
+	srv := redistest.Start(b)
+	cfg := NewDefaultConfig()
+	cfg.State.Redis.Endpoint = srv.Addr()
+	client, err := cfg.State.Redis.NewClient(context.Background(), 2*time.Second)
+	require.NoError(b, err)
+	counter := new(redisclient.Counter)
+	client.AddHook(counter)
+	p, err := newClusterProcessorWithStore(processortest.NewNopSettings(metadata.Type), cfg, clockwork.NewRealClock(),
+		statestore.NewRedis(client, cfg.State.Redis.KeyPrefix, 2*time.Second))
+	require.NoError(b, err)
+	b.Cleanup(func() { require.NoError(b, p.shutdown(context.Background())) })
+	return p, counter
+}
+
+// Spans that are not job executions cost no allocation: a batch of them
+// passes through untouched.
+func TestNonJobSpansDoNotAllocate(t *testing.T) {
+	clock := clockwork.NewFakeClockAt(t0)
+	p, err := newClusterProcessor(context.Background(), processortest.NewNopSettings(metadata.Type), NewDefaultConfig(), clock)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, p.shutdown(context.Background())) })
+	td, ss := newScopeSpans()
+	for range 1000 {
+		httpSpan(ss)
+	}
+	_, _ = p.processTraces(context.Background(), td) // warm the pool
+	allocs := testing.AllocsPerRun(100, func() { _, _ = p.processTraces(context.Background(), td) })
+	assert.Zero(t, allocs)
+}
