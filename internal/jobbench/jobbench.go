@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
 )
 
@@ -274,9 +275,11 @@ func WithoutAttempts(td ptrace.Traces) {
 
 // Renumberer gives the jobs of a batch new ids, so that a benchmark sees
 // new jobs in every batch, as a collector does, rather than the same jobs
-// retrying forever.
+// retrying forever. It also drops the alert events a processor added, so
+// the reused batch does not grow.
 type Renumberer struct {
-	ids  []pcommon.Value
+	spans []ptrace.Span
+	ids   []pcommon.Value
 	strs []string
 	ints []int64
 	gen  int
@@ -288,6 +291,7 @@ func NewRenumberer(td ptrace.Traces) *Renumberer {
 	for _, rs := range td.ResourceSpans().All() {
 		for _, ss := range rs.ScopeSpans().All() {
 			for _, span := range ss.Spans().All() {
+				r.spans = append(r.spans, span)
 				for _, k := range idKeys {
 					if v, ok := span.Attributes().Get(k); ok {
 						r.ids = append(r.ids, v)
@@ -301,11 +305,14 @@ func NewRenumberer(td ptrace.Traces) *Renumberer {
 	return r
 }
 
-// Next rewrites the ids for the next generation n: int ids + n·10^9,
-// string ids with the suffix "#n". It allocates; call it with the
-// benchmark timer stopped.
+// Next rewrites the ids for the next generation n (int ids + n·10^9,
+// string ids with the suffix "#n") and drops alert events. It allocates;
+// call it with the benchmark timer stopped.
 func (r *Renumberer) Next() {
 	r.gen++
+	for _, span := range r.spans {
+		span.Events().RemoveIf(func(ev ptrace.SpanEvent) bool { return ev.Name() == alert.EventName })
+	}
 	suffix := "#" + strconv.Itoa(r.gen)
 	for i, v := range r.ids {
 		if v.Type() == pcommon.ValueTypeInt {
