@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/goleak"
 
+	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
 )
 
@@ -125,7 +126,10 @@ func TestWithoutAttemptsAndRenumberer(t *testing.T) {
 	}
 
 	r := NewRenumberer(td)
+	span := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+	span.Events().AppendEmpty().SetName(alert.EventName)
 	r.Next()
+	assert.Zero(t, span.Events().Len(), "alert events dropped")
 	evs, _ = events(t, td)
 	for _, ev := range evs {
 		assert.False(t, ids[ev.System+"/"+ev.ID], "%s/%s is new", ev.System, ev.ID)
