@@ -87,6 +87,8 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) (int, er
 	simCtx, stopSim := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { sim.run(simCtx) })
+	// Job spans over OTLP, with a failing class and a database outage.
+	wg.Go(func() { newIncidentEmitter(endpoints[3].addr, time.Now(), stderr).run(simCtx, o.tick) })
 	wg.Go(func() {
 		health := "http://" + endpoints[1].addr + "/"
 		if waitHealthy(simCtx, health, exited) {
