@@ -81,15 +81,16 @@ func Floor(td ptrace.Traces) int {
 
 // MapCounter is Floor plus the seed's retry counter kept in a Go map: runs
 // per job (class and id). The map is cleared when it reaches its limit.
+// Counting a job seen before allocates nothing.
 type MapCounter struct {
-	runs  map[string]int
+	runs  map[string]*int
 	key   []byte
 	limit int
 }
 
 // NewMapCounter returns a counter of at most limit jobs.
 func NewMapCounter(limit int) *MapCounter {
-	return &MapCounter{runs: make(map[string]int), limit: limit}
+	return &MapCounter{runs: make(map[string]*int), limit: limit}
 }
 
 // Count counts the runs of the batch's jobs and returns how many of them
@@ -109,15 +110,15 @@ func (c *MapCounter) Count(td ptrace.Traces) int {
 				} else {
 					c.key = append(c.key, j.id.Str()...)
 				}
-				if n, ok := c.runs[string(c.key)]; ok {
-					c.runs[string(c.key)] = n + 1
+				if n := c.runs[string(c.key)]; n != nil {
+					*n++
 					retries++
 					continue
 				}
 				if len(c.runs) >= c.limit {
 					clear(c.runs)
 				}
-				c.runs[string(c.key)] = 1
+				c.runs[string(c.key)] = new(int)
 			}
 		}
 	}

@@ -153,6 +153,8 @@ type scratch struct {
 	escalate  statestore.Batch
 	chains    map[uint64]chainEnds // job hash -> its counted runs
 	classRule map[string]int       // class -> rule index, bounded
+	// examples collects the trace ids of the jobs that alert.
+	examples map[uint64][]pcommon.TraceID
 }
 
 // classCacheMax bounds the class -> rule cache of each scratch; classes
@@ -235,6 +237,9 @@ func (d *Detector) Detect(ctx context.Context, runs []Run) ([]Found, error) {
 		if j := s.state[i].sameAs; j >= 0 {
 			runs[i].Retries = runs[j].Retries
 		}
+	}
+	if len(found) > 0 {
+		s.addExamples(runs, found)
 	}
 	return found, errors.Join(errs...)
 }
@@ -342,7 +347,6 @@ func (d *Detector) decide(found []Found, runs []Run, s *scratch, i int, ok bool)
 		Queue:     r.Queue,
 		Class:     r.Class,
 		JobID:     r.ID,
-		TraceIDs:  s.traceIDs(runs, i),
 	}
 	if r.Outcome == jobevent.OutcomeSuccess {
 		a.State = alert.StateResolved
@@ -388,15 +392,34 @@ func (d *Detector) rule(s *scratch, class string) int {
 	return i
 }
 
-// traceIDs are the traces of run i and of the batch's other runs of its job.
-func (s *scratch) traceIDs(runs []Run, i int) []pcommon.TraceID {
-	ids := []pcommon.TraceID{runs[i].TraceID}
-	for j := range runs {
-		if j != i && s.state[j].hash == s.state[i].hash && len(ids) < alert.MaxExampleTraceIDs {
-			ids = append(ids, runs[j].TraceID)
+// addExamples gives each alert the traces of its run and of the batch's
+// other runs of the same job (alert.Alert keeps the first few), in one pass
+// over the batch.
+func (s *scratch) addExamples(runs []Run, found []Found) {
+	clear(s.examples)
+	if s.examples == nil {
+		s.examples = map[uint64][]pcommon.TraceID{}
+	}
+	for _, f := range found {
+		s.examples[s.state[f.Run].hash] = nil
+	}
+	for i := range runs {
+		h := s.state[i].hash
+		if ids, ok := s.examples[h]; ok && len(ids) < 2*alert.MaxExampleTraceIDs {
+			s.examples[h] = append(ids, runs[i].TraceID)
 		}
 	}
-	return ids
+	for k := range found {
+		f := &found[k]
+		own := runs[f.Run].TraceID
+		f.Alert.TraceIDs = []pcommon.TraceID{own}
+		for _, id := range s.examples[s.state[f.Run].hash] {
+			if id != own {
+				f.Alert.TraceIDs = append(f.Alert.TraceIDs, id)
+			}
+		}
+	}
+	clear(s.examples)
 }
 
 // release drops what the scratch holds of the batch.

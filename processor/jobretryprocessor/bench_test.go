@@ -1,0 +1,123 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package jobretryprocessor
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbench"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
+	"github.com/otelcol-jobs/otelcol-jobs/processor/jobretryprocessor/internal/metadata"
+)
+
+// BenchmarkJobRetry runs the job_retry processor and its yardsticks on the
+// same 10,000-span batches built from the real captures (docs/benchmarks.md):
+//
+//	mixed       1 span in 10 a job execution, the rest HTTP client spans
+//	jobs        every span a job execution, with its attempt number
+//	jobs_by_id  the same without attempt numbers: counted by job id
+//
+// Before each run (untimed) the batch gets new job ids, as a collector sees
+// new jobs in every batch, and loses the alert events of the last run. The
+// captures are retry-heavy: about 1 job in 60 of a batch is in a loop past
+// 3 retries, so every run also raises that many alerts.
+//
+// Yardsticks: floor (a loop that only reads the job attributes),
+// map_counter (floor + a run counter per job in a Go map) and contrib's
+// span_metrics connector.
+func BenchmarkJobRetry(b *testing.B) {
+	byID := jobbench.JobBatch(b, jobbench.BatchSize)
+	jobbench.WithoutAttempts(byID)
+	batches := []struct {
+		name string
+		td   ptrace.Traces
+	}{
+		{"mixed", jobbench.MixedBatch(b, jobbench.BatchSize, 10)},
+		{"jobs", jobbench.JobBatch(b, jobbench.BatchSize)},
+		{"jobs_by_id", byID},
+	}
+	for _, bt := range batches {
+		renumber := jobbench.NewRenumberer(bt.td)
+		run := func(b *testing.B, op func()) {
+			jobbench.PerSpanWithSetup(b, jobbench.BatchSize, renumber.Next, op)
+		}
+		b.Run(bt.name+"/floor", func(b *testing.B) {
+			run(b, func() { jobbench.Floor(bt.td) })
+		})
+		b.Run(bt.name+"/map_counter", func(b *testing.B) {
+			c := jobbench.NewMapCounter(statestore.NewDefaultConfig().MaxEntries)
+			run(b, func() { c.Count(bt.td) })
+		})
+		b.Run(bt.name+"/span_metrics", func(b *testing.B) {
+			sm := jobbench.NewSpanMetrics(b)
+			run(b, func() { _ = sm.ConsumeTraces(context.Background(), bt.td) })
+		})
+		b.Run(bt.name+"/job_retry_memory", func(b *testing.B) {
+			p, _ := newTraces(b, NewDefaultConfig(), clockwork.NewRealClock())
+			run(b, func() { _ = p.ConsumeTraces(context.Background(), bt.td) })
+			b.ReportMetric(float64(len(spanAlerts([]ptrace.Traces{bt.td}))), "alerts/batch")
+		})
+		b.Run(bt.name+"/job_retry_redis", func(b *testing.B) {
+			p, counter := newRedisBench(b)
+			run(b, func() { _, _ = p.processTraces(context.Background(), bt.td) })
+			b.ReportMetric(float64(counter.RoundTrips())/float64(b.N), "roundtrips/batch")
+		})
+	}
+}
+
+// newRedisBench is the processor over a real Redis store whose client counts
+// round trips.
+func newRedisBench(b *testing.B) (*retryProcessor, *redisclient.Counter) {
+	srv := redistest.Start(b)
+	cfg := redisConfig(srv)
+	client, err := cfg.State.Redis.NewClient(context.Background(), cfg.State.Redis.Timeout)
+	require.NoError(b, err)
+	counter := new(redisclient.Counter)
+	client.AddHook(counter)
+	p, err := newRetryProcessorWithStore(processortest.NewNopSettings(metadata.Type), cfg, clockwork.NewRealClock(),
+		statestore.NewRedis(client, cfg.State.Redis.KeyPrefix, cfg.State.Redis.Timeout))
+	require.NoError(b, err)
+	b.Cleanup(func() { require.NoError(b, p.shutdown(context.Background())) })
+	return p, counter
+}
+
+// BenchmarkBytesPerTrackedJob fills the memory store through the processor
+// with a million jobs counted by id (one run each) and reports the heap the
+// processor's state holds per tracked job, measured (the heap freed when the
+// processor goes), next to the store's own estimate.
+func BenchmarkBytesPerTrackedJob(b *testing.B) {
+	const jobs = 1_000_000
+	td := jobbench.JobBatch(b, jobbench.BatchSize)
+	jobbench.WithoutAttempts(td)
+	renumber := jobbench.NewRenumberer(td)
+	for range b.N {
+		cfg := NewDefaultConfig()
+		cfg.State.MaxEntries = jobs
+		clock := clockwork.NewFakeClockAt(time.Now())
+		store := statestore.NewMemory(cfg.State.MaxEntries, statestore.WithClock(clock))
+		p, err := newRetryProcessorWithStore(processortest.NewNopSettings(metadata.Type), cfg, clock, store)
+		require.NoError(b, err)
+		for store.Stats().Entries < jobs {
+			renumber.Next()
+			_, _ = p.processTraces(context.Background(), td)
+		}
+		st := store.Stats()
+		withState := heapInUse()
+		require.NoError(b, p.shutdown(context.Background()))
+		p, store = nil, nil //nolint:ineffassign,wastedassign // drop the state before measuring the heap without it
+		b.ReportMetric(float64(withState-heapInUse())/float64(st.Entries), "B/job")
+		b.ReportMetric(float64(st.Bytes)/float64(st.Entries), "est_B/job")
+	}
+	runtime.KeepAlive(td)
+}
