@@ -14,6 +14,12 @@
 // and resolves when the job succeeds, only if it fired. Those decisions come
 // from store ops that answer for exactly one caller (Max, Delete), so
 // processors sharing a Redis store raise each alert once.
+//
+// Only a success past the threshold looks for an alert to resolve, which
+// keeps successes (most runs) free of store ops. So a job counted by id
+// whose window ends while it alerts (its count starts again) and that then
+// succeeds within its threshold resolves nothing: its alert mark expires
+// one window after its last failure.
 package retry // import "github.com/otelcol-jobs/otelcol-jobs/processor/jobretryprocessor/internal/retry"
 
 import (
@@ -113,11 +119,7 @@ type runState struct {
 	// escalation is the Max or Delete of the alert mark in the second batch
 	// (jobs counted by id).
 	escalation statestore.Ref
-	// failed is set on a job's first counted run once a counted run of the
-	// job failed in the batch; a success after that takes the alert mark
-	// down in the second batch (deferred), after the failures raised it.
-	failed, deferred bool
-	keyAt            int // offset of the job's two keys in scratch.keys
+	keyAt      int // offset of the job's two keys in scratch.keys
 	// sameAs is the run this one repeats (nested instrumentation), or -1.
 	sameAs int
 	// next is the next counted run of the same job in the batch, or -1.
@@ -137,8 +139,8 @@ type plan uint8
 
 const (
 	planNone    plan = iota
-	planCount        // Incr the run counter (and Delete the mark on success)
-	planResolve      // Delete the mark: a job with an attempt number succeeded after retries
+	planCount        // Incr the run counter
+	planResolve      // Delete the mark: a job with an attempt number succeeded past its threshold
 	planFire         // Max the mark: a job with an attempt number failed past its threshold
 )
 
@@ -166,8 +168,7 @@ const (
 
 // Detect sets each run's Retries and returns the alert records to emit, or
 // nil. It applies one batch of ops to the store, and a second one only when
-// a job counted by id (no attempt number) is past its threshold, or succeeds
-// after failing within the same batch. A store
+// a job counted by id (no attempt number) is past its threshold. A store
 // error is returned after the runs got whatever the store could answer:
 // their data must pass on regardless.
 func (d *Detector) Detect(ctx context.Context, runs []Run) ([]Found, error) {
@@ -186,9 +187,6 @@ func (d *Detector) Detect(ctx context.Context, runs []Run) ([]Found, error) {
 		case planCount:
 			age := now.Sub(runs[i].Time)
 			st.runs = s.ops.Incr(s.runsKey(st), 1, max(d.window-age, time.Millisecond))
-			if runs[i].Outcome == jobevent.OutcomeSuccess && !st.deferred {
-				st.mark = s.ops.Delete(s.alertKey(st))
-			}
 		case planResolve:
 			st.mark = s.ops.Delete(s.alertKey(st))
 		case planFire:
@@ -200,10 +198,9 @@ func (d *Detector) Detect(ctx context.Context, runs []Run) ([]Found, error) {
 		errs = append(errs, d.store.Apply(ctx, &s.ops))
 	}
 
-	// Jobs counted by id know their retries only now. Their alert marks go
-	// in a second batch, in batch order: a failure past its threshold raises
-	// the mark, and a later success of the same job in the batch takes it
-	// down.
+	// Jobs counted by id know their retries only now. Those past their
+	// threshold raise (failure) or take down (success) their alert mark in
+	// a second batch, in batch order.
 	var found []Found
 	for i := range runs {
 		r, st := &runs[i], &s.state[i]
@@ -214,15 +211,13 @@ func (d *Detector) Detect(ctx context.Context, runs []Run) ([]Found, error) {
 		if n := s.ops.Value(st.runs); n > 0 {
 			r.Retries = n - 1
 		}
-		switch {
-		case r.Outcome != jobevent.OutcomeSuccess:
-			if st.level = d.level(st, r.Retries); st.level > 0 {
-				st.escalation = s.escalate.Max(s.alertKey(st), st.level, d.window)
-			}
-		case st.deferred:
+		if st.level = d.level(st, r.Retries); st.level == 0 {
+			continue
+		}
+		if r.Outcome == jobevent.OutcomeSuccess {
 			st.escalation = s.escalate.Delete(s.alertKey(st))
-		default:
-			found = d.decide(found, runs, s, i, s.ops.OK(st.mark))
+		} else {
+			st.escalation = s.escalate.Max(s.alertKey(st), st.level, d.window)
 		}
 	}
 	if s.escalate.Len() > 0 {
@@ -263,17 +258,18 @@ func (s *scratch) plan(d *Detector, runs []Run, now time.Time) {
 		st.rule = d.rule(s, r.Class)
 		switch {
 		case r.Attempt > 0:
+			// Only a job past its threshold can have an alert to resolve.
 			r.Retries = int64(r.Attempt - 1)
+			if st.level = d.level(st, r.Retries); st.level == 0 {
+				break
+			}
+			st.plan = planFire
 			if r.Outcome == jobevent.OutcomeSuccess {
-				if r.Retries > 0 {
-					st.plan = planResolve
-				}
-			} else if st.level = d.level(st, r.Retries); st.level > 0 {
-				st.plan = planFire
+				st.plan = planResolve
 			}
 		case now.Sub(r.Time) < d.window: // else older than any window ending now
 			st.plan = planCount
-			s.chain(i, r.Outcome == jobevent.OutcomeSuccess)
+			s.chain(i)
 			counted = true
 		}
 	}
@@ -289,22 +285,18 @@ func (s *scratch) plan(d *Detector, runs []Run, now time.Time) {
 }
 
 // chain links counted run i to the earlier counted runs of its job.
-func (s *scratch) chain(i int, success bool) {
+func (s *scratch) chain(i int) {
 	if s.chains == nil {
 		s.chains = map[uint64]chainEnds{}
 	}
-	st := &s.state[i]
-	ends, ok := s.chains[st.hash]
+	h := s.state[i].hash
+	ends, ok := s.chains[h]
 	if !ok {
-		s.chains[st.hash] = chainEnds{i, i}
-		st.failed = !success
+		s.chains[h] = chainEnds{i, i}
 		return
 	}
-	first := &s.state[ends.first]
-	st.deferred = success && first.failed
-	first.failed = first.failed || !success
 	s.state[ends.last].next = i
-	s.chains[st.hash] = chainEnds{ends.first, i}
+	s.chains[h] = chainEnds{ends.first, i}
 }
 
 // markNested finds the runs that repeat another run of the same job in the
