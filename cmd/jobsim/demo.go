@@ -87,8 +87,11 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) (int, er
 	simCtx, stopSim := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { sim.run(simCtx) })
-	// Job spans over OTLP, with a failing class and a database outage.
-	wg.Go(func() { newIncidentEmitter(endpoints[3].addr, time.Now(), stderr).run(simCtx, o.tick) })
+	// Job spans over OTLP, with a failing class and a database outage; they
+	// stop at Ctrl-C, while the collector still runs.
+	emitCtx, stopEmit := context.WithCancel(simCtx)
+	defer context.AfterFunc(ctx, stopEmit)()
+	wg.Go(func() { newIncidentEmitter(endpoints[3].addr, time.Now(), stderr).run(emitCtx, o.tick) })
 	wg.Go(func() {
 		health := "http://" + endpoints[1].addr + "/"
 		if waitHealthy(simCtx, health, exited) {
