@@ -81,6 +81,9 @@ func TestMixedBatch(t *testing.T) {
 	assert.Equal(t, BatchSize, spans)
 	assert.Len(t, evs, BatchSize/10)
 	assert.Equal(t, BatchSize/10, Floor(td), "the floor finds the same jobs")
+	x, err := jobevent.NewExtractor(jobevent.Config{}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, BatchSize/10, Extract(x, td))
 }
 
 func TestFailedBatch(t *testing.T) {

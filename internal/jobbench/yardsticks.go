@@ -16,6 +16,8 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
 )
 
 // The job attributes of the captured conventions (River, AppSignal BullMQ,
@@ -71,6 +73,24 @@ func Floor(td ptrace.Traces) int {
 		for _, ss := range rs.ScopeSpans().All() {
 			for _, span := range ss.Spans().All() {
 				if readJob(span, &j) {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
+// Extract runs the shared extractor (internal/jobevent) over every span of
+// the batch and returns the number of job executions: the part of a job
+// processor's cost that is recognising executions, whatever it then does.
+func Extract(x *jobevent.Extractor, td ptrace.Traces) int {
+	n := 0
+	var ev jobevent.Event
+	for _, rs := range td.ResourceSpans().All() {
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, span := range ss.Spans().All() {
+				if x.FromSpan(ss.Scope(), span, &ev) {
 					n++
 				}
 			}

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbench"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
@@ -33,7 +34,8 @@ import (
 // captures are retry-heavy: about 1 job in 60 of a batch is in a loop past
 // 3 retries, so every run also raises that many alerts.
 //
-// Yardsticks: floor (a loop that only reads the job attributes),
+// Yardsticks: floor (a loop that only reads the job attributes), extract
+// (the shared jobevent extractor alone, the processor's first step),
 // map_counter (floor + a run counter per job in a Go map) and contrib's
 // span_metrics connector.
 func BenchmarkJobRetry(b *testing.B) {
@@ -54,6 +56,11 @@ func BenchmarkJobRetry(b *testing.B) {
 		}
 		b.Run(bt.name+"/floor", func(b *testing.B) {
 			run(b, func() { jobbench.Floor(bt.td) })
+		})
+		b.Run(bt.name+"/extract", func(b *testing.B) {
+			x, err := jobevent.NewExtractor(jobevent.Config{}, nil)
+			require.NoError(b, err)
+			run(b, func() { jobbench.Extract(x, bt.td) })
 		})
 		b.Run(bt.name+"/map_counter", func(b *testing.B) {
 			c := jobbench.NewMapCounter(statestore.NewDefaultConfig().MaxEntries)

@@ -109,7 +109,7 @@ const noRef = statestore.Ref(-1)
 
 // runState is the detector's bookkeeping for one run.
 type runState struct {
-	hash uint64 // of the job; 0 when the run has no id
+	hash uint64 // of the job, once a plan needs it; never 0
 	rule int
 	plan plan
 	// level is the alert level a failure reached (planFire).
@@ -254,7 +254,6 @@ func (s *scratch) plan(d *Detector, runs []Run, now time.Time) {
 		if r.ID == "" {
 			continue // runs of a job without an id cannot be told apart
 		}
-		st.hash = jobHash(&r.Event)
 		st.rule = d.rule(s, r.Class)
 		switch {
 		case r.Attempt > 0:
@@ -263,11 +262,13 @@ func (s *scratch) plan(d *Detector, runs []Run, now time.Time) {
 			if st.level = d.level(st, r.Retries); st.level == 0 {
 				break
 			}
+			st.hash = jobHash(&r.Event)
 			st.plan = planFire
 			if r.Outcome == jobevent.OutcomeSuccess {
 				st.plan = planResolve
 			}
 		case now.Sub(r.Time) < d.window: // else older than any window ending now
+			st.hash = jobHash(&r.Event)
 			st.plan = planCount
 			s.chain(i)
 			counted = true
@@ -397,6 +398,9 @@ func (s *scratch) addExamples(runs []Run, found []Found) {
 	}
 	for i := range runs {
 		h := s.state[i].hash
+		if h == 0 && runs[i].ID != "" {
+			h = jobHash(&runs[i].Event)
+		}
 		if ids, ok := s.examples[h]; ok && len(ids) < 2*alert.MaxExampleTraceIDs {
 			s.examples[h] = append(ids, runs[i].TraceID)
 		}
