@@ -17,11 +17,13 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbench"
 	"github.com/otelcol-jobs/otelcol-jobs/processor/jobretryprocessor/internal/metadata"
 	"github.com/otelcol-jobs/otelcol-jobs/processor/jobretryprocessor/internal/metadatatest"
 )
@@ -313,4 +315,29 @@ func TestLogsSeedEvents(t *testing.T) {
 
 	ts := out.ResourceLogs().At(1).ScopeLogs().At(0).LogRecords().At(0).Timestamp().AsTime()
 	assert.Equal(t, testStart.Add(4*time.Minute), ts.UTC(), "the alert is timed by the run that raised it")
+}
+
+// Spans and log records that are no job executions cost no allocation.
+func TestNonJobDataDoesNotAllocate(t *testing.T) {
+	clock := clockwork.NewFakeClockAt(testStart)
+	p, err := newRetryProcessor(context.Background(), processortest.NewNopSettings(metadata.Type), NewDefaultConfig(), clock)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, p.shutdown(context.Background())) })
+
+	td := jobbench.MixedBatch(t, 1000, 1000) // one job span, 999 HTTP client spans
+	forEachSpan(td, func(_ pcommon.InstrumentationScope, span ptrace.Span) {
+		if span.Kind() == ptrace.SpanKindConsumer {
+			span.SetKind(ptrace.SpanKindClient) // now none is a job
+		}
+	})
+	assert.Zero(t, testing.AllocsPerRun(20, func() { _, _ = p.processTraces(context.Background(), td) }))
+
+	ld := plog.NewLogs()
+	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	for range 100 {
+		lr := lrs.AppendEmpty()
+		lr.Body().SetStr(`GET /health 200 1ms`)
+		lr.Attributes().PutStr("http.route", "/health")
+	}
+	assert.Zero(t, testing.AllocsPerRun(20, func() { _, _ = p.processLogs(context.Background(), ld) }))
 }
