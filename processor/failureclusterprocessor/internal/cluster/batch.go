@@ -15,10 +15,11 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/fingerprint"
 )
 
-// Record is an alert record and the event it is about: for a firing or
-// escalated class cluster the class's last failure in the batch, for a
-// dependency cluster the fingerprint's last failure, for a resolution the
-// class's last execution. Event is -1 for records Sweep finds.
+// Record is an alert record and the index of the event it is about: for a
+// firing or escalated class cluster the class's last failure in the batch
+// (its last execution when the batch has none and other replicas' failures
+// raised the level), for a dependency cluster the fingerprint's last
+// failure, for a resolution the class's last execution.
 type Record struct {
 	Alert alert.Alert
 	Event int
@@ -163,9 +164,8 @@ func (b *Batch) Failures() int { return b.failures }
 // Add adds one job execution; its index is the number of events added
 // before it. Executions of unknown outcome, older than the window, or seen
 // earlier in the batch (same system, class, id and attempt: the Sidekiq and
-// ActiveJob spans of one run) are not counted.
-// The batch's clock reading, by which events are judged, is taken at its
-// first Add.
+// ActiveJob spans of one run) are not counted. The clock is read at the
+// first Add: events are judged by that time.
 func (b *Batch) Add(ev *jobevent.Event) {
 	if len(b.events) == 0 {
 		b.nowMs = b.d.clock.Now().UnixMilli()
@@ -288,12 +288,15 @@ func (b *Batch) duplicate(ev *jobevent.Event, system, class string) bool {
 // as many fingerprints as it may.
 func (b *Batch) printIndex(ev *jobevent.Event) int32 {
 	d := b.d
-	message := ev.ErrorMessage
+	errType, message := ev.ErrorType, ev.ErrorMessage
+	if errType == "" {
+		errType = "unknown"
+	}
 	if d.cfg.MinClasses == 0 {
 		message = "" // only the error type matters
 	}
 	b.h.Reset()
-	b.h.WriteString(ev.ErrorType)
+	b.h.WriteString(errType)
 	b.h.WriteByte(0)
 	b.h.WriteString(message[:min(len(message), fingerprint.MaxScan)])
 	raw := b.h.Sum64()
@@ -302,11 +305,7 @@ func (b *Batch) printIndex(ev *jobevent.Event) int32 {
 	}
 	start := len(b.arena)
 	var typeLen int
-	b.arena, typeLen = fingerprint.Append(b.arena, ev.ErrorType, message)
-	if typeLen == 0 && len(b.arena) == start {
-		b.arena = append(b.arena, "unknown"...)
-		typeLen = len("unknown")
-	}
+	b.arena, typeLen = fingerprint.Append(b.arena, errType, message)
 	fp := b.arena[start:]
 	h := maphash.Bytes(d.seed, fp)
 	pi, ok := b.printIdx[h]
@@ -355,6 +354,17 @@ func (c *batchClass) add(bucket, atMs int64, failure bool) {
 	for k := len(c.adds) - 1; k > 0 && c.adds[k].bucket < c.adds[k-1].bucket; k-- {
 		c.adds[k], c.adds[k-1] = c.adds[k-1], c.adds[k]
 	}
+}
+
+// anchor is the event a record of the class is about: for a firing record
+// its last failure in the batch (its last execution if it had none: another
+// replica's failures raised the level), for a resolved one its last
+// execution.
+func (c *batchClass) anchor(state alert.State) int32 {
+	if state == alert.StateFiring && c.lastFailure >= 0 {
+		return c.lastFailure
+	}
+	return c.lastEvent
 }
 
 func (c *batchClass) addType(pi int32) {
@@ -570,13 +580,13 @@ func (b *Batch) decide(ctx context.Context) error {
 		case claimFire:
 			if cl.OK(c.claimRef) {
 				c.level = c.claimLevel
-				b.records = append(b.records, Record{Alert: b.classAlert(c, alert.StateFiring), Event: int(c.lastFailure)})
+				b.records = append(b.records, Record{Alert: b.classAlert(c, alert.StateFiring), Event: int(c.anchor(alert.StateFiring))})
 			} else if v := cl.Value(c.claimRef); v > c.level {
 				c.level = v // another replica fired it
 			}
 		case claimResolve:
 			if cl.OK(c.claimRef) {
-				b.records = append(b.records, Record{Alert: b.classAlert(c, alert.StateResolved), Event: int(c.lastEvent)})
+				b.records = append(b.records, Record{Alert: b.classAlert(c, alert.StateResolved), Event: int(c.anchor(alert.StateResolved))})
 			}
 			c.level = 0
 		default:
@@ -609,9 +619,9 @@ func (b *Batch) decide(ctx context.Context) error {
 
 // classAlert is the record of a class's claim. Called with d.mu held.
 func (b *Batch) classAlert(c *batchClass, state alert.State) alert.Alert {
-	at := c.lastMs
-	if state == alert.StateResolved {
-		at = c.lastEventMs
+	at := c.lastEventMs
+	if state == alert.StateFiring && c.lastFailure >= 0 {
+		at = c.lastMs
 	}
 	f := classFacts{
 		state: state, level: c.level, failures: c.windowFailures, executions: c.windowExecutions,

@@ -133,9 +133,8 @@ const (
 
 // Stats describes what the detector tracks, for the processor's telemetry.
 type Stats struct {
-	Classes, Fingerprints                 int
-	EvictedClasses, EvictedFingerprints   int64
-	ActiveClusters, ActiveDependencyAlert int
+	Classes, Fingerprints               int
+	EvictedClasses, EvictedFingerprints int64
 }
 
 // Detector finds failure clusters; it is safe for concurrent use.
@@ -274,7 +273,6 @@ func (d *Detector) Stats() Stats {
 	return Stats{
 		Classes: d.classes.Len(), Fingerprints: d.prints.Len(),
 		EvictedClasses: d.evictedClass, EvictedFingerprints: d.evictedPrint,
-		ActiveClusters: len(d.activeClasses), ActiveDependencyAlert: len(d.activePrints),
 	}
 }
 

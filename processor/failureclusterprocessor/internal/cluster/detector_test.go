@@ -153,7 +153,7 @@ func TestClassClusterFiresOnce(t *testing.T) {
 	recs, _ = h.observe(t, failures(5, "PaymentJob", "Net::ReadTimeout", "timed out", at)...)
 	assert.Empty(t, recs)
 	assert.Empty(t, h.sweep(t))
-	assert.Equal(t, 1, h.d.Stats().ActiveClusters)
+	assert.Len(t, h.d.activeClasses, 1, "known to be firing")
 }
 
 func TestScatteredFailuresDoNotFire(t *testing.T) {
@@ -222,7 +222,7 @@ func TestResolutionOnTimer(t *testing.T) {
 	assert.Equal(t, h.clock.Now(), a.Time)
 	assert.Equal(t, "job class PaymentJob recovered: 0 failures in the last 1h (resolves below 5)", a.Summary)
 	assert.Empty(t, h.sweep(t), "resolved once")
-	assert.Zero(t, h.d.Stats().ActiveClusters)
+	assert.Empty(t, h.d.activeClasses)
 
 	// A new burst fires again.
 	recs, _ = h.observe(t, failures(11, "PaymentJob", "E", "boom", h.clock.Now())...)
@@ -475,4 +475,40 @@ func TestReplicasShareOneStore(t *testing.T) {
 	recs, _ := b.observe(t, failures(11, "Job", "E", "boom", clock.Now())...)
 	require.Len(t, recs, 1)
 	assert.Equal(t, alert.StateFiring, recs[0].Alert.State)
+}
+
+func TestEscalationOnABatchWithoutFailures(t *testing.T) {
+	// Replica b knows the cluster fires at level 1. Failures counted by
+	// another replica whose claim never came (its second pipeline failed)
+	// take the class to 21; b's next batch, successes only, escalates it,
+	// on its last execution.
+	clock := clockwork.NewFakeClockAt(t0)
+	store := statestore.NewMemory(100_000, statestore.WithClock(clock))
+	a := newHarnessOver(t, testConfig(), clock, store)
+	b := newHarnessOver(t, testConfig(), clock, store)
+	recs, _ := a.observe(t, failures(11, "Job", "E", "boom", t0)...)
+	require.Len(t, recs, 1)
+	recs, _ = b.observe(t, failures(1, "Job", "E", "boom", t0)...)
+	require.Empty(t, recs, "b learns level 1")
+
+	var ops statestore.Batch
+	ops.WindowAdd("fc:f:"+recs0ID(t, a), b.d.window, t0, 9)
+	require.NoError(t, store.Apply(context.Background(), &ops))
+
+	recs, _ = b.observe(t, successes(3, "Job", t0)...)
+	require.Len(t, recs, 1)
+	assert.Equal(t, 2, recs[0].Event, "the last execution")
+	assert.Equal(t, int64(2), attr(recs[0].Alert, AttrLevel))
+	assert.Equal(t, 21.0, recs[0].Alert.Value)
+	assert.True(t, t0.Equal(recs[0].Alert.Time))
+}
+
+// recs0ID is the id of the one class h tracks.
+func recs0ID(t *testing.T, h *harness) string {
+	t.Helper()
+	h.d.mu.Lock()
+	defer h.d.mu.Unlock()
+	require.Equal(t, 1, h.d.classes.Len())
+	_, st, _ := h.d.classes.GetOldest()
+	return st.id
 }
