@@ -14,14 +14,17 @@ import (
 	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
 	"github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/metadata"
+	"github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/metadatatest"
 )
 
 // replica is one collector's processor over the shared Redis, driven
@@ -205,4 +208,40 @@ func TestScaleOutOverRedisConcurrently(t *testing.T) {
 		"failure_cluster SyncJob resolved level 1":                                            1,
 		"dependency_failure PG::ConnectionBad: Timeout after <n>s to <addr> resolved level 1": 1,
 	}, got)
+}
+
+// Redis down: batches go to local memory, alerts still fire, data passes,
+// and the processor's telemetry says so; Redis back: batches go to it again.
+func TestRedisOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	cfg := NewDefaultConfig()
+	cfg.State.Backend = statestore.BackendRedis
+	cfg.State.Redis.Endpoint = srv.Addr()
+	cfg.State.Redis.Timeout = time.Second
+	clock := clockwork.NewFakeClockAt(t0)
+	p, sink := newTraces(t, cfg, clock, metadatatest.NewSettings(tel))
+	fallback := func() int64 {
+		m, err := tel.GetMetric("otelcol_processor_failure_cluster_state_fallback")
+		require.NoError(t, err)
+		return m.Data.(metricdata.Gauge[int64]).DataPoints[0].Value
+	}
+
+	srv.Stop()
+	td, ss := newScopeSpans()
+	for i := range 11 {
+		sidekiqSpan(ss, "PaymentJob", fmt.Sprintf("jid-%d", i), t0, "E", "boom")
+	}
+	require.NoError(t, p.ConsumeTraces(context.Background(), td))
+	assert.Equal(t, 11, sink.SpanCount(), "the data passes")
+	assert.Len(t, spanAlerts(sink.AllTraces()), 1, "decided in local memory")
+	assert.Equal(t, int64(1), fallback())
+
+	srv.Restart()
+	clock.Advance(cfg.State.Redis.RetryInterval)
+	td, ss = newScopeSpans()
+	sidekiqSpan(ss, "PaymentJob", "jid-x", t0, "", "")
+	require.NoError(t, p.ConsumeTraces(context.Background(), td))
+	assert.Equal(t, int64(0), fallback(), "back on Redis")
 }

@@ -104,8 +104,12 @@ func (c *Config) Validate() error {
 	if c.MinClasses > classesPerFingerprint {
 		errs = append(errs, fmt.Errorf("min_classes: must be at most %d", classesPerFingerprint))
 	}
-	if c.MinClasses > 0 && c.DependencyWindow < time.Second {
-		errs = append(errs, errors.New("dependency_window: must be at least 1s"))
+	if c.MinClasses > 0 {
+		if c.DependencyWindow < time.Second {
+			errs = append(errs, errors.New("dependency_window: must be at least 1s"))
+		} else if err := (statestore.Window{Length: c.DependencyWindow, Buckets: 1}).Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("dependency_window: %w", err))
+		}
 	}
 	if c.MaxClasses < 1 || c.MaxClasses > maxTracked {
 		errs = append(errs, fmt.Errorf("max_classes: must be between 1 and %d", maxTracked))
