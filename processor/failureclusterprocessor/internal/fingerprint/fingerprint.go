@@ -99,9 +99,15 @@ func normalize(dst []byte, s string, maxOut int) []byte {
 			pendingSpace = false
 		}
 		if i == 0 || !isAlnum(s[i-1]) {
-			if n, tok := volatile(s, i); n > 0 {
+			n, tok := volatile(s, i)
+			if n > 0 {
 				dst = append(dst, tok...)
 				i += n
+				continue
+			}
+			if plain := plainWord(s, i); plain > 0 {
+				dst = append(dst, s[i:i+plain]...)
+				i += plain
 				continue
 			}
 		}
@@ -197,6 +203,19 @@ func volatile(s string, i int) (int, string) {
 		return j - i, "<n>"
 	}
 	return 0, ""
+}
+
+// plainWord is the length of the word of letters at s[i] that no rule
+// changes (copied at once), or 0.
+func plainWord(s string, i int) int {
+	j := i
+	for j < len(s) && isLetter(s[j]) {
+		j++
+	}
+	if j < len(s) && (isDigit(s[j]) || s[j] == ':') {
+		return 0 // digits inside the word, or "://"
+	}
+	return j - i
 }
 
 // quoted is the length of the quoted value at s[i], or 0: the closing quote
