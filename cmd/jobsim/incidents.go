@@ -4,7 +4,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -78,32 +77,16 @@ func newIncidentEmitter(otlpHTTP string, start time.Time, log io.Writer) *incide
 }
 
 // run sends, every tick until ctx ends, the executions that ended since
-// the previous tick. A batch the collector does not take (not up yet,
-// restarting) is dropped; each new error is reported once.
+// the previous tick (see emitEvery).
 func (e *incidentEmitter) run(ctx context.Context, tick time.Duration) {
-	ticker := time.NewTicker(tick)
-	defer ticker.Stop()
 	defer e.client.CloseIdleConnections()
-	last, lastErr := e.start, ""
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-ticker.C:
-			td := e.spans(last, now)
-			last = now
-			if td.SpanCount() == 0 {
-				continue
-			}
-			switch err := e.send(ctx, td); {
-			case err == nil:
-				lastErr = ""
-			case err.Error() != lastErr && ctx.Err() == nil:
-				lastErr = err.Error()
-				fmt.Fprintf(e.log, "jobsim: sending job spans: %v (dropping them until the collector takes them)\n", err)
-			}
+	emitEvery(ctx, tick, e.start, e.log, "job spans", func(ctx context.Context, from, to time.Time) (bool, error) {
+		td := e.spans(from, to)
+		if td.SpanCount() == 0 {
+			return false, nil
 		}
-	}
+		return true, e.send(ctx, td)
+	})
 }
 
 // spans returns the executions that ended in (from, to], in one resource.
@@ -160,27 +143,11 @@ func (e *incidentEmitter) execution(ss ptrace.ScopeSpans, s failureStream, end t
 	ev.Attributes().PutStr("exception.message", message)
 }
 
-// send posts td as an OTLP/HTTP protobuf request. TracesData and
-// ExportTraceServiceRequest have the same wire form (resource_spans is
-// field 1 of both).
+// send posts td as an OTLP/HTTP protobuf request.
 func (e *incidentEmitter) send(ctx context.Context, td ptrace.Traces) error {
 	body, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-protobuf")
-	resp, err := e.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s answered %s", e.url, resp.Status)
-	}
-	return nil
+	return postOTLP(ctx, e.client, e.url, body)
 }
