@@ -92,6 +92,8 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) (int, er
 	emitCtx, stopEmit := context.WithCancel(simCtx)
 	defer context.AfterFunc(ctx, stopEmit)()
 	wg.Go(func() { newIncidentEmitter(endpoints[3].addr, time.Now(), stderr).run(emitCtx, o.tick) })
+	// Retry loops as Sidekiq and River spans and JSON event logs.
+	wg.Go(func() { newRetryEmitter(endpoints[3].addr, time.Now(), stderr).run(emitCtx, o.tick) })
 	wg.Go(func() {
 		health := "http://" + endpoints[1].addr + "/"
 		if waitHealthy(simCtx, health, exited) {
