@@ -66,6 +66,10 @@ type clusterProcessor struct {
 	alertScope, version string
 	batches             sync.Pool // *batch
 	stateErrors         atomic.Int64
+	// batchNow is the clock read at the start of the latest batch (Unix
+	// ns): the extractor clamps event times to it, one clock read per
+	// batch rather than one per span.
+	batchNow atomic.Int64
 
 	// held are resolved records waiting for a span (traces pipelines).
 	mu       sync.Mutex
@@ -100,7 +104,8 @@ func newClusterProcessor(ctx context.Context, set processor.Settings, cfg *Confi
 // newClusterProcessorWithStore is the seam for tests and benchmarks that
 // bring their own store; the processor owns it from here on.
 func newClusterProcessorWithStore(set processor.Settings, cfg *Config, clock clockwork.Clock, store statestore.Store) (*clusterProcessor, error) {
-	extractor, err := jobevent.NewExtractor(cfg.Config, clock.Now)
+	p := &clusterProcessor{}
+	extractor, err := jobevent.NewExtractor(cfg.Config, func() time.Time { return time.Unix(0, p.batchNow.Load()) })
 	if err != nil {
 		return nil, err
 	}
@@ -112,17 +117,9 @@ func newClusterProcessorWithStore(set processor.Settings, cfg *Config, clock clo
 	if err != nil {
 		return nil, err
 	}
-	p := &clusterProcessor{
-		logger:          set.Logger,
-		extractor:       extractor,
-		detector:        detector,
-		store:           store,
-		telemetry:       tb,
-		clock:           clock,
-		resolveInterval: cfg.ResolveInterval,
-		alertScope:      metadata.ScopeName,
-		version:         set.BuildInfo.Version,
-	}
+	p.logger, p.extractor, p.detector, p.store, p.telemetry = set.Logger, extractor, detector, store, tb
+	p.clock, p.resolveInterval = clock, cfg.ResolveInterval
+	p.alertScope, p.version = metadata.ScopeName, set.BuildInfo.Version
 	p.batches.New = func() any { return &batch{execs: detector.NewBatch()} }
 	if err := p.registerGauges(); err != nil {
 		tb.Shutdown()
@@ -247,6 +244,7 @@ func (p *clusterProcessor) sendResolved(next consumer.Logs) func(context.Context
 func (p *clusterProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
 	b := p.batches.Get().(*batch)
 	defer p.release(b)
+	p.batchNow.Store(p.clock.Now().UnixNano())
 	for _, rs := range td.ResourceSpans().All() {
 		for _, ss := range rs.ScopeSpans().All() {
 			scope := ss.Scope()
@@ -307,6 +305,7 @@ func firstSpan(td ptrace.Traces) (ptrace.Span, bool) {
 func (p *clusterProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
 	b := p.batches.Get().(*batch)
 	defer p.release(b)
+	p.batchNow.Store(p.clock.Now().UnixNano())
 	for i, rl := range ld.ResourceLogs().All() {
 		for _, sl := range rl.ScopeLogs().All() {
 			for _, lr := range sl.LogRecords().All() {
