@@ -7,7 +7,9 @@ import (
 	"context"
 	"runtime"
 	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/connector/spanmetricsconnector"
 	"go.opentelemetry.io/collector/component/componenttest"
@@ -172,42 +174,59 @@ func NewSpanMetrics(tb testing.TB) consumer.Traces {
 }
 
 // PerSpan runs op b.N times, op handling one batch of spans spans, and
-// reports ns/span and allocs/span next to the usual per-op figures.
+// reports ns/span and allocs/span next to the usual per-op figures, and
+// cpu-ns/span: the CPU time the process spent (all threads, GC included),
+// steadier than wall time on a shared machine.
 func PerSpan(b *testing.B, spans int, op func()) {
 	b.Helper()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	cpu := cpuTime()
 	b.ResetTimer()
 	for range b.N {
 		op()
 	}
 	b.StopTimer()
+	cpu = cpuTime() - cpu
 	runtime.ReadMemStats(&after)
-	report(b, spans, after.Mallocs-before.Mallocs)
+	report(b, spans, after.Mallocs-before.Mallocs, cpu)
 }
 
 // PerSpanWithSetup is PerSpan with setup run before each op, timer stopped
-// and allocations not counted (e.g. Renumberer.Next).
+// and allocations and CPU time not counted (e.g. Renumberer.Next).
 func PerSpanWithSetup(b *testing.B, spans int, setup, op func()) {
 	b.Helper()
 	var before, after runtime.MemStats
 	var mallocs uint64
+	var cpu time.Duration
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
 		setup()
 		runtime.ReadMemStats(&before)
+		start := cpuTime()
 		b.StartTimer()
 		op()
 		b.StopTimer()
+		cpu += cpuTime() - start
 		runtime.ReadMemStats(&after)
 		mallocs += after.Mallocs - before.Mallocs
 	}
-	report(b, spans, mallocs)
+	report(b, spans, mallocs, cpu)
 }
 
-func report(b *testing.B, spans int, mallocs uint64) {
+func report(b *testing.B, spans int, mallocs uint64, cpu time.Duration) {
 	n := float64(b.N) * float64(spans)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/span")
+	b.ReportMetric(float64(cpu.Nanoseconds())/n, "cpu-ns/span")
 	b.ReportMetric(float64(mallocs)/n, "allocs/span")
+}
+
+// cpuTime is the user and system CPU time of the process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
