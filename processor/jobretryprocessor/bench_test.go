@@ -75,6 +75,12 @@ func BenchmarkJobRetry(b *testing.B) {
 			run(b, func() { _ = p.ConsumeTraces(context.Background(), bt.td) })
 			b.ReportMetric(float64(len(spanAlerts([]ptrace.Traces{bt.td}))), "alerts/batch")
 		})
+		b.Run(bt.name+"/job_retry_memory_no_alerts", func(b *testing.B) {
+			cfg := NewDefaultConfig()
+			cfg.MaxRetries = 1000
+			p, _ := newTraces(b, cfg, clockwork.NewRealClock())
+			run(b, func() { _ = p.ConsumeTraces(context.Background(), bt.td) })
+		})
 		b.Run(bt.name+"/job_retry_redis", func(b *testing.B) {
 			p, counter := newRedisBench(b)
 			run(b, func() { _, _ = p.processTraces(context.Background(), bt.td) })
