@@ -81,7 +81,6 @@ type clusterProcessor struct {
 
 // batch is the per-call memory of the pdata side, reused through a pool.
 type batch struct {
-	ev    jobevent.Event
 	execs *cluster.Batch
 	spans []ptrace.Span
 	logs  []plog.LogRecord
@@ -242,21 +241,30 @@ func (p *clusterProcessor) sendResolved(next consumer.Logs) func(context.Context
 }
 
 func (p *clusterProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
-	b := p.batches.Get().(*batch)
-	defer p.release(b)
 	p.batchNow.Store(p.clock.Now().UnixNano())
+	var ev jobevent.Event
+	var b *batch // from the pool at the first job span: other batches need none
 	for _, rs := range td.ResourceSpans().All() {
 		for _, ss := range rs.ScopeSpans().All() {
 			scope := ss.Scope()
 			for _, span := range ss.Spans().All() {
-				if p.extractor.FromSpan(scope, span, &b.ev) {
-					b.execs.Add(&b.ev)
-					b.spans = append(b.spans, span)
+				if !p.extractor.FromSpan(scope, span, &ev) {
+					continue
 				}
+				if b == nil {
+					b = p.batches.Get().(*batch)
+				}
+				b.execs.Add(&ev)
+				b.spans = append(b.spans, span)
 			}
 		}
 	}
-	if len(b.spans) > 0 && p.observe(ctx, b.execs) {
+	if b != nil {
+		defer p.release(b)
+	}
+	var jobSpans []ptrace.Span
+	if b != nil && p.observe(ctx, b.execs) {
+		jobSpans = b.spans
 		for i, span := range b.spans {
 			annotate(span.Attributes(), b.execs, i)
 		}
@@ -268,7 +276,7 @@ func (p *clusterProcessor) processTraces(ctx context.Context, td ptrace.Traces) 
 		}
 	}
 	if held := p.takeHeld(); len(held) > 0 {
-		p.attachHeld(td, b.spans, held)
+		p.attachHeld(td, jobSpans, held)
 	}
 	return td, nil
 }
@@ -303,21 +311,29 @@ func firstSpan(td ptrace.Traces) (ptrace.Span, bool) {
 }
 
 func (p *clusterProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
-	b := p.batches.Get().(*batch)
-	defer p.release(b)
 	p.batchNow.Store(p.clock.Now().UnixNano())
+	var ev jobevent.Event
+	var b *batch // from the pool at the first job record
 	for i, rl := range ld.ResourceLogs().All() {
 		for _, sl := range rl.ScopeLogs().All() {
 			for _, lr := range sl.LogRecords().All() {
-				if p.extractor.FromLog(lr, &b.ev) {
-					b.execs.Add(&b.ev)
-					b.logs = append(b.logs, lr)
-					b.resource = append(b.resource, i)
+				if !p.extractor.FromLog(lr, &ev) {
+					continue
 				}
+				if b == nil {
+					b = p.batches.Get().(*batch)
+				}
+				b.execs.Add(&ev)
+				b.logs = append(b.logs, lr)
+				b.resource = append(b.resource, i)
 			}
 		}
 	}
-	if len(b.logs) == 0 || !p.observe(ctx, b.execs) {
+	if b == nil {
+		return ld, nil
+	}
+	defer p.release(b)
+	if !p.observe(ctx, b.execs) {
 		return ld, nil
 	}
 	for i, lr := range b.logs {
@@ -401,7 +417,6 @@ func (p *clusterProcessor) countAlert(ctx context.Context, a *alert.Alert) {
 // release clears what the batch holds of the data (so the pool does not
 // keep it alive) and returns it to the pool.
 func (p *clusterProcessor) release(b *batch) {
-	b.ev = jobevent.Event{}
 	b.execs.Reset()
 	clear(b.spans)
 	b.spans = b.spans[:0]
