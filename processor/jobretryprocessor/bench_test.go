@@ -106,12 +106,13 @@ func newRedisBench(b *testing.B) (*retryProcessor, *redisclient.Counter) {
 }
 
 // BenchmarkBytesPerTrackedJob fills the memory store through the processor
-// with a million jobs counted by id (one run each) and reports the heap the
-// processor's state holds per tracked job, measured (the heap freed when the
-// processor goes), next to the store's own estimate.
+// with a million failing jobs counted by id (a job that succeeds is not
+// held) and reports the heap the processor's state holds per tracked job,
+// measured (the heap freed when the processor goes), next to the store's
+// own estimate.
 func BenchmarkBytesPerTrackedJob(b *testing.B) {
 	const jobs = 1_000_000
-	td := jobbench.JobBatch(b, jobbench.BatchSize)
+	td := jobbench.FailedBatch(b, jobbench.BatchSize)
 	jobbench.WithoutAttempts(td)
 	renumber := jobbench.NewRenumberer(td)
 	for range b.N {

@@ -44,8 +44,8 @@ func heapInUse() uint64 {
 	return ms.HeapAlloc
 }
 
-// A million distinct jobs counted by id (each run once) through the memory
-// store: the processor's own telemetry shows the entries held at the bound,
+// A million distinct jobs counted by id, each failing once (a job that
+// succeeds is forgotten at once), through the memory store: the processor's own telemetry shows the entries held at the bound,
 // the rest evicted, and the memory within 150 bytes per tracked job; the
 // heap does not grow with the number of jobs.
 func TestBoundedMemory(t *testing.T) {
@@ -65,7 +65,7 @@ func TestBoundedMemory(t *testing.T) {
 	// receiver's buffers; the sink keeps nothing.
 	runs := make([]sidekiqRun, batchSize)
 	for i := range runs {
-		runs[i] = sidekiqRun{jid: "x", class: "SendEmailJob", end: testStart}
+		runs[i] = sidekiqRun{jid: "x", class: "SendEmailJob", failed: true, end: testStart}
 	}
 	td := sidekiqBatch(runs...)
 	spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()

@@ -167,7 +167,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorJobRetryTrackedJobs, err = builder.meter.Int64ObservableGauge(
 		"otelcol_processor_job_retry_tracked_jobs",
-		metric.WithDescription("Entries held in the local state store (memory backend, or the fallback while Redis is down) - a run counter per job counted by id and an alert mark per alerting job. [Development]"),
+		metric.WithDescription("Entries held in the local state store (memory backend, or the fallback while Redis is down) - a run counter per failing job counted by id and an alert mark per alerting job. [Development]"),
 		metric.WithUnit("{entry}"),
 	)
 	errs = errors.Join(errs, err)

@@ -100,7 +100,7 @@ func AssertEqualProcessorJobRetryStateMemory(t *testing.T, tt *componenttest.Tel
 func AssertEqualProcessorJobRetryTrackedJobs(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_job_retry_tracked_jobs",
-		Description: "Entries held in the local state store (memory backend, or the fallback while Redis is down) - a run counter per job counted by id and an alert mark per alerting job. [Development]",
+		Description: "Entries held in the local state store (memory backend, or the fallback while Redis is down) - a run counter per failing job counted by id and an alert mark per alerting job. [Development]",
 		Unit:        "{entry}",
 		Data: metricdata.Gauge[int64]{
 			DataPoints: dps,

@@ -9,7 +9,8 @@
 // when the instrumentation records attempts; otherwise the number of earlier
 // executions of the same job seen within the window (a run counter in the
 // store whose TTL is the window, started by the job's first execution, by the
-// event's own time). Past a rule's MaxRetries the detector fires once, again
+// event's own time, and removed when the job succeeds: only jobs that failed
+// are held). Past a rule's MaxRetries the detector fires once, again
 // on each doubling (3 → 4 retries fires level 1, 7 level 2, 13 level 3, ...),
 // and resolves when the job succeeds, only if it fired. Those decisions come
 // from store ops that answer for exactly one caller (Max, Delete), so
@@ -139,7 +140,7 @@ type plan uint8
 
 const (
 	planNone    plan = iota
-	planCount        // Incr the run counter
+	planCount        // Incr the run counter (then Delete it on success)
 	planResolve      // Delete the mark: a job with an attempt number succeeded past its threshold
 	planFire         // Max the mark: a job with an attempt number failed past its threshold
 )
@@ -187,6 +188,11 @@ func (d *Detector) Detect(ctx context.Context, runs []Run) ([]Found, error) {
 		case planCount:
 			age := now.Sub(runs[i].Time)
 			st.runs = s.ops.Incr(s.runsKey(st), 1, max(d.window-age, time.Millisecond))
+			if runs[i].Outcome == jobevent.OutcomeSuccess {
+				// The job is done: forget its runs, so that only jobs in
+				// a retry loop hold an entry.
+				s.ops.Delete(s.runsKey(st))
+			}
 		case planResolve:
 			st.mark = s.ops.Delete(s.alertKey(st))
 		case planFire:

@@ -179,9 +179,15 @@ func TestCountingByID(t *testing.T) {
 		{alert.StateFiring, 7, 2, alert.SeverityWarn},
 	}, fired)
 
+	assert.Equal(t, int64(2), f.store.Stats().Entries, "the run counter and the alert mark")
 	retries, found := f.detect(t, f.run("j1", 0, succeeded))
 	assert.Equal(t, []int64{8}, retries)
 	assert.Equal(t, []summary{{alert.StateResolved, 8, 0, alert.SeverityWarn}}, summarize(found))
+	assert.Zero(t, f.store.Stats().Entries, "a job that succeeded is forgotten")
+
+	retries, _ = f.detect(t, f.run("j2", 0, succeeded), f.run("j1", 0, failed))
+	assert.Equal(t, []int64{0, 0}, retries, "a first run that succeeds holds nothing; j1 starts afresh")
+	assert.Equal(t, int64(1), f.store.Stats().Entries)
 }
 
 func TestCountingByIDInOneBatch(t *testing.T) {
