@@ -9,6 +9,7 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jonboulle/clockwork"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -41,10 +42,15 @@ type retryProcessor struct {
 	detector  *retry.Detector
 	store     statestore.Store
 	telemetry *metadata.TelemetryBuilder
-	// alertScope names the scope of appended alert log records.
-	alertScope, version string
+	// version is the collector's, on the scope of appended alert records.
+	version string
 	batches             sync.Pool // *batch
 	stateErrors         atomic.Int64
+	// clock, and its reading at the start of the latest batch (Unix
+	// nanoseconds): the extractor's bound for event times, read once per
+	// batch rather than once per execution.
+	clock    clockwork.Clock
+	batchNow atomic.Int64
 }
 
 // batch is the per-call memory of the pdata side, reused through a pool.
@@ -72,31 +78,23 @@ func newRetryProcessor(ctx context.Context, set processor.Settings, cfg *Config,
 // newRetryProcessorWithStore is the seam for tests and benchmarks that bring
 // their own store; the processor owns it from here on.
 func newRetryProcessorWithStore(set processor.Settings, cfg *Config, clock clockwork.Clock, store statestore.Store) (*retryProcessor, error) {
-	extractor, err := jobevent.NewExtractor(cfg.Config, clock.Now)
-	if err != nil {
+	p := &retryProcessor{logger: set.Logger, store: store, version: set.BuildInfo.Version, clock: clock}
+	var err error
+	if p.extractor, err = jobevent.NewExtractor(cfg.Config, func() time.Time { return time.Unix(0, p.batchNow.Load()) }); err != nil {
 		return nil, err
 	}
 	rules, err := cfg.rules()
 	if err != nil {
 		return nil, err
 	}
-	detector, err := retry.New(store, clock, cfg.Window, rules)
-	if err != nil {
+	if p.detector, err = retry.New(store, clock, cfg.Window, rules); err != nil {
 		return nil, err
 	}
 	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 	if err != nil {
 		return nil, err
 	}
-	p := &retryProcessor{
-		logger:     set.Logger,
-		extractor:  extractor,
-		detector:   detector,
-		store:      store,
-		telemetry:  tb,
-		alertScope: metadata.ScopeName,
-		version:    set.BuildInfo.Version,
-	}
+	p.telemetry = tb
 	p.batches.New = func() any { return new(batch) }
 	err = errors.Join(
 		tb.RegisterProcessorJobRetryTrackedJobsCallback(func(_ context.Context, o metric.Int64Observer) error {
@@ -133,6 +131,7 @@ func (p *retryProcessor) shutdown(context.Context) error {
 }
 
 func (p *retryProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
+	p.batchNow.Store(p.clock.Now().UnixNano())
 	b := p.batches.Get().(*batch)
 	defer p.release(b)
 	rss := td.ResourceSpans()
@@ -169,6 +168,7 @@ func (p *retryProcessor) processTraces(ctx context.Context, td ptrace.Traces) (p
 }
 
 func (p *retryProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
+	p.batchNow.Store(p.clock.Now().UnixNano())
 	b := p.batches.Get().(*batch)
 	defer p.release(b)
 	rls := ld.ResourceLogs()
@@ -215,7 +215,7 @@ func (p *retryProcessor) appendAlerts(ctx context.Context, ld plog.Logs, b *batc
 			rl := rls.AppendEmpty()
 			rls.At(src).Resource().CopyTo(rl.Resource())
 			sl := rl.ScopeLogs().AppendEmpty()
-			sl.Scope().SetName(p.alertScope)
+			sl.Scope().SetName(metadata.ScopeName)
 			sl.Scope().SetVersion(p.version)
 			records = sl.LogRecords()
 			scopes[src] = records
