@@ -43,9 +43,9 @@ type retryProcessor struct {
 	store     statestore.Store
 	telemetry *metadata.TelemetryBuilder
 	// version is the collector's, on the scope of appended alert records.
-	version string
-	batches             sync.Pool // *batch
-	stateErrors         atomic.Int64
+	version     string
+	batches     sync.Pool // *batch
+	stateErrors atomic.Int64
 	// clock, and its reading at the start of the latest batch (Unix
 	// nanoseconds): the extractor's bound for event times, read once per
 	// batch rather than once per execution.
