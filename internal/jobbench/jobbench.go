@@ -280,9 +280,9 @@ func WithoutAttempts(td ptrace.Traces) {
 type Renumberer struct {
 	spans []ptrace.Span
 	ids   []pcommon.Value
-	strs []string
-	ints []int64
-	gen  int
+	strs  []string
+	ints  []int64
+	gen   int
 }
 
 // NewRenumberer remembers td's job ids.
