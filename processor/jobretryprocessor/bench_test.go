@@ -11,7 +11,9 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbench"
@@ -81,14 +83,14 @@ func BenchmarkJobRetry(b *testing.B) {
 			run(b, func() { _ = sm.ConsumeTraces(context.Background(), td) })
 		})
 		b.Run(bt.name+"/job_retry_memory", func(b *testing.B) {
-			p, _ := newTraces(b, NewDefaultConfig(), clockwork.NewRealClock())
+			p := newNopTraces(b, NewDefaultConfig())
 			run(b, func() { _ = p.ConsumeTraces(context.Background(), td) })
 			b.ReportMetric(float64(len(spanAlerts([]ptrace.Traces{td}))), "alerts/batch")
 		})
 		b.Run(bt.name+"/job_retry_memory_no_alerts", func(b *testing.B) {
 			cfg := NewDefaultConfig()
 			cfg.MaxRetries = 1000
-			p, _ := newTraces(b, cfg, clockwork.NewRealClock())
+			p := newNopTraces(b, cfg)
 			run(b, func() { _ = p.ConsumeTraces(context.Background(), td) })
 		})
 		b.Run(bt.name+"/job_retry_redis", func(b *testing.B) {
@@ -97,6 +99,15 @@ func BenchmarkJobRetry(b *testing.B) {
 			b.ReportMetric(float64(counter.RoundTrips())/float64(b.N), "roundtrips/batch")
 		})
 	}
+}
+
+// newNopTraces is the processor made by the factory, feeding a consumer
+// that keeps nothing.
+func newNopTraces(b *testing.B, cfg *Config) processor.Traces {
+	p, err := NewFactory().CreateTraces(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
+	require.NoError(b, err)
+	start(b, p)
+	return p
 }
 
 // newRedisBench is the processor over a real Redis store whose client counts
