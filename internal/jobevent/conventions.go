@@ -14,12 +14,12 @@ import (
 // each Event field, tried in order.
 type convention struct {
 	system               string
-	id, class, queue     []string
+	id, class, queue     []slot
 	attempt              []counterKey
 	firstAttemptUnmarked bool // the counter is written from the second attempt on
-	outcome              []string
-	errorType            []string
-	errorMessage         []string
+	outcome              []slot
+	errorType            []slot
+	errorMessage         []slot
 	// failureEvent is a span event that marks a failure even when the status
 	// stays UNSET; failureReason is its message attribute.
 	failureEvent, failureReason string
@@ -27,14 +27,14 @@ type convention struct {
 
 // counterKey is an attempt counter and what to add to make it 1-based.
 type counterKey struct {
-	key    string
+	key    slot
 	offset int
 }
 
 var (
-	messagingID    = []string{"messaging.message.id", "messaging.message_id"}
-	messagingQueue = []string{"messaging.destination.name", "messaging.destination"}
-	errorTypeAttr  = []string{"error.type"}
+	messagingID    = []slot{keyMessagingMessageID, keyMessagingMessageIDOld}
+	messagingQueue = []slot{keyMessagingDestinationName, keyMessagingDestination}
+	errorTypeAttr  = []slot{keyErrorType}
 )
 
 // The built-in span conventions; see the package documentation for how each
@@ -42,29 +42,29 @@ var (
 var (
 	river = convention{
 		system:    "river",
-		id:        []string{"id"},
-		class:     []string{"kind"},
-		queue:     []string{"queue"},
-		attempt:   []counterKey{{"attempt", 0}},
-		outcome:   []string{"status"},
+		id:        []slot{keyID},
+		class:     []slot{keyKind},
+		queue:     []slot{keyQueue},
+		attempt:   []counterKey{{keyAttempt, 0}},
+		outcome:   []slot{keyStatus},
 		errorType: errorTypeAttr,
 	}
 	datadogSidekiq = convention{
 		system:               "sidekiq",
-		id:                   []string{"sidekiq.job.id"},
-		class:                []string{"resource.name"},
-		queue:                []string{"sidekiq.job.queue"},
-		attempt:              []counterKey{{"sidekiq.job.retry_count", 2}},
+		id:                   []slot{keySidekiqJobID},
+		class:                []slot{keyResourceName},
+		queue:                []slot{keySidekiqJobQueue},
+		attempt:              []counterKey{{keySidekiqJobRetryCount, 2}},
 		firstAttemptUnmarked: true,
 		errorType:            errorTypeAttr,
-		errorMessage:         []string{"error.message", "error.msg"},
+		errorMessage:         []slot{keyErrorMessage, keyErrorMsg},
 	}
 	bullmq = convention{
 		system:        "bullmq",
-		id:            []string{"bullmq.job.id"},
-		class:         []string{"bullmq.job.name"},
-		queue:         []string{"bullmq.queue.name"},
-		attempt:       []counterKey{{"bullmq.job.attempts.made", 0}},
+		id:            []slot{keyBullMQJobID},
+		class:         []slot{keyBullMQJobName},
+		queue:         []slot{keyBullMQQueueName},
+		attempt:       []counterKey{{keyBullMQJobAttemptsMade, 0}},
 		errorType:     errorTypeAttr,
 		failureEvent:  "job failed",
 		failureReason: "bullmq.job.failed.reason",
@@ -72,29 +72,29 @@ var (
 	celery = convention{
 		system:               "celery",
 		id:                   messagingID,
-		class:                []string{"celery.task_name"},
-		queue:                []string{"messaging.destination", "messaging.destination.name"},
-		attempt:              []counterKey{{"celery.retries", 1}},
+		class:                []slot{keyCeleryTaskName},
+		queue:                []slot{keyMessagingDestination, keyMessagingDestinationName},
+		attempt:              []counterKey{{keyCeleryRetries, 1}},
 		firstAttemptUnmarked: true,
-		outcome:              []string{"celery.state"},
+		outcome:              []slot{keyCeleryState},
 		errorType:            errorTypeAttr,
-		errorMessage:         []string{"celery.retry.reason"},
+		errorMessage:         []slot{keyCeleryRetryReason},
 	}
 	sidekiq = convention{
 		system:    "sidekiq",
 		id:        messagingID,
-		class:     []string{"messaging.sidekiq.job_class"},
+		class:     []slot{keyMessagingSidekiqJobClass},
 		queue:     messagingQueue,
 		errorType: errorTypeAttr,
 	}
 	appsignalBullMQ = convention{
 		system:       "bullmq",
 		id:           messagingID,
-		class:        []string{"messaging.bullmq.job.name"},
+		class:        []slot{keyMessagingBullMQJobName},
 		queue:        messagingQueue,
-		attempt:      []counterKey{{"messaging.bullmq.job.attempts", 1}},
+		attempt:      []counterKey{{keyMessagingBullMQJobAttempts, 1}},
 		errorType:    errorTypeAttr,
-		errorMessage: []string{"messaging.bullmq.job.failedReason"},
+		errorMessage: []slot{keyMessagingBullMQJobFailedReason},
 	}
 	semconv = convention{
 		id:        messagingID,
@@ -103,14 +103,14 @@ var (
 	}
 	resque = convention{
 		system:    "resque",
-		class:     []string{"messaging.resque.job_class"},
+		class:     []slot{keyMessagingResqueJobClass},
 		queue:     messagingQueue,
 		errorType: errorTypeAttr,
 	}
 	activeJob = convention{
 		system:    "activejob",
 		id:        messagingID,
-		class:     []string{"code.namespace"},
+		class:     []slot{keyCodeNamespace},
 		queue:     messagingQueue,
 		errorType: errorTypeAttr,
 	}
@@ -122,13 +122,13 @@ var (
 // event logs (event, jid, job, error).
 var jobLogs = convention{
 	system:       "sidekiq",
-	id:           []string{"jid"},
-	class:        []string{"class", "job"},
-	queue:        []string{"queue"},
-	attempt:      []counterKey{{"retry_count", 2}},
-	outcome:      []string{"event", "msg"},
-	errorType:    []string{"error_class", "error.type"},
-	errorMessage: []string{"error_message", "error", "exception.message"},
+	id:           []slot{keyJID},
+	class:        []slot{keyClass, keyJob},
+	queue:        []slot{keyQueue},
+	attempt:      []counterKey{{keyRetryCount, 2}},
+	outcome:      []slot{keyEvent, keyMsg},
+	errorType:    []slot{keyErrorClass, keyErrorType},
+	errorMessage: []slot{keyErrorMessageLog, keyError, keyExceptionMessage},
 }
 
 const (
@@ -137,22 +137,29 @@ const (
 	datadogSpanName = "sidekiq.job"
 )
 
-// spanConvention returns the convention that recognises span, whose
-// attributes are f, as a job execution, or nil. It reads only what it must
-// and never allocates.
-func (x *Extractor) spanConvention(scope pcommon.InstrumentationScope, span ptrace.Span, f *fields) *convention {
-	switch span.Kind() {
-	case ptrace.SpanKindProducer, ptrace.SpanKindClient, ptrace.SpanKindServer:
-		return nil
+// mayBeExecution tells from span's kind, name and parent alone whether it
+// can be a job execution, so that most other spans are turned down before
+// their attributes are read. PRODUCER, CLIENT and SERVER spans never get
+// here (FromSpan).
+func (x *Extractor) mayBeExecution(span ptrace.Span) bool {
+	if span.Kind() == ptrace.SpanKindConsumer {
+		return true
 	}
+	// Datadog tracers do not always mark sidekiq.job as a consumer, and
+	// hand-written job spans are often internal roots.
+	return span.Name() == datadogSpanName || (len(x.user.id) > 0 && span.ParentSpanID().IsEmpty())
+}
+
+// spanConvention returns the convention that recognises span, which
+// mayBeExecution let through and whose attributes are f, as a job execution,
+// or nil. It never allocates.
+func (x *Extractor) spanConvention(scope pcommon.InstrumentationScope, span ptrace.Span, f *fields) *convention {
 	name := span.Name()
-	// Datadog tracers do not always mark sidekiq.job as a consumer.
 	if name == datadogSpanName {
 		return &datadogSidekiq
 	}
 	if span.Kind() != ptrace.SpanKindConsumer {
-		// Hand-written job spans are often internal roots.
-		if span.ParentSpanID().IsEmpty() && f.hasID(x.user.id) {
+		if f.hasID(x.user.id) {
 			return &userKeysOnly
 		}
 		return nil
@@ -162,31 +169,30 @@ func (x *Extractor) spanConvention(scope pcommon.InstrumentationScope, span ptra
 	if isRiverWork(scopeName, name) {
 		return &river
 	}
-	attrs := span.Attributes()
-	if _, ok := attrs.Get("bullmq.queue.name"); ok || scopeName == "bullmq" {
-		if str(attrs, "bullmq.queue.operation") == "process" || strings.HasPrefix(name, "process ") {
+	if f.has(keyBullMQQueueName) || scopeName == "bullmq" {
+		if f.strAt(keyBullMQQueueOperation) == "process" || strings.HasPrefix(name, "process ") {
 			return &bullmq
 		}
 		return nil
 	}
-	if str(attrs, "celery.action") == "run" || (strings.HasPrefix(name, "run/") && str(attrs, "celery.task_name") != "") {
+	if f.strAt(keyCeleryAction) == "run" || (strings.HasPrefix(name, "run/") && f.strAt(keyCeleryTaskName) != "") {
 		return &celery
 	}
-	system := str(attrs, "messaging.system")
-	if str(attrs, "messaging.operation.type") == "process" || str(attrs, "messaging.operation") == "process" {
+	system := f.strAt(keyMessagingSystem)
+	if f.strAt(keyMessagingOperationType) == "process" || f.strAt(keyMessagingOperation) == "process" {
 		switch {
-		case strings.EqualFold(system, sidekiq.system):
+		case isSystem(system, sidekiq.system):
 			return &sidekiq
-		case strings.EqualFold(system, appsignalBullMQ.system):
+		case isSystem(system, appsignalBullMQ.system):
 			return &appsignalBullMQ
 		}
 		return &semconv
 	}
 	if strings.HasSuffix(name, " process") {
-		if strings.EqualFold(system, resque.system) {
+		if isSystem(system, resque.system) {
 			return &resque
 		}
-		if str(attrs, "code.namespace") != "" {
+		if f.strAt(keyCodeNamespace) != "" {
 			return &activeJob
 		}
 	}
@@ -194,6 +200,13 @@ func (x *Extractor) spanConvention(scope pcommon.InstrumentationScope, span ptra
 		return &userKeysOnly
 	}
 	return nil
+}
+
+// isSystem reports whether a messaging.system value names system, in any
+// case (Unicode case folding: "ſidekiq" is sidekiq, as strings.EqualFold
+// says).
+func isSystem(value, system string) bool {
+	return value == system || strings.EqualFold(value, system)
 }
 
 // isRiverWork matches otelriver's work span, with or without the

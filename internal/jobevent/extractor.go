@@ -17,6 +17,7 @@ import (
 // Extractor recognises job executions in spans and log records. It is
 // immutable after NewExtractor and safe for concurrent use.
 type Extractor struct {
+	keys keyIndex
 	user convention
 	now  func() time.Time
 	// bodyNeedles are the quoted id keys; a JSON log body that contains none
@@ -37,31 +38,51 @@ func NewExtractor(cfg Config, now func() time.Time) (*Extractor, error) {
 	if now == nil {
 		now = time.Now
 	}
-	x := &Extractor{
-		user: convention{
-			id:           slices.Clone(cfg.JobIDKeys),
-			class:        slices.Clone(cfg.JobClassKeys),
-			queue:        slices.Clone(cfg.QueueKeys),
-			outcome:      slices.Clone(cfg.OutcomeKeys),
-			errorType:    slices.Clone(cfg.ErrorTypeKeys),
-			errorMessage: slices.Clone(cfg.ErrorMessageKeys),
-		},
-		now: now,
+	x := &Extractor{keys: newKeyIndex(), now: now}
+	x.user = convention{
+		id:           x.slots(cfg.JobIDKeys),
+		class:        x.slots(cfg.JobClassKeys),
+		queue:        x.slots(cfg.QueueKeys),
+		outcome:      x.slots(cfg.OutcomeKeys),
+		errorType:    x.slots(cfg.ErrorTypeKeys),
+		errorMessage: x.slots(cfg.ErrorMessageKeys),
 	}
 	for _, k := range cfg.AttemptKeys {
-		x.user.attempt = append(x.user.attempt, counterKey{k, cfg.AttemptOffset})
+		x.user.attempt = append(x.user.attempt, counterKey{x.keys.add(k), cfg.AttemptOffset})
 	}
-	for _, k := range slices.Concat(jobLogs.id, cfg.JobIDKeys) {
-		x.bodyNeedles = append(x.bodyNeedles, `"`+k+`"`)
+	for _, s := range slices.Concat(jobLogs.id, x.user.id) {
+		x.bodyNeedles = append(x.bodyNeedles, `"`+x.keys.names[s]+`"`)
 	}
 	return x, nil
+}
+
+// slots numbers the user's keys.
+func (x *Extractor) slots(names []string) []slot {
+	var out []slot
+	for _, n := range names {
+		out = append(out, x.keys.add(n))
+	}
+	return out
 }
 
 // FromSpan fills ev and reports true when span is a job execution. It
 // returns false without allocating, and without touching ev, for any other
 // span.
 func (x *Extractor) FromSpan(scope pcommon.InstrumentationScope, span ptrace.Span, ev *Event) bool {
-	var f fields
+	// Small enough to be inlined: most spans are requests, turned down here
+	// by their kind without a call.
+	switch span.Kind() {
+	case ptrace.SpanKindProducer, ptrace.SpanKindClient, ptrace.SpanKindServer:
+		return false
+	}
+	return x.fromSpan(scope, span, ev)
+}
+
+func (x *Extractor) fromSpan(scope pcommon.InstrumentationScope, span ptrace.Span, ev *Event) bool {
+	if !x.mayBeExecution(span) {
+		return false
+	}
+	f := newFields(&x.keys)
 	f.add(span.Attributes())
 	c := x.spanConvention(scope, span, &f)
 	if c == nil {
@@ -71,9 +92,14 @@ func (x *Extractor) FromSpan(scope pcommon.InstrumentationScope, span ptrace.Spa
 	x.fillJob(c, &f, ev)
 	ev.Time = x.clamp(span.EndTimestamp(), span.StartTimestamp())
 
-	failed := span.Status().Code() == ptrace.StatusCodeError ||
+	status := span.Status()
+	failed := status.Code() == ptrace.StatusCodeError ||
 		f.outcome(x.user.outcome, c.outcome) == OutcomeFailure ||
-		f.str(errorTypeAttr, nil) != ""
+		f.strAt(keyErrorType) != ""
+	if !failed && c.failureEvent == "" {
+		ev.Outcome = OutcomeSuccess
+		return true
+	}
 	var exception pcommon.Map
 	var hasException bool
 	var reason string
@@ -99,7 +125,7 @@ func (x *Extractor) FromSpan(scope pcommon.InstrumentationScope, span ptrace.Spa
 		excType, excMessage = str(exception, "exception.type"), str(exception, "exception.message")
 	}
 	ev.ErrorMessage = firstNonEmpty(
-		f.str(x.user.errorMessage, nil), excMessage, span.Status().Message(), reason, f.str(c.errorMessage, nil))
+		f.str(x.user.errorMessage, nil), excMessage, status.Message(), reason, f.str(c.errorMessage, nil))
 	ev.ErrorType = firstNonEmpty(f.str(x.user.errorType, c.errorType), excType)
 	if ev.ErrorType == "" {
 		ev.ErrorType = errorTypeFromMessage(ev.ErrorMessage)
@@ -112,7 +138,7 @@ func (x *Extractor) FromSpan(scope pcommon.InstrumentationScope, span ptrace.Spa
 // otherwise, and without allocating unless the body is a JSON object that
 // mentions an id key.
 func (x *Extractor) FromLog(lr plog.LogRecord, ev *Event) bool {
-	var f fields
+	f := newFields(&x.keys)
 	f.add(lr.Attributes())
 	var bodyWord string
 	switch body := lr.Body(); body.Type() {
@@ -125,7 +151,7 @@ func (x *Extractor) FromLog(lr plog.LogRecord, ev *Event) bool {
 			bodyWord = body.Str()
 		}
 	}
-	if ctx, ok := f.get("ctx"); ok && ctx.Type() == pcommon.ValueTypeMap {
+	if ctx, ok := f.get(keyCtx); ok && ctx.Type() == pcommon.ValueTypeMap {
 		f.add(ctx.Map())
 	}
 
@@ -144,7 +170,7 @@ func (x *Extractor) FromLog(lr plog.LogRecord, ev *Event) bool {
 
 	*ev = Event{TraceID: lr.TraceID(), SpanID: lr.SpanID(), Outcome: outcome}
 	x.fillJob(c, &f, ev)
-	if byUserKey && f.str(messagingSystem, nil) == "" {
+	if byUserKey && f.strAt(keyMessagingSystem) == "" {
 		ev.System = "" // jid means Sidekiq; the user's own id key does not
 	}
 	ev.Time = x.clamp(lr.Timestamp(), lr.ObservedTimestamp())
@@ -162,7 +188,7 @@ func (x *Extractor) FromLog(lr plog.LogRecord, ev *Event) bool {
 // and attempt, the user's keys first.
 func (x *Extractor) fillJob(c *convention, f *fields, ev *Event) {
 	ev.System = c.system
-	if s := f.str(messagingSystem, nil); s != "" && !strings.EqualFold(s, c.system) {
+	if s := f.strAt(keyMessagingSystem); s != "" && !isSystem(s, c.system) {
 		ev.System = s
 	}
 	ev.ID = f.id(x.user.id, c.id)
@@ -170,8 +196,6 @@ func (x *Extractor) fillJob(c *convention, f *fields, ev *Event) {
 	ev.Queue = f.str(x.user.queue, c.queue)
 	ev.Attempt = f.attempt(x.user.attempt, c.attempt, c.firstAttemptUnmarked)
 }
-
-var messagingSystem = []string{"messaging.system"}
 
 // jsonBody parses a log body that is a JSON object mentioning an id key.
 func (x *Extractor) jsonBody(s string) (pcommon.Map, bool) {

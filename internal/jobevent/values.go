@@ -11,93 +11,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
-// fields are the maps a record's keys are looked up in, in order: a span's
-// attributes; a log record's attributes, body and Sidekiq "ctx" map.
-type fields struct {
-	maps [3]pcommon.Map
-	n    int
-}
-
-func (f *fields) add(m pcommon.Map) {
-	if f.n < len(f.maps) {
-		f.maps[f.n] = m
-		f.n++
-	}
-}
-
-func (f *fields) get(key string) (pcommon.Value, bool) {
-	for _, m := range f.maps[:f.n] {
-		if v, ok := m.Get(key); ok {
-			return v, true
-		}
-	}
-	return pcommon.Value{}, false
-}
-
-// str is the first non-empty string value of keys, then of more.
-func (f *fields) str(keys, more []string) string {
-	for _, list := range [2][]string{keys, more} {
-		for _, k := range list {
-			if v, ok := f.get(k); ok && v.Type() == pcommon.ValueTypeStr && v.Str() != "" {
-				return v.Str()
-			}
-		}
-	}
-	return ""
-}
-
-// hasID reports whether one of keys holds a usable id, without rendering it.
-func (f *fields) hasID(keys []string) bool {
-	for _, k := range keys {
-		if v, ok := f.get(k); ok && isID(v) {
-			return true
-		}
-	}
-	return false
-}
-
-// id is the first usable id of keys, then of more.
-func (f *fields) id(keys, more []string) string {
-	for _, list := range [2][]string{keys, more} {
-		for _, k := range list {
-			if v, ok := f.get(k); ok && isID(v) {
-				return idString(v)
-			}
-		}
-	}
-	return ""
-}
-
-// attempt is the 1-based attempt from the first counter present in keys,
-// then more; 1 when none is present and firstUnmarked; else 0 (unknown).
-func (f *fields) attempt(keys, more []counterKey, firstUnmarked bool) int {
-	for _, list := range [2][]counterKey{keys, more} {
-		for _, k := range list {
-			if v, ok := f.get(k.key); ok {
-				return attemptNumber(v, k.offset)
-			}
-		}
-	}
-	if firstUnmarked {
-		return 1
-	}
-	return 0
-}
-
-// outcome is the first outcome word found under keys, then more.
-func (f *fields) outcome(keys, more []string) Outcome {
-	for _, list := range [2][]string{keys, more} {
-		for _, k := range list {
-			if v, ok := f.get(k); ok && v.Type() == pcommon.ValueTypeStr {
-				if o := parseOutcome(v.Str()); o != OutcomeUnknown {
-					return o
-				}
-			}
-		}
-	}
-	return OutcomeUnknown
-}
-
 // str is m's string value at key, or "".
 func str(m pcommon.Map, key string) string {
 	if v, ok := m.Get(key); ok && v.Type() == pcommon.ValueTypeStr {
@@ -201,17 +114,29 @@ func parseOutcome(s string) Outcome {
 	if len(s) > 4 && strings.EqualFold(s[:4], "job.") {
 		s = s[4:]
 	}
+	// An ASCII word folds only to a word of its length; others may fold
+	// to ASCII ("ſ" is "s"), so they are compared with every word.
+	ascii := isASCII(s)
 	for _, w := range successWords {
-		if strings.EqualFold(s, w) {
+		if (!ascii || len(w) == len(s)) && strings.EqualFold(s, w) {
 			return OutcomeSuccess
 		}
 	}
 	for _, w := range failureWords {
-		if strings.EqualFold(s, w) {
+		if (!ascii || len(w) == len(s)) && strings.EqualFold(s, w) {
 			return OutcomeFailure
 		}
 	}
 	return OutcomeUnknown
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 var (
