@@ -6,7 +6,6 @@ package failureclusterprocessor // import "github.com/otelcol-jobs/otelcol-jobs/
 import (
 	"context"
 	"errors"
-	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,7 +64,7 @@ type clusterProcessor struct {
 	// alertScope names the scope of alert log records.
 	alertScope, version string
 	batches             sync.Pool // *batch
-	stateErrors         atomic.Int64
+	stateErrors         *statestore.FailureLog
 	// batchNow is the clock read at the start of the latest batch (Unix
 	// ns): the extractor clamps event times to it, one clock read per
 	// batch rather than one per span.
@@ -119,6 +118,7 @@ func newClusterProcessorWithStore(set processor.Settings, cfg *Config, clock clo
 	p.logger, p.extractor, p.detector, p.store, p.telemetry = set.Logger, extractor, detector, store, tb
 	p.clock, p.resolveInterval = clock, cfg.ResolveInterval
 	p.alertScope, p.version = metadata.ScopeName, set.BuildInfo.Version
+	p.stateErrors = statestore.NewFailureLog(set.Logger, "failure_cluster: state store failed; data passes through with fewer annotations and alerts")
 	p.batches.New = func() any { return &batch{execs: detector.NewBatch()} }
 	if err := p.registerGauges(); err != nil {
 		tb.Shutdown()
@@ -348,23 +348,10 @@ func (p *clusterProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.
 // this processor's scope, so that a pipeline can route them apart.
 func (p *clusterProcessor) appendAlerts(ctx context.Context, ld plog.Logs, b *batch) {
 	records := b.execs.Records()
-	if len(records) == 0 {
-		return
-	}
-	rls := ld.ResourceLogs()
-	scopes := make(map[int]plog.LogRecordSlice, 1)
+	alert.AppendLogs(ld, p.alertScope, p.version, len(records), func(i int) (*alert.Alert, int) {
+		return &records[i].Alert, b.resource[records[i].Event]
+	})
 	for i := range records {
-		src := b.resource[records[i].Event]
-		out, ok := scopes[src]
-		if !ok {
-			rl := rls.AppendEmpty()
-			rls.At(src).Resource().CopyTo(rl.Resource())
-			sl := rl.ScopeLogs().AppendEmpty()
-			p.setScope(sl.Scope())
-			out = sl.LogRecords()
-			scopes[src] = out
-		}
-		records[i].Alert.FillLogRecord(out.AppendEmpty())
 		p.countAlert(ctx, &records[i].Alert)
 	}
 }
@@ -400,12 +387,7 @@ func (p *clusterProcessor) observe(ctx context.Context, execs *cluster.Batch) bo
 
 func (p *clusterProcessor) stateError(ctx context.Context, err error) {
 	p.telemetry.ProcessorFailureClusterStateErrors.Add(ctx, 1)
-	// Logged on the 1st, 2nd, 4th, 8th, ... failure: a broken store must
-	// not flood the log.
-	if n := p.stateErrors.Add(1); bits.OnesCount64(uint64(n)) == 1 {
-		p.logger.Warn("failure_cluster: state store failed; data passes through with fewer annotations and alerts",
-			zap.Error(err), zap.Int64("failures_so_far", n))
-	}
+	p.stateErrors.Record(err)
 }
 
 func (p *clusterProcessor) countAlert(ctx context.Context, a *alert.Alert) {

@@ -6,7 +6,6 @@ package jobretryprocessor // import "github.com/otelcol-jobs/otelcol-jobs/proces
 import (
 	"context"
 	"errors"
-	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,7 +44,7 @@ type retryProcessor struct {
 	// version is the collector's, on the scope of appended alert records.
 	version     string
 	batches     sync.Pool // *batch
-	stateErrors atomic.Int64
+	stateErrors *statestore.FailureLog
 	// clock, and its reading at the start of the latest batch (Unix
 	// nanoseconds): the extractor's bound for event times, read once per
 	// batch rather than once per execution.
@@ -78,7 +77,8 @@ func newRetryProcessor(ctx context.Context, set processor.Settings, cfg *Config,
 // newRetryProcessorWithStore is the seam for tests and benchmarks that bring
 // their own store; the processor owns it from here on.
 func newRetryProcessorWithStore(set processor.Settings, cfg *Config, clock clockwork.Clock, store statestore.Store) (*retryProcessor, error) {
-	p := &retryProcessor{logger: set.Logger, store: store, version: set.BuildInfo.Version, clock: clock}
+	p := &retryProcessor{logger: set.Logger, store: store, version: set.BuildInfo.Version, clock: clock,
+		stateErrors: statestore.NewFailureLog(set.Logger, "job_retry: state store failed; data passes through with fewer annotations and alerts")}
 	var err error
 	if p.extractor, err = jobevent.NewExtractor(cfg.Config, func() time.Time { return time.Unix(0, p.batchNow.Load()) }); err != nil {
 		return nil, err
@@ -203,24 +203,10 @@ func (p *retryProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 // (a copy of the resource of the record that raised them) with this
 // processor's scope, so that a pipeline can route them apart.
 func (p *retryProcessor) appendAlerts(ctx context.Context, ld plog.Logs, b *batch, found []retry.Found) {
-	if len(found) == 0 {
-		return
-	}
-	rls := ld.ResourceLogs()
-	scopes := make(map[int]plog.LogRecordSlice, 1)
+	alert.AppendLogs(ld, metadata.ScopeName, p.version, len(found), func(i int) (*alert.Alert, int) {
+		return &found[i].Alert, b.resource[found[i].Run]
+	})
 	for i := range found {
-		src := b.resource[found[i].Run]
-		records, ok := scopes[src]
-		if !ok {
-			rl := rls.AppendEmpty()
-			rls.At(src).Resource().CopyTo(rl.Resource())
-			sl := rl.ScopeLogs().AppendEmpty()
-			sl.Scope().SetName(metadata.ScopeName)
-			sl.Scope().SetVersion(p.version)
-			records = sl.LogRecords()
-			scopes[src] = records
-		}
-		found[i].Alert.FillLogRecord(records.AppendEmpty())
 		p.countAlert(ctx, &found[i].Alert)
 	}
 }
@@ -231,12 +217,7 @@ func (p *retryProcessor) detect(ctx context.Context, runs []retry.Run) []retry.F
 	found, err := p.detector.Detect(ctx, runs)
 	if err != nil {
 		p.telemetry.ProcessorJobRetryStateErrors.Add(ctx, 1)
-		// Logged on the 1st, 2nd, 4th, 8th, ... failure: a broken store
-		// must not flood the log.
-		if n := p.stateErrors.Add(1); bits.OnesCount64(uint64(n)) == 1 {
-			p.logger.Warn("job_retry: state store failed; data passes through with fewer annotations and alerts",
-				zap.Error(err), zap.Int64("failures_so_far", n))
-		}
+		p.stateErrors.Record(err)
 	}
 	return found
 }
