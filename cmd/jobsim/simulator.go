@@ -90,8 +90,8 @@ func startSimulator(ctx context.Context, o simOptions, log io.Writer) (*simulato
 
 // run steps the workload every tick until ctx ends, then shuts the
 // simulated processes down. A failing step is reported and retried on the
-// next tick: Redis may come back. Emitters of job spans and logs (planned)
-// belong here too, each in its own file, fed by what each step reports.
+// next tick: Redis may come back. The demo runs the OTLP job span and log
+// emitters (retries.go, incidents.go) beside it.
 func (s *simulator) run(ctx context.Context) {
 	ticker := time.NewTicker(s.tick)
 	defer ticker.Stop()

@@ -417,3 +417,41 @@ service:
 	})
 	c.stop(t)
 }
+
+// TestDocumentedConfigsValidate validates every complete configuration (a
+// yaml block with a service section) shown in the project's Markdown, so the
+// docs cannot drift from the components' config keys.
+func TestDocumentedConfigsValidate(t *testing.T) {
+	bin := binary(t)
+	docs, err := filepath.Glob("../../*.md")
+	require.NoError(t, err)
+	for _, pattern := range []string{"../../docs/*.md", "../../receiver/*/README.md", "../../processor/*/README.md"} {
+		more, err := filepath.Glob(pattern)
+		require.NoError(t, err)
+		docs = append(docs, more...)
+	}
+	env := []string{
+		"REDIS_ENDPOINT=127.0.0.1:6379", "REDIS_PASSWORD=secret", "JOBQ_REDIS_PASSWORD=secret",
+		"OTLP_ENDPOINT=http://127.0.0.1:4318",
+	}
+	found := 0
+	for _, doc := range docs {
+		text, err := os.ReadFile(doc)
+		require.NoError(t, err)
+		for i, block := range strings.Split(string(text), "```yaml\n")[1:] {
+			block, _, _ = strings.Cut(block, "```")
+			if !strings.Contains(block, "\nservice:") {
+				continue
+			}
+			found++
+			name := strings.TrimPrefix(doc, "../../") + "#" + strconv.Itoa(i+1)
+			t.Run(name, func(t *testing.T) {
+				f := filepath.Join(t.TempDir(), "config.yaml")
+				require.NoError(t, os.WriteFile(f, []byte(block), 0o600))
+				out, err := validate(t, bin, f, env...)
+				assert.NoError(t, err, "%s\n%s", out, block)
+			})
+		}
+	}
+	require.NotZero(t, found, "the README shows at least one complete configuration")
+}
