@@ -124,10 +124,30 @@ const maxRecorded = 64
 type keyIndex struct {
 	names []string        // by slot
 	user  map[string]slot // the user's keys that are no built-in key
+	// filter has a bit set for each key's length and two of its bytes:
+	// most other keys (an HTTP span's, say) are turned down by one test.
+	filter [64]uint64
 }
 
 func newKeyIndex() keyIndex {
-	return keyIndex{names: builtinKeys[:]}
+	k := keyIndex{names: builtinKeys[:]}
+	for _, name := range builtinKeys {
+		k.filter[filterIndex(name)] |= filterBit(name)
+	}
+	return k
+}
+
+// mayRead is false for most keys that are not in the index, and true for
+// all that are.
+func (k *keyIndex) mayRead(name string) bool {
+	return name != "" && k.filter[filterIndex(name)]&filterBit(name) != 0
+}
+
+func filterIndex(name string) int { return len(name) % 64 }
+
+func filterBit(name string) uint64 {
+	n := len(name)
+	return 1 << ((name[n-1] ^ name[n/2]) % 64)
 }
 
 // add returns name's slot, numbering it when it is new.
@@ -137,11 +157,21 @@ func (k *keyIndex) add(name string) slot {
 	}
 	s := slot(len(k.names))
 	k.names = append(k.names[:len(k.names):len(k.names)], name)
+	k.filter[filterIndex(name)] |= filterBit(name)
 	if k.user == nil {
 		k.user = make(map[string]slot)
 	}
 	k.user[name] = s
 	return s
+}
+
+// userSlot is the slot of one of the user's own keys.
+func (k *keyIndex) userSlot(name string) (slot, bool) {
+	if len(k.user) == 0 {
+		return 0, false // most configurations: no map lookup per attribute
+	}
+	s, ok := k.user[name]
+	return s, ok
 }
 
 // maxValues bounds the values fields holds, so that the per-record state
@@ -176,9 +206,12 @@ func (f *fields) add(m pcommon.Map) {
 	f.maps[f.n] = m
 	f.n++
 	for name, v := range m.All() {
-		// The builtinKeys table again, as a switch: Go compiles it into a
-		// jump on the length and a few word compares, several times faster
-		// than a map or a hash of the key.
+		if !f.ix.mayRead(name) {
+			continue
+		}
+		// builtinKeys again, as a switch (TestBuiltinKeys keeps the two in
+		// step): Go compiles it into a jump on the key's length and a few
+		// compares, about three times faster than a map lookup.
 		var s slot
 		switch name {
 		case "id":
@@ -275,10 +308,7 @@ func (f *fields) add(m pcommon.Map) {
 			s = keyCtx
 		default:
 			var ok bool
-			if len(f.ix.user) == 0 {
-				continue
-			}
-			if s, ok = f.ix.user[name]; !ok {
+			if s, ok = f.ix.userSlot(name); !ok {
 				continue
 			}
 		}
@@ -308,7 +338,8 @@ func (f *fields) get(s slot) (pcommon.Value, bool) {
 	return f.vals[i], i != 0
 }
 
-// lookup finds the value of a key in the maps, as a held value was found.
+// lookup finds the value of a key that fields could not hold in the maps,
+// as add would have found it.
 func (f *fields) lookup(s slot) (pcommon.Value, bool) {
 	for _, m := range f.maps[:f.n] {
 		if v, ok := m.Get(f.ix.names[s]); ok {
