@@ -138,9 +138,11 @@ func newKeyIndex() keyIndex {
 }
 
 // mayRead is false for most keys that are not in the index, and true for
-// all that are.
+// all that are. A key of a length no indexed key has is turned down without
+// reading its bytes, which may not be in the CPU cache yet.
 func (k *keyIndex) mayRead(name string) bool {
-	return name != "" && k.filter[filterIndex(name)]&filterBit(name) != 0
+	w := k.filter[filterIndex(name)]
+	return w != 0 && name != "" && w&filterBit(name) != 0
 }
 
 func filterIndex(name string) int { return len(name) % 64 }
