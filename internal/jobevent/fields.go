@@ -179,7 +179,7 @@ func (k *keyIndex) userSlot(name string) (slot, bool) {
 // maxValues bounds the values fields holds, so that the per-record state
 // stays small: job records carry about ten of the keys the extractor reads.
 // Past it, the values not held are looked up in the maps.
-const maxValues = 16
+const maxValues = 12
 
 // fields are the values of the keys an extractor reads, taken from up to
 // three maps in order (a span's attributes; a log record's attributes, body
@@ -358,8 +358,14 @@ func (f *fields) has(s slot) bool {
 
 // strAt is the string value of s, or "".
 func (f *fields) strAt(s slot) string {
-	if v, ok := f.get(s); ok {
-		return v.Str() // "" for other types
+	if s < f.direct { // get, inlined: strAt reads most keys
+		if i := f.held[s]; i != 0 {
+			return f.vals[i].Str() // "" for other types
+		}
+		return ""
+	}
+	if v, ok := f.lookup(s); ok {
+		return v.Str()
 	}
 	return ""
 }
