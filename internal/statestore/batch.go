@@ -15,13 +15,16 @@ import (
 // concurrent use.
 //
 // A key belongs to one family of ops: counters (Incr, MarkOnce), Max,
-// WindowAdd, or sets (TopAdd, DistinctAdd, MemberMax, Members, RemoveMember);
-// Delete takes any. Mixing families on a key fails the op. Scores and counters
+// WindowAdd, or sets (TopAdd, DistinctAdd, MemberMax, Members, RemoveMember,
+// and the registries of Claim); Delete takes any. Mixing families on a key
+// fails the op. Scores and counters
 // are int64 and must stay within ±2^53 (Redis keeps sorted set scores as
 // float64).
 type Batch struct {
 	ops     []op
 	entries []Entry
+	claims  []claimArgs
+	lists   []string // the sets the claims list
 }
 
 // Ref names one op of a Batch; it reads that op's results after Apply.
@@ -40,6 +43,7 @@ const (
 	opMemberMax
 	opMembers
 	opRemoveMember
+	opClaim
 )
 
 var opNames = [...]string{
@@ -53,12 +57,15 @@ var opNames = [...]string{
 	opMemberMax:    "MemberMax",
 	opMembers:      "Members",
 	opRemoveMember: "RemoveMember",
+	opClaim:        "Claim",
 }
 
 func (k opKind) String() string { return opNames[k] }
 
 type op struct {
-	kind   opKind
+	kind opKind
+	// claim indexes Batch.claims (opClaim).
+	claim  int32
 	key    string
 	member string
 	// n is the delta or the value.
@@ -70,6 +77,8 @@ type op struct {
 	// limit is the set capacity, the number of members to list, or the
 	// number of window buckets.
 	limit int
+	// src is the op a claim decides on.
+	src Ref
 
 	value        int64
 	ok           bool
@@ -83,6 +92,10 @@ func (b *Batch) Reset() {
 	b.ops = b.ops[:0]
 	clear(b.entries)
 	b.entries = b.entries[:0]
+	clear(b.claims)
+	b.claims = b.claims[:0]
+	clear(b.lists)
+	b.lists = b.lists[:0]
 }
 
 // Len is the number of ops in the batch.
@@ -212,7 +225,11 @@ func (b *Batch) setEntries(i, first int) {
 // the same batches.
 func (b *Batch) validate() error {
 	for i := range b.ops {
-		if err := b.ops[i].validate(); err != nil {
+		err := b.ops[i].validate()
+		if err == nil && b.ops[i].kind == opClaim {
+			err = b.validateClaim(i)
+		}
+		if err != nil {
 			return fmt.Errorf("op %d (%s %q): %w", i, b.ops[i].kind, b.ops[i].key, err)
 		}
 	}

@@ -22,10 +22,10 @@ func benchKeys() []string {
 	return keys
 }
 
-// BenchmarkApply applies 1,000-op batches the shape of job_retry's (one Incr
-// per job execution, a Max for the few past the threshold) and of
-// failure_cluster's (a window add and a top-K add per failure).
-// One b.N iteration is one batch; ns/op divided by 1,000 is the cost per op.
+// BenchmarkApply applies batches of 1,000 adds the shape of job_retry's (an
+// Incr and its Claim per job execution) and of failure_cluster's (a top-K add
+// per failure, a window add per class with its Claim every tenth).
+// One b.N iteration is one batch; ns/key-op is the cost per add.
 func BenchmarkApply(b *testing.B) {
 	keys := benchKeys()
 	fired := make([]string, len(keys))
@@ -41,18 +41,20 @@ func BenchmarkApply(b *testing.B) {
 		add  func(batch *Batch, i int)
 	}{
 		{"retry", func(batch *Batch, i int) {
-			if i%10 == 0 {
-				batch.Max(fired[i%len(keys)], 1, day)
-				return
-			}
-			batch.Incr(keys[i%len(keys)], 1, day)
+			k := i % len(keys)
+			batch.Claim(batch.Incr(keys[k], 1, day), Claim{Set: fired[k], Member: "level", Capacity: 1, TTL: day,
+				Rule: Rule{Threshold: 3, Factor: 2, Base: 1}})
 		}},
 		{"cluster", func(batch *Batch, i int) {
 			if i%2 == 0 {
-				batch.WindowAdd(keys[i%500], Window{Length: time.Hour, Buckets: 12}, time.Time{}, 1)
+				batch.TopAdd(errorKeys[i%500], keys[i%7], 1, 20, day)
 				return
 			}
-			batch.TopAdd(errorKeys[i%500], keys[i%7], 1, 20, day)
+			failures := batch.WindowAdd(keys[i%500], Window{Length: time.Hour, Buckets: 12}, time.Time{}, 1)
+			if i%10 == 1 {
+				batch.Claim(failures, Claim{Set: "active", Member: keys[i%500], Capacity: 1000, TTL: day,
+					Rule: Rule{Threshold: 10, Factor: 2, Calm: 5}, List: []string{errorKeys[i%500]}, ListLimit: 20})
+			}
 		}},
 	}
 	stores := []struct {

@@ -5,6 +5,7 @@ package statestore
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 
@@ -211,6 +212,126 @@ var conformance = []struct {
 			b.RemoveMember("absent", "x")
 		}, want: []result{{ok: true}, {}, {}, {entries: []Entry{{"c", 3}}}, {ok: true}, {}, {}}},
 	}},
+	{"Claim raises once per level its count calls for, and Final resolves", []step{
+		{ops: func(b *Batch) {
+			for range 5 {
+				retryClaim(b, b.Incr("runs", 1, day), false)
+			}
+		}, want: []result{{value: 1}, {}, {value: 2}, {}, {value: 3}, {}, {value: 4}, {},
+			{value: 5}, {value: 1, ok: true}}}, // 4 retries > 3
+		{ops: func(b *Batch) {
+			for range 3 {
+				retryClaim(b, b.Incr("runs", 1, day), false)
+			}
+		}, want: []result{{value: 6}, {value: 1}, {value: 7}, {value: 1}, {value: 8}, {value: 2, ok: true}}}, // 7 > 6
+		{ops: func(b *Batch) {
+			retryClaim(b, b.Incr("runs", 1, day), true) // the job succeeded
+			retryClaim(b, b.Incr("runs", 1, day), true) // the counter went with it
+			b.Members("alerts", 5)                      // runs before the claims
+			retryClaim(b, b.Incr("other", 1, day), true)
+		}, want: []result{{value: 9}, {ok: true}, {value: 1}, {}, {entries: []Entry{{"job", 2}}}, {value: 1}, {}}},
+		{ops: func(b *Batch) { b.Members("alerts", 5); b.Delete("runs"); b.Delete("other") },
+			want: []result{{}, {}, {}}},
+	}},
+	{"Claim raises above the known level and resolves a known alert when calm", []step{
+		{ops: func(b *Batch) {
+			countClaim(b, b.Incr("n", 12, day), 0)
+			countClaim(b, b.Incr("n", 0, day), 1)  // known: nothing to do
+			countClaim(b, b.Incr("n", -8, day), 0) // calm, but not known to fire
+			countClaim(b, b.Incr("n", 0, day), 1)
+			countClaim(b, b.Incr("n", 0, day), 1) // resolved already
+			countClaim(b, b.Incr("n", 30, day), 0)
+			countClaim(b, b.Incr("n", 7, day), 3) // 41 calls for 3, known
+		}, want: []result{{value: 12}, {value: 1, ok: true}, {value: 12}, {value: 1}, {value: 4}, {}, {value: 4}, {ok: true},
+			{value: 4}, {}, {value: 34}, {value: 2, ok: true}, {value: 41}, {value: 3}}},
+	}},
+	{"Claim on a window weighs the ratio over its Of window", []step{
+		{ops: func(b *Batch) {
+			ratioClaim(b, b.WindowAdd("f", window1m, start, 3), 0) // 3 of 3, but fewer than 4 executions
+			b.WindowAdd("x", window1m, start, 3)                   // runs before the claim
+		}, want: []result{{value: 3}, {}, {value: 3}}},
+		{ops: func(b *Batch) {
+			b.WindowAdd("x", window1m, start, 1)
+			ratioClaim(b, b.WindowAdd("f", window1m, start, 0), 0) // 3 of 4
+		}, want: []result{{value: 4}, {value: 3}, {value: 1, ok: true}}},
+		{ops: func(b *Batch) {
+			b.WindowAdd("x", window1m, start, 2)
+			ratioClaim(b, b.WindowAdd("f", window1m, start, 0), 1) // 3 of 6: not above 0.5, not calm
+		}, want: []result{{value: 6}, {value: 3}, {value: 1}}},
+		{ops: func(b *Batch) {
+			b.WindowAdd("x", window1m, start, 6)
+			ratioClaim(b, b.WindowAdd("f", window1m, start, 0), 1) // 3 of 12: not below 0.25
+		}, want: []result{{value: 12}, {value: 3}, {value: 1}}},
+		{ops: func(b *Batch) {
+			b.WindowAdd("x", window1m, start, 1)
+			ratioClaim(b, b.WindowAdd("f", window1m, start, 0), 1) // 3 of 13: calm
+		}, want: []result{{value: 13}, {value: 3}, {ok: true}}},
+		{advance: 2 * time.Minute, ops: func(b *Batch) {
+			ratioClaim(b, b.WindowAdd("f", window1m, start, 5), 0) // older than the window: count 0
+			ratioClaim(b, b.WindowAdd("f", window1m, time.Time{}, 5), 0)
+		}, want: []result{{}, {}, {value: 5}, {}}},
+	}},
+	{"Claim on a distinct set lists its sets when it raises", []step{
+		{ops: func(b *Batch) {
+			b.TopAdd("types", "E", 3, 5, day)
+			b.TopAdd("types", "F", 1, 5, day)
+			distinctClaim(b, "a", 0)
+			distinctClaim(b, "b", 0)
+			distinctClaim(b, "c", 0)
+			distinctClaim(b, "d", 1)
+		}, want: []result{{value: 3, ok: true}, {value: 1, ok: true}, {value: 1}, {}, {value: 2},
+			{value: 1, ok: true, entries: []Entry{{"b", ms(start)}, {"a", ms(start)}, {"E", 3}, {"F", 1}}},
+			{value: 3}, {value: 1}, {value: 4}, {value: 2, ok: true, entries: []Entry{
+				{"d", ms(start)}, {"c", ms(start)}, {"b", ms(start)}, {"a", ms(start)}, {"E", 3}, {"F", 1},
+			}}}},
+	}},
+	{"Claim keeps Capacity alerts in its registry", []step{
+		{ops: func(b *Batch) {
+			b.Claim(b.Incr("a", 2, day), Claim{Set: "reg", Member: "a", Capacity: 1, TTL: day, Rule: Rule{Threshold: 1}})
+			b.Claim(b.Incr("b", 5, day), Claim{Set: "reg", Member: "b", Capacity: 1, TTL: day, Rule: Rule{Threshold: 1, Factor: 2}})
+			b.Claim(b.Incr("c", 2, day), Claim{Set: "reg", Member: "c", Capacity: 1, TTL: day, Rule: Rule{Threshold: 1}})
+		}, want: []result{{value: 2}, {value: 1, ok: true}, {value: 5}, {value: 3, ok: true}, {value: 2}, {}}}, // trimmed
+		{ops: func(b *Batch) { b.Members("reg", 5) }, want: []result{{entries: []Entry{{"b", 3}}}}},
+	}},
+	{"a Claim on a key of another kind fails and changes nothing", []step{
+		{ops: func(b *Batch) {
+			b.Incr("counter", 1, day)
+			b.TopAdd("set", "a", 1, 5, day)
+			b.Claim(b.Incr("n", 5, day), Claim{Set: "counter", Member: "m", Capacity: 5, TTL: day, Rule: Rule{Threshold: 1}})
+			b.Claim(b.Incr("set", 5, day), Claim{Set: "reg", Member: "m", Capacity: 5, TTL: day, Rule: Rule{Threshold: 1}})
+			b.Claim(b.Incr("n", 0, day), Claim{Set: "reg", Member: "m", Capacity: 5, TTL: day, Rule: Rule{Threshold: 1},
+				List: []string{"set", "counter"}, ListLimit: 5})
+			b.Claim(b.WindowAdd("w", window1m, start, 1), Claim{Set: "reg", Member: "m", Capacity: 5, TTL: day,
+				Rule: Rule{MinRatio: 0.5}, Of: "counter"})
+			b.Members("reg", 5)
+			b.Claim(b.Incr("n", 0, day), Claim{Set: "counter", Member: "m", Capacity: 5, TTL: day, Rule: Rule{Threshold: 10}})
+		}, want: []result{{value: 1}, {value: 1, ok: true}, {value: 5}, {}, {}, {}, {value: 5}, {}, {value: 1}, {}, {},
+			{value: 5}, {}}, // nothing to raise: the registry is not read
+			wantErr: `5 ops failed, first: Claim "counter"`},
+		{ops: func(b *Batch) { b.Members("reg", 5) }, want: []result{{}}},
+	}},
+	{"an invalid Claim runs nothing", []step{
+		{ops: func(b *Batch) {
+			r := b.Incr("n", 1, day)
+			b.Incr("m", 1, day)
+			b.Claim(r, Claim{Set: "reg", Member: "m", Capacity: 5, TTL: day})
+		}, want: []result{{}, {}, {}}, wantErr: "a claim must follow the op it claims on"},
+		{ops: func(b *Batch) {
+			b.Claim(b.Max("n", 1, day), Claim{Set: "reg", Member: "m", Capacity: 5, TTL: day})
+		}, want: []result{{}, {}}, wantErr: "cannot claim on Max"},
+		{ops: func(b *Batch) {
+			b.Claim(b.Incr("n", 1, day), Claim{Set: "reg", Member: "m", Capacity: 5, TTL: day, Of: "x"})
+		}, want: []result{{}, {}}, wantErr: "of needs a WindowAdd"},
+		{ops: func(b *Batch) {
+			b.Claim(b.Incr("n", 1, day), Claim{Set: "reg", Member: "m", Capacity: 5, TTL: day, Rule: Rule{Factor: math.NaN()}})
+		}, want: []result{{}, {}}, wantErr: "rule values must be finite"},
+		{ops: func(b *Batch) {
+			b.Claim(b.Incr("n", 1, day), Claim{Set: "reg", Member: "m", TTL: day})
+		}, want: []result{{}, {}}, wantErr: "capacity must be >= 1"},
+		{ops: func(b *Batch) {
+			b.Claim(b.Incr("n", 1, day), Claim{Set: "reg", Member: "m", Capacity: 1, TTL: day, List: []string{"s"}})
+		}, want: []result{{}, {}}, wantErr: "list limit must be >= 1"},
+	}},
 	{"an op on a key of another kind fails alone", []step{
 		{ops: func(b *Batch) {
 			b.TopAdd("set", "a", 1, 5, day)
@@ -231,6 +352,33 @@ var conformance = []struct {
 		}, want: []result{{}, {}, {}, {}}, wantErr: "window buckets must be between 1 and 1000"},
 		{ops: func(b *Batch) { b.Incr("c", 1, day) }, want: []result{{value: 1}}},
 	}},
+}
+
+// retryClaim is the claim of a retry detector on a run counter: 3 retries
+// allowed, one level more per doubling; final when the job succeeded.
+func retryClaim(b *Batch, runs Ref, final bool) Ref {
+	return b.Claim(runs, Claim{Set: "alerts", Member: "job", Capacity: 1, TTL: day,
+		Rule: Rule{Threshold: 3, Factor: 2, Base: 1}, Final: final})
+}
+
+// countClaim fires past 10, escalates at 20 and 40, resolves below 5.
+func countClaim(b *Batch, count Ref, known int64) Ref {
+	return b.Claim(count, Claim{Set: "active", Member: "n", Capacity: 10, TTL: day, Known: known,
+		Rule: Rule{Threshold: 10, Factor: 2, Calm: 5}})
+}
+
+// ratioClaim fires past 2 failures that are more than half of at least 4
+// executions (the window x), resolves below a quarter.
+func ratioClaim(b *Batch, failures Ref, known int64) Ref {
+	return b.Claim(failures, Claim{Set: "active", Member: "f", Capacity: 10, TTL: day, Known: known, Of: "x",
+		Rule: Rule{Threshold: 2, Factor: 2, Calm: 1, MinRatio: 0.5, CalmRatio: 0.25, MinOf: 4}})
+}
+
+// distinctClaim adds member to the distinct set d and fires from 2 members
+// (escalating at 4), listing d and the top-K types.
+func distinctClaim(b *Batch, member string, known int64) Ref {
+	return b.Claim(b.DistinctAdd("d", member, start, 5*time.Minute, 10), Claim{Set: "active", Member: "d", Capacity: 10, TTL: day,
+		Known: known, Rule: Rule{Threshold: 1, Factor: 3, Calm: 1}, List: []string{"d", "types"}, ListLimit: 5})
 }
 
 // TestConformance runs the same sequences on both backends: their semantics

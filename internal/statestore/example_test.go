@@ -15,49 +15,40 @@ import (
 
 // A retry detector for jobs without an attempt number: the same job id seen
 // again within 24h is a retry. Past 3 retries it fires once per doubling
-// (level 1 past 3, level 2 past 6, ...): Max answers OK to exactly one
-// replica per new level. When the job succeeds, Delete claims the resolution
-// once, and only if an alert had fired.
+// (level 1 past 3, level 2 past 6, ...). The Claim on each run's count
+// decides on the store, in the same round trip, and answers OK to exactly
+// one replica per new level. When the job succeeds, a Final claim resolves
+// the alert once, only if the count calls for one, and forgets the count.
 func Example_retries() {
 	store := statestore.NewMemory(100_000)
 	ctx := context.Background()
-	const job, maxRetries = "sidekiq/HardJob/2f0c4e", 3
+	const job = "sidekiq/HardJob/2f0c4e"
+	alert := statestore.Claim{
+		Set: "alert:" + job, Member: "level", Capacity: 1, TTL: 24 * time.Hour,
+		Rule: statestore.Rule{Threshold: 3, Factor: 2, Base: 1}, // retries are runs - 1
+	}
 	var b statestore.Batch
 
-	for run := 1; run <= 8; run++ {
+	for run := 1; run <= 9; run++ {
 		b.Reset()
 		runs := b.Incr("runs:"+job, 1, 24*time.Hour)
+		claim := alert
+		claim.Final = run == 9 // the job succeeded
+		fired := b.Claim(runs, claim)
 		if err := store.Apply(ctx, &b); err != nil {
 			panic(err)
 		}
-		retries := b.Value(runs) - 1
-		level := int64(0)
-		for limit := int64(maxRetries); retries > limit; limit *= 2 {
-			level++
-		}
-		if level == 0 {
-			continue
-		}
-		b.Reset()
-		fired := b.Max("fired:"+job, level, 24*time.Hour)
-		if err := store.Apply(ctx, &b); err != nil {
-			panic(err)
-		}
-		if b.OK(fired) {
-			fmt.Printf("excessive_retries firing: %d retries (level %d)\n", retries, level)
+		switch {
+		case b.OK(fired) && b.Value(fired) > 0:
+			fmt.Printf("excessive_retries firing: %d retries (level %d)\n", b.Value(runs)-1, b.Value(fired))
+		case b.OK(fired):
+			fmt.Printf("excessive_retries resolved after %d retries\n", b.Value(runs)-1)
 		}
 	}
-
-	b.Reset()
-	resolved := b.Delete("fired:" + job) // the job succeeded
-	if err := store.Apply(ctx, &b); err != nil {
-		panic(err)
-	}
-	fmt.Println("resolved:", b.OK(resolved))
 	// Output:
 	// excessive_retries firing: 4 retries (level 1)
 	// excessive_retries firing: 7 retries (level 2)
-	// resolved: true
+	// excessive_retries resolved after 8 retries
 }
 
 // A failure-cluster detector: failures per class in a 1h window of 12
@@ -69,30 +60,29 @@ func Example_failureCluster() {
 	store := statestore.NewMemory(100_000, statestore.WithClock(clock))
 	ctx := context.Background()
 	hour := statestore.Window{Length: time.Hour, Buckets: 12}
-	const threshold = 10
+	rule := statestore.Rule{Threshold: 10, Factor: 2, Calm: 5} // resolve below half
 	var b statestore.Batch
 
 	// One incoming batch with 12 PaymentJob failures (one op per class and
-	// error type: the processor sums its batch first).
+	// error type: the processor sums its batch first), then the claim on the
+	// window's new count: fire past 10, escalate at each doubling, with the
+	// dominant error type listed when it fires.
 	b.Reset()
-	failures := b.WindowAdd("failures:PaymentJob", hour, clock.Now(), 12)
 	b.TopAdd("errors:PaymentJob", "Net::ReadTimeout", 9, 20, time.Hour)
 	b.TopAdd("errors:PaymentJob", "PG::ConnectionBad", 3, 20, time.Hour)
-	top := b.Members("errors:PaymentJob", 1)
+	failures := b.WindowAdd("failures:PaymentJob", hour, clock.Now(), 12)
+	active := b.Claim(failures, statestore.Claim{
+		Set: "clusters", Member: "PaymentJob", Capacity: 10_000, TTL: 24 * time.Hour,
+		Rule: rule,
+		List: []string{"errors:PaymentJob"}, ListLimit: 1,
+	})
 	if err := store.Apply(ctx, &b); err != nil {
 		panic(err)
 	}
-	if n := b.Value(failures); n > threshold {
-		dominant := b.Entries(top)[0]
-		b.Reset()
-		active := b.MemberMax("clusters", "PaymentJob", 1, 10_000, 24*time.Hour)
-		if err := store.Apply(ctx, &b); err != nil {
-			panic(err)
-		}
-		if b.OK(active) {
-			fmt.Printf("failure_cluster firing: PaymentJob %d failures, %s %d%%\n",
-				n, dominant.Member, 100*dominant.Score/n)
-		}
+	if b.OK(active) {
+		n, dominant := b.Value(failures), b.Entries(active)[0]
+		fmt.Printf("failure_cluster firing: PaymentJob %d failures, %s %d%%\n",
+			n, dominant.Member, 100*dominant.Score/n)
 	}
 
 	// The resolution timer, an hour later: list the active clusters, read
@@ -113,7 +103,7 @@ func Example_failureCluster() {
 	}
 	var calm []statestore.Entry // cluster and its failures in the window
 	for i, cl := range b.Entries(list) {
-		if n := reads.Value(statestore.Ref(i)); n < threshold/2 {
+		if n := reads.Value(statestore.Ref(i)); rule.IsCalm(n, 0) {
 			claims.RemoveMember("clusters", cl.Member)
 			calm = append(calm, statestore.Entry{Member: cl.Member, Score: n})
 		}

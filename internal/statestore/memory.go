@@ -120,7 +120,21 @@ func (m *Memory) Apply(_ context.Context, b *Batch) error {
 	m.sweep(t.ns, len(b.ops)+16)
 	var errs opErrors
 	for i := range b.ops {
+		if b.claimed(i) {
+			continue
+		}
 		if err := m.apply(b, i, t); err != nil {
+			errs.add(&b.ops[i], err)
+		}
+	}
+	for i := range b.ops {
+		if b.ops[i].kind != opClaim {
+			continue
+		}
+		if err := m.apply(b, i-1, t); err != nil {
+			errs.add(&b.ops[i-1], err)
+			errs.add(&b.ops[i], err)
+		} else if err := m.claim(b, i, t); err != nil {
 			errs.add(&b.ops[i], err)
 		}
 	}
@@ -180,32 +194,106 @@ func (m *Memory) apply(b *Batch, i int, t times) error {
 	case opTopAdd, opDistinctAdd, opMemberMax:
 		return m.setAdd(o, t)
 	case opMembers:
-		e, err := m.get(o.key, kindSet, t.ns)
-		if e == nil || err != nil {
+		first := len(b.entries)
+		if err := m.list(b, o.key, o.limit, t.ns); err != nil {
 			return err
 		}
-		first := len(b.entries)
-		for member, score := range m.aux[e.value].members {
-			b.entries = append(b.entries, Entry{Member: member, Score: score})
-		}
-		listed := b.entries[first:]
-		slices.SortFunc(listed, func(x, y Entry) int { return compareMembers(y, x) })
-		clear(listed[min(o.limit, len(listed)):])
-		b.entries = b.entries[:first+min(o.limit, len(listed))]
 		b.setEntries(i, first)
 	case opRemoveMember:
-		e, err := m.get(o.key, kindSet, t.ns)
-		if e == nil || err != nil {
-			return err
-		}
-		members := m.aux[e.value].members
-		if _, ok := members[o.member]; ok {
-			m.deleteMember(members, o.member)
-			o.ok = true
-			if len(members) == 0 {
-				m.remove(m.find(o.key))
+		var err error
+		o.ok, err = m.removeMember(o.key, o.member, t.ns)
+		return err
+	}
+	return nil
+}
+
+// list appends up to limit members of the set key to b.entries, highest
+// score first.
+func (m *Memory) list(b *Batch, key string, limit int, now int64) error {
+	e, err := m.get(key, kindSet, now)
+	if e == nil || err != nil {
+		return err
+	}
+	first := len(b.entries)
+	for member, score := range m.aux[e.value].members {
+		b.entries = append(b.entries, Entry{Member: member, Score: score})
+	}
+	listed := b.entries[first:]
+	slices.SortFunc(listed, func(x, y Entry) int { return compareMembers(y, x) })
+	clear(listed[min(limit, len(listed)):])
+	b.entries = b.entries[:first+min(limit, len(listed))]
+	return nil
+}
+
+// removeMember removes member from the set key and reports whether it was
+// there; the emptied set goes.
+func (m *Memory) removeMember(key, member string, now int64) (bool, error) {
+	e, err := m.get(key, kindSet, now)
+	if e == nil || err != nil {
+		return false, err
+	}
+	members := m.aux[e.value].members
+	if _, ok := members[member]; !ok {
+		return false, nil
+	}
+	m.deleteMember(members, member)
+	if len(members) == 0 {
+		m.remove(m.find(key))
+	}
+	return true, nil
+}
+
+// claim applies claim op i to the count left by the op before it (see
+// Batch.Claim). Every key it touches is checked before anything changes, so
+// a failed claim changes nothing, as on Redis.
+func (m *Memory) claim(b *Batch, i int, t times) error {
+	o, src := &b.ops[i], &b.ops[i-1]
+	c := b.claimOf(o)
+	var of int64
+	if c.of != "" {
+		w := src.window()
+		if _, from, at := windowSpan(w, eventMs(src, t.ms), t.ms); from <= at {
+			var err error
+			if of, err = m.windowSum(c.of, from, at, t.ns); err != nil {
+				return err
 			}
 		}
+	}
+	action, level := c.decide(o.n, src.value, of)
+	if action != claimNothing {
+		for _, key := range b.listed(c) {
+			if _, err := m.get(key, kindSet, t.ns); err != nil {
+				return err
+			}
+		}
+	}
+	value, ok := o.n, false
+	switch action {
+	case claimRaise:
+		raise := op{kind: opMemberMax, key: o.key, member: o.member, n: level, limit: o.limit, ttl: o.ttl}
+		if err := m.setAdd(&raise, t); err != nil {
+			return err
+		}
+		value, ok = raise.value, raise.ok
+	case claimResolve:
+		removed, err := m.removeMember(o.key, o.member, t.ns)
+		if err != nil {
+			return err
+		}
+		value, ok = 0, removed
+	}
+	if c.final {
+		if j := m.lookup(src.key, t.ns); j != none {
+			m.remove(j)
+		}
+	}
+	o.value, o.ok = value, ok
+	if ok {
+		first := len(b.entries)
+		for _, key := range b.listed(c) {
+			_ = m.list(b, key, c.listLimit, t.ns) // kinds checked above
+		}
+		b.setEntries(i, first)
 	}
 	return nil
 }
@@ -246,12 +334,27 @@ func (m *Memory) windowAdd(o *op, t times) error {
 		}
 		e.expires = t.ns + windowTTLMs(w)*1e6
 	}
+	o.value = sumBuckets(ring, from, at)
+	return nil
+}
+
+// windowSum is the sum of the window key's buckets [from, at].
+func (m *Memory) windowSum(key string, from, at, now int64) (int64, error) {
+	e, err := m.get(key, kindWindow, now)
+	if e == nil || err != nil {
+		return 0, err
+	}
+	return sumBuckets(m.aux[e.value].buckets, from, at), nil
+}
+
+func sumBuckets(ring []bucket, from, at int64) int64 {
+	var sum int64
 	for _, bk := range ring {
 		if bk.idx >= from && bk.idx <= at {
-			o.value += bk.n
+			sum += bk.n
 		}
 	}
-	return nil
+	return sum
 }
 
 func (m *Memory) setAdd(o *op, t times) error {

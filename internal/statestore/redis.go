@@ -5,10 +5,12 @@ package statestore // import "github.com/otelcol-jobs/otelcol-jobs/internal/stat
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -29,19 +31,37 @@ import (
 //	MemberMax    ZADD k GT CH v m; ZREMRANGEBYRANK k 0 -(cap+1); PEXPIRE k ttl; ZSCORE k m
 //	Members      ZREVRANGE k 0 limit-1 WITHSCORES
 //	RemoveMember ZREM k m
+//	Claim        in EVALSHA claim.lua at the end: its op's commands, then ZADD GT CH or ZREM
 //
 // The pipeline is not a transaction: ops of concurrent replicas interleave
 // between commands, which every op above tolerates (the exactly-once answers
-// come from single commands: ZADD CH, SET NX, DEL, ZREM). Every key gets a
-// TTL, so nothing outlives its use. Bucket numbers and cutoffs are computed
-// from the store's clock, like the memory store's.
+// come from single commands: ZADD CH, SET NX, DEL, ZREM). The claims of a
+// batch, each with its op, run at the end of the pipeline in calls of the
+// claim script (up to claimsPerCall claims a call: one script call costs the
+// server what several plain commands do), so each decision is taken on the
+// count its op left. Every key gets a TTL, so nothing outlives its use.
+// Bucket numbers and cutoffs are computed from the store's clock, like the
+// memory store's.
+//
+// The script is loaded (SCRIPT LOAD) in the first pipeline that needs it.
+// A Redis that lost it (restarted, SCRIPT FLUSH) answers NOSCRIPT: the store
+// loads it again and sends those calls once more, in a second round trip
+// for that batch. The keys of a batch's claims must live on one server (no
+// Redis Cluster).
 type Redis struct {
 	client  redis.UniversalClient
 	prefix  string
 	timeout time.Duration
 	clock   clockwork.Clock
 	close   func() error
+	// loaded is true once the server answered a SCRIPT LOAD of claim.lua.
+	loaded atomic.Bool
 }
+
+//go:embed claim.lua
+var claimSource string
+
+var claimScript = redis.NewScript(claimSource)
 
 // NewRedis returns a store over client and takes ownership of it (Close
 // closes it). Every key is prefixed with keyPrefix. Each Apply gives up after
@@ -80,18 +100,23 @@ func (s *Redis) Apply(ctx context.Context, b *Batch) error {
 	pipe := s.client.Pipeline()
 	spans := make([]cmdSpan, len(b.ops))
 	for i := range b.ops {
-		spans[i] = s.queue(ctx, pipe, &b.ops[i], nowMs)
+		if !b.claimed(i) {
+			spans[i] = s.queue(ctx, pipe, &b.ops[i], nowMs)
+		}
 	}
+	calls, load := s.queueClaims(ctx, pipe, b, nowMs)
 	if pipe.Len() == 0 {
 		return nil // only adds older than their window
 	}
 	cmds, err := pipe.Exec(ctx)
-	if err != nil {
-		for _, c := range cmds {
-			if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) && unavailable(err) {
-				return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
-			}
-		}
+	if err := unavailableIn(cmds, err); err != nil {
+		return err
+	}
+	if load != nil && load.Err() == nil {
+		s.loaded.Store(true)
+	}
+	if err := s.resendClaims(ctx, cmds); err != nil {
+		return err
 	}
 	var errs opErrors
 	for i := range b.ops {
@@ -101,7 +126,53 @@ func (s *Redis) Apply(ctx context.Context, b *Batch) error {
 			}
 		}
 	}
+	if calls >= 0 {
+		readClaims(b, cmds[calls:], &errs)
+	}
 	return errs.err()
+}
+
+// unavailableIn returns an ErrUnavailable error when a pipeline failed for
+// want of a usable server, rather than for some of its commands.
+func unavailableIn(cmds []redis.Cmder, err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) && unavailable(err) {
+			return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
+		}
+	}
+	return nil
+}
+
+// resendClaims loads the claim script again when the server had lost it
+// (restarted, SCRIPT FLUSH), and sends once more the calls it refused with
+// NOSCRIPT (they ran nothing), replacing them in cmds: one more round trip,
+// after which the claims have run where they belong, after the batch's
+// other ops.
+func (s *Redis) resendClaims(ctx context.Context, cmds []redis.Cmder) error {
+	var pipe redis.Pipeliner
+	for k, c := range cmds {
+		if c.Name() != "evalsha" || !redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
+			continue
+		}
+		if pipe == nil {
+			s.loaded.Store(false)
+			pipe = s.client.Pipeline()
+			pipe.ScriptLoad(ctx, claimSource)
+		}
+		cmds[k] = redis.NewCmd(ctx, c.Args()...)
+		_ = pipe.Process(ctx, cmds[k])
+	}
+	if pipe == nil {
+		return nil
+	}
+	again, err := pipe.Exec(ctx)
+	if err == nil || again[0].Err() == nil {
+		s.loaded.Store(true)
+	}
+	return unavailableIn(again, err)
 }
 
 // cmdSpan is where one op's commands sit in the pipeline.
@@ -169,6 +240,143 @@ func (s *Redis) queue(ctx context.Context, pipe redis.Pipeliner, o *op, nowMs in
 	}
 	sp.hi = pipe.Len()
 	return sp
+}
+
+// claimsPerCall bounds the claims of one script call, so that a call holds
+// the server for about a millisecond at most.
+const claimsPerCall = 256
+
+// claimWidth is the number of ARGV values of one claim (see claim.lua).
+const claimWidth = 21
+
+// queueClaims adds the calls of the claim script that run the batch's
+// claims, each with its op, after the other ops; first is the index of the
+// first call in the pipeline (-1: no claims). load is the SCRIPT LOAD sent
+// before them when the script may not be loaded yet.
+func (s *Redis) queueClaims(ctx context.Context, pipe redis.Pipeliner, b *Batch, nowMs int64) (first int, load *redis.StringCmd) {
+	if len(b.claims) == 0 {
+		return -1, nil
+	}
+	if !s.loaded.Load() {
+		load = pipe.ScriptLoad(ctx, claimSource)
+	}
+	first = pipe.Len()
+	var keys, argv []any
+	n, left := 0, len(b.claims)
+	for i := range b.ops {
+		if b.ops[i].kind != opClaim {
+			continue
+		}
+		keys, argv = s.appendClaim(keys, argv, b, i, nowMs)
+		if n, left = n+1, left-1; n == claimsPerCall || left == 0 {
+			args := make([]any, 0, 3+len(keys)+len(argv))
+			args = append(args, "evalsha", claimScript.Hash(), len(keys))
+			args = append(append(args, keys...), argv...)
+			_ = pipe.Process(ctx, redis.NewCmd(ctx, args...))
+			keys, argv, n = keys[:0], argv[:0], 0
+		}
+	}
+	return first, load
+}
+
+// appendClaim appends the keys and the ARGV values of claim op i.
+func (s *Redis) appendClaim(keys, argv []any, b *Batch, i int, nowMs int64) ([]any, []any) {
+	o, src := &b.ops[i], &b.ops[i-1]
+	c := b.claimOf(o)
+	listed := b.listed(c)
+	nkeys := len(keys)
+	keys = append(keys, s.prefix+src.key, s.prefix+o.key)
+	if c.of != "" {
+		keys = append(keys, s.prefix+c.of)
+	}
+	for _, key := range listed {
+		keys = append(keys, s.prefix+key)
+	}
+	r := c.rule
+	argv = append(argv, len(keys)-nkeys, "", c.listLimit, c.of != "", o.member, o.limit, o.ttl.Milliseconds(), o.n, c.final,
+		r.Threshold, r.Factor, r.Base, r.Calm, r.MinRatio, r.CalmRatio, r.MinOf)
+	kind := len(argv) - 15
+	switch src.kind {
+	case opIncr:
+		argv[kind] = "incr"
+		argv = append(argv, src.n, src.ttl.Milliseconds(), 0, 0, 0)
+	case opWindowAdd:
+		w := src.window()
+		_, from, at := windowSpan(w, eventMs(src, nowMs), nowMs)
+		argv[kind] = "window"
+		argv = append(argv, src.n, windowTTLMs(w), w.Buckets, at, from)
+	case opDistinctAdd:
+		argv[kind] = "distinct"
+		argv = append(argv, src.member, eventMs(src, nowMs), nowMs-src.ttl.Milliseconds(), src.limit, src.ttl.Milliseconds())
+	}
+	return keys, argv
+}
+
+// readClaims fills the results of the batch's claims and of their ops from
+// the replies of the script calls, in order.
+func readClaims(b *Batch, calls []redis.Cmder, errs *opErrors) {
+	var reply []any
+	var callErr error
+	at, n := 0, 0
+	for i := range b.ops {
+		if b.ops[i].kind != opClaim {
+			continue
+		}
+		if n == 0 {
+			reply, callErr = calls[0].(*redis.Cmd).Slice()
+			calls, at = calls[1:], 0
+		}
+		n = (n + 1) % claimsPerCall
+		srcErr, claimErr := callErr, error(nil)
+		if srcErr == nil {
+			at, srcErr, claimErr = readClaim(b, i, reply, at)
+		}
+		if srcErr != nil {
+			errs.add(&b.ops[i-1], srcErr)
+			claimErr = srcErr
+		}
+		if claimErr != nil {
+			errs.add(&b.ops[i], claimErr)
+		}
+	}
+}
+
+// readClaim reads the results of claim op i and of its op from reply[at:]
+// and returns where the next claim's start.
+func readClaim(b *Batch, i int, reply []any, at int) (next int, srcErr, claimErr error) {
+	const fixed = 6
+	if len(reply) < at+fixed {
+		return len(reply), errors.New("claim reply too short"), nil
+	}
+	r := reply[at : at+fixed]
+	listed, _ := r[5].(int64)
+	next = at + fixed + 2*int(listed)
+	if listed < 0 || len(reply) < next {
+		return len(reply), errors.New("claim reply too short"), nil
+	}
+	if msg, _ := r[3].(string); msg != "" {
+		return next, errors.New(msg), nil
+	}
+	b.ops[i-1].value, _ = r[0].(int64)
+	if msg, _ := r[4].(string); msg != "" {
+		return next, nil, errors.New(msg)
+	}
+	o := &b.ops[i]
+	o.value, _ = r[1].(int64)
+	ok, _ := r[2].(int64)
+	o.ok = ok == 1
+	first := len(b.entries)
+	for k := at + fixed; k < next; k += 2 {
+		member, _ := reply[k].(string)
+		score, _ := reply[k+1].(string)
+		f, err := strconv.ParseFloat(score, 64)
+		if err != nil {
+			return next, nil, fmt.Errorf("score is not a number: %q", score)
+		}
+		b.entries = append(b.entries, Entry{Member: member, Score: int64(f)})
+	}
+	b.setEntries(i, first)
+	return next, nil, nil
 }
 
 // maxMember is the one member of the sorted set that holds a Max.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -28,6 +29,7 @@ func everyOp(b *Batch, ttl time.Duration) {
 	b.TopAdd("top", "a", 1, 5, ttl)
 	b.DistinctAdd("distinct", "a", time.Time{}, ttl, 5)
 	b.MemberMax("active", "a", 1, 5, ttl)
+	b.Claim(b.Incr("claimed", 2, ttl), Claim{Set: "registry", Member: "a", Capacity: 5, TTL: ttl, Rule: Rule{Threshold: 1}})
 }
 
 // TestRedisEveryKeyExpires: no op leaves a key without a TTL in a shared
@@ -41,7 +43,8 @@ func TestRedisEveryKeyExpires(t *testing.T) {
 	ctx := context.Background()
 	keys, err := admin.Keys(ctx, "*").Result()
 	require.NoError(t, err)
-	assert.ElementsMatch(t, []string{"p:incr", "p:max", "p:mark", "p:window", "p:top", "p:distinct", "p:active"}, keys)
+	assert.ElementsMatch(t, []string{"p:incr", "p:max", "p:mark", "p:window", "p:top", "p:distinct", "p:active",
+		"p:claimed", "p:registry"}, keys)
 	for _, k := range keys {
 		ttl, err := admin.PTTL(ctx, k).Result()
 		require.NoError(t, err)
@@ -87,19 +90,24 @@ func TestRedisTTL(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond)
 }
 
+// newCountingStore is a store on srv whose client counts round trips.
+func newCountingStore(t *testing.T, srv *redistest.Server) (*Redis, *redisclient.Counter, *redis.Client) {
+	client, err := (&redisclient.Config{Endpoint: srv.Addr()}).NewClient(context.Background(), 5*time.Second)
+	require.NoError(t, err)
+	counter := new(redisclient.Counter)
+	client.AddHook(counter)
+	s := NewRedis(client, "", 5*time.Second)
+	t.Cleanup(func() { assert.NoError(t, s.Close()) })
+	return s, counter, client
+}
+
 // TestRedisOnePipelinePerApply: a batch costs one round trip whatever its
 // size; an empty batch, or one of adds too old to count, costs none.
 func TestRedisOnePipelinePerApply(t *testing.T) {
-	srv := redistest.Start(t)
-	client, err := (&redisclient.Config{Endpoint: srv.Addr()}).NewClient(context.Background(), 5*time.Second)
-	require.NoError(t, err)
-	var counter redisclient.Counter
-	client.AddHook(&counter)
-	s := NewRedis(client, "", 5*time.Second)
-	defer s.Close()
+	s, counter, _ := newCountingStore(t, redistest.Start(t))
 
 	b := apply(t, s, func(b *Batch) {
-		for i := range 150 {
+		for i := range 300 {
 			k := strconv.Itoa(i)
 			everyOp(b, time.Hour)
 			b.Incr(k, 1, time.Hour)
@@ -108,8 +116,15 @@ func TestRedisOnePipelinePerApply(t *testing.T) {
 			b.Delete(k)
 		}
 	})
-	assert.Equal(t, 150*11, b.Len())
-	assert.Equal(t, int64(1), counter.RoundTrips())
+	assert.Equal(t, 300*13, b.Len())
+	assert.Equal(t, int64(1), counter.RoundTrips(), "the claim script is loaded in the same pipeline")
+	// 300 claims take two script calls; each claim got its own results.
+	for i := range 300 {
+		claimed := Ref(13*i + 8)
+		require.Equal(t, int64(2*i+2), b.Value(claimed-1))
+		require.Equal(t, i == 0, b.OK(claimed), "claim %d", i)
+		require.Equal(t, int64(1), b.Value(claimed), "claim %d", i)
+	}
 	assert.Greater(t, counter.Commands(), int64(b.Len()))
 
 	counter.Reset()
@@ -134,10 +149,72 @@ func TestRedisBadData(t *testing.T) {
 	b.WindowAdd("w", window1m, time.Time{}, 0)
 	b.Incr("ok", 1, day)
 	b.Max("list", 1, day)
+	claimed := b.Claim(b.WindowAdd("f", window1m, time.Time{}, 4), Claim{Set: "reg", Member: "m", Capacity: 1, TTL: day,
+		Rule: Rule{MinRatio: 0.5}, Of: "w"})
+	b.Claim(b.WindowAdd("w", window1m, time.Time{}, 0), Claim{Set: "reg", Member: "m", Capacity: 1, TTL: day})
 	err := s.Apply(ctx, &b)
-	require.ErrorContains(t, err, "2 ops failed, first: WindowAdd \"w\": bucket is not an integer: \"garbage\"")
+	require.ErrorContains(t, err, "5 ops failed, first: WindowAdd \"w\": bucket is not an integer: \"garbage\"")
+	assert.ErrorContains(t, err, "bucket is not an integer")
 	assert.NotErrorIs(t, err, ErrUnavailable)
 	assert.Equal(t, int64(1), b.Value(1))
+	assert.Equal(t, int64(4), b.Value(claimed-1), "a bad Of fails the claim alone")
+}
+
+// TestRedisClaimScriptReload: a Redis restarted with its data (AOF) has lost
+// the claim script. The first batch after it gets NOSCRIPT for its claims,
+// loads the script and sends them once more: two round trips, each claim
+// applied once. Later batches take one.
+func TestRedisClaimScriptReload(t *testing.T) {
+	srv := redistest.Start(t, redistest.WithArgs("--appendonly", "yes", "--appendfsync", "always"))
+	s, counter, client := newCountingStore(t, srv)
+	batch := func(b *Batch) {
+		b.Incr("plain", 1, day)
+		for _, job := range []string{"a", "b"} {
+			b.Claim(b.Incr("runs:"+job, 1, day), Claim{Set: "alerts:" + job, Member: "job", Capacity: 1, TTL: day,
+				Rule: Rule{Threshold: 1, Factor: 2}})
+		}
+	}
+	apply(t, s, batch)
+	assert.Equal(t, int64(1), counter.RoundTrips(), "the script is loaded with the first batch")
+
+	srv.Restart()
+	require.Eventually(t, func() bool { return client.Ping(context.Background()).Err() == nil }, 10*time.Second, 10*time.Millisecond)
+	loaded, err := client.ScriptExists(context.Background(), claimScript.Hash()).Result()
+	require.NoError(t, err)
+	require.Equal(t, []bool{false}, loaded, "a restart forgets scripts")
+
+	counter.Reset()
+	b := apply(t, s, batch)
+	assert.Equal(t, int64(2), counter.RoundTrips(), "NOSCRIPT: load, send the claims again")
+	assert.Equal(t, []int64{2, 2, 1, 2, 1}, values(b), "counted once each, after the restart's data")
+	assert.True(t, b.OK(2) && b.OK(4), "level 1 raised")
+
+	counter.Reset()
+	b = apply(t, s, batch)
+	assert.Equal(t, int64(1), counter.RoundTrips())
+	assert.Equal(t, []int64{3, 3, 2, 3, 2}, values(b), "level 2 past 2")
+}
+
+// TestClaimLevelsAgree: the script computes the level a count calls for as
+// Rule.Level does, for fractional thresholds and factors too.
+func TestClaimLevelsAgree(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newRedisStore(t, srv, "")
+	var b Batch
+	var want []int64
+	for _, threshold := range []float64{-1, 0, 1, 3, 7.5, 10} {
+		for _, factor := range []float64{0.5, 1, 1.1, 1.5, 2, 3} {
+			for _, count := range []int64{0, 1, 3, 4, 7, 8, 11, 12, 16, 17, 23, 1000, 1 << 40, 1 << 52} {
+				rule := Rule{Threshold: threshold, Factor: factor}
+				key := fmt.Sprint(threshold, factor, count)
+				b.Claim(b.Incr(key, count, day), Claim{Set: key + ":reg", Member: "m", Capacity: 1, TTL: day, Rule: rule})
+				want = append(want, count, rule.Level(count, 0))
+			}
+		}
+	}
+	require.NoError(t, s.Apply(context.Background(), &b))
+	assert.Equal(t, want, values(&b))
+	assert.Contains(t, want, int64(64), "the level cap is covered")
 }
 
 // TestRedisExactlyOnceAcrossReplicas: three stores on one Redis (three
@@ -151,9 +228,11 @@ func TestRedisExactlyOnceAcrossReplicas(t *testing.T) {
 
 // testExactlyOnce runs 3 goroutines per store, each applying the same 40
 // batches; it checks counts add up and each one-time answer was given once:
-// a mark set, a new high of Max and MemberMax, a key deleted, a member removed.
+// a mark set, a new high of Max, MemberMax and Claim, a key deleted, a member
+// removed.
 func testExactlyOnce(t *testing.T, stores []Store) {
 	const perStore, batches = 3, 40
+	doubling := Rule{Threshold: 1, Factor: 2}
 	apply(t, stores[0], func(b *Batch) {
 		for i := range batches {
 			b.MarkOnce("del"+strconv.Itoa(i), day)
@@ -180,6 +259,8 @@ func testExactlyOnce(t *testing.T, stores []Store) {
 					member := b.MemberMax("active", "cluster", int64(i), 10, day)
 					del := b.Delete("del" + n)
 					claim := b.RemoveMember("claims", "c"+n)
+					claimed := b.Claim(b.Incr("claimed", 1, day), Claim{Set: "claimed-levels", Member: "m", Capacity: 1, TTL: day,
+						Rule: doubling})
 					if !assert.NoError(t, s.Apply(context.Background(), &b)) {
 						return
 					}
@@ -194,6 +275,9 @@ func testExactlyOnce(t *testing.T, stores []Store) {
 					}
 					if b.OK(member) {
 						raised["MemberMax "+strconv.FormatInt(b.Value(member), 10)]++
+					}
+					if b.OK(claimed) {
+						raised["Claim "+strconv.FormatInt(b.Value(claimed), 10)]++
 					}
 					last = max(last, b.Value(count))
 					mu.Unlock()
@@ -212,6 +296,9 @@ func testExactlyOnce(t *testing.T, stores []Store) {
 	}
 	assert.Contains(t, raised, "Max "+strconv.Itoa(batches-1), "someone raised Max to the top")
 	assert.Contains(t, raised, "MemberMax "+strconv.Itoa(batches-1), "someone raised MemberMax to the top")
+	top := doubling.Level(last, 0)
+	assert.Greater(t, top, int64(5))
+	assert.Contains(t, raised, "Claim "+strconv.FormatInt(top, 10), "someone raised the claim to the top")
 }
 
 func TestConcurrentApply(t *testing.T) {
@@ -268,4 +355,38 @@ func TestUnavailable(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnavailable)
 	assert.ErrorContains(t, err, "connection refused")
 	assert.Equal(t, fmt.Sprint(Stats{}), fmt.Sprint(s.Stats()))
+}
+
+// TestRedisACLUser: the user docs/deployment.md tells operators to create
+// for the state store (keys under its prefix; read, write and scripting
+// commands) can run every op, claims included, and the script's first load.
+func TestRedisACLUser(t *testing.T) {
+	srv := redistest.Start(t)
+	admin := srv.Client(t)
+	ctx := context.Background()
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "otelcol-state", "on", ">s3cret", "~otelcol-jobs:*",
+		"+@read", "+@write", "+@scripting", "-@dangerous").Err())
+
+	cfg := &redisclient.Config{Endpoint: srv.Addr(), Username: "otelcol-state", Password: "s3cret"}
+	client, err := cfg.NewClient(ctx, 5*time.Second)
+	require.NoError(t, err)
+	s := NewRedis(client, "otelcol-jobs:", 5*time.Second)
+	t.Cleanup(func() { assert.NoError(t, s.Close()) })
+
+	apply(t, s, func(b *Batch) { everyOp(b, time.Hour) })
+	b := apply(t, s, func(b *Batch) {
+		b.Members("active", 5)
+		b.Claim(b.Incr("claimed", 2, time.Hour), Claim{Set: "registry", Member: "a", Capacity: 5, TTL: time.Hour,
+			Rule: Rule{Threshold: 1, Factor: 2}})
+	})
+	assert.Equal(t, []Entry{{Member: "a", Score: 1}}, b.Entries(0))
+	assert.Equal(t, int64(4), b.Value(1), "counted across both batches")
+	assert.True(t, b.OK(2), "escalated to level 2 past 2")
+
+	// The same user cannot touch keys outside its prefix: the pattern in
+	// the docs is what confines it.
+	other := NewRedis(client, "elsewhere:", 5*time.Second)
+	var denied Batch
+	denied.Incr("incr", 1, time.Hour)
+	assert.ErrorContains(t, other.Apply(ctx, &denied), "NOPERM")
 }

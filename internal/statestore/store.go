@@ -12,8 +12,9 @@
 //   - [Redis]: shared by collector replicas, so N replicas behind a load
 //     balancer count, dedup and alert as one collector would. Every op is
 //     made of plain Redis commands (INCRBY, PEXPIRE NX, SET NX PX, ZADD GT CH,
-//     HINCRBY, ...) and a whole [Batch] goes out in ONE pipeline. It needs
-//     Redis 7.0 or newer (PEXPIRE NX, ZADD GT).
+//     HINCRBY, ...), a Claim and the op it decides on are one Lua script,
+//     and a whole [Batch] goes out in ONE pipeline. It needs Redis 7.0 or
+//     newer (PEXPIRE NX, ZADD GT), and EVALSHA and SCRIPT LOAD.
 //
 // [WithFallback] wraps a Redis store so that data keeps flowing while Redis is
 // unreachable: batches go to local memory, the outage and the recovery are
@@ -36,7 +37,10 @@
 // Exactly-once decisions across replicas come from the ops that report
 // whether THIS call changed the state: [Batch.MarkOnce], [Batch.Max] and
 // [Batch.MemberMax] (fire once per level, escalate once per level),
-// [Batch.Delete] and [Batch.RemoveMember] (claim a resolution once).
+// [Batch.Delete] and [Batch.RemoveMember] (claim a resolution once). When the
+// decision depends on a count the same batch changes, [Batch.Claim] takes it
+// on the store, on the new count, so that the batch still costs one round
+// trip.
 //
 // Nothing here knows pdata or job systems; keys are opaque strings chosen by
 // the callers.

@@ -43,7 +43,7 @@ type Batch struct {
 	seen     map[uint64]struct{}
 	arena    []byte // fingerprints of the batch
 	ops      statestore.Batch
-	claims   statestore.Batch
+	lists    [2]string // scratch for a claim's listed sets
 	records  []Record
 	failures int
 }
@@ -53,14 +53,6 @@ type eventRef struct {
 	class, print int32 // -1: none
 	failure      bool
 }
-
-type claim uint8
-
-const (
-	claimNone claim = iota
-	claimFire
-	claimResolve
-)
 
 // batchClass is one class's executions in the batch. Its strings share the
 // events' memory until Observe resolves state.
@@ -80,11 +72,8 @@ type batchClass struct {
 	types                  []typeCount
 	traces                 traceRing
 
-	failRef, execRef, firstRef, lastRef statestore.Ref
-	claim                               claim
-	claimLevel                          int64
-	claimRef, topRef, prevTopRef        statestore.Ref
-	windowFailures, windowExecutions    int64
+	failRef, execRef, firstRef, lastRef, claimRef statestore.Ref
+	windowFailures, windowExecutions              int64
 }
 
 type bucketAdd struct {
@@ -99,21 +88,18 @@ type typeCount struct {
 
 // batchPrint is one error fingerprint's failures in the batch.
 type batchPrint struct {
-	hash              uint64
-	start, end        int // in the arena
-	typeLen           int
-	sample            string
-	state             *printState
-	level             int64
-	classes           []int32 // failing with it within the dependency window
-	lastMs            int64
-	lastEvent         int32
-	traces            traceRing
-	ref               statestore.Ref
-	classCount        int64
-	claim             claim
-	claimLevel        int64
-	claimRef, listRef statestore.Ref
+	hash          uint64
+	start, end    int // in the arena
+	typeLen       int
+	sample        string
+	state         *printState
+	level         int64
+	classes       []int32 // failing with it within the dependency window
+	lastMs        int64
+	lastEvent     int32
+	traces        traceRing
+	ref, claimRef statestore.Ref
+	classCount    int64
 }
 
 // Bounds of the per-batch dedup and message memo maps; beyond them a batch
@@ -255,7 +241,7 @@ func (b *Batch) classIndex(system, class, qpart string) int32 {
 		hash: h, system: system, class: class, qpart: qpart,
 		adds: c.adds[:0], types: c.types[:0],
 		firstMs: 1<<63 - 1, lastMs: -1 << 63, lastFailure: -1,
-		failRef: -1, execRef: -1, firstRef: -1, lastRef: -1,
+		failRef: -1, execRef: -1, firstRef: -1, lastRef: -1, claimRef: -1,
 	}
 	return ci
 }
@@ -326,7 +312,7 @@ func (b *Batch) printIndex(ev *jobevent.Event) int32 {
 		p := &b.prints[pi]
 		*p = batchPrint{
 			hash: h, start: start, end: len(b.arena), typeLen: typeLen, sample: ev.ErrorMessage,
-			classes: p.classes[:0], lastMs: -1 << 63, ref: -1,
+			classes: p.classes[:0], lastMs: -1 << 63, ref: -1, claimRef: -1,
 		}
 	}
 	if len(b.rawIdx) < maxBatchMemo {
@@ -439,9 +425,10 @@ func (b *Batch) DependencyID(i int) string {
 // Records are the alert records Observe decided on, valid until Reset.
 func (b *Batch) Records() []Record { return b.records }
 
-// Observe applies the batch to the store and decides which clusters fire,
-// escalate or resolve. On error nothing is decided and the batch carries no
-// records; the events still counted if the first pipeline went through.
+// Observe applies the batch to the store, which decides, in the same round
+// trip, which clusters fire, escalate or resolve; Observe then records what
+// this replica won. On error nothing is decided and the batch carries no
+// records.
 func (b *Batch) Observe(ctx context.Context) error {
 	if len(b.classes) == 0 {
 		return nil
@@ -474,18 +461,19 @@ func (b *Batch) Observe(ctx context.Context) error {
 	}
 	d.mu.Unlock()
 
-	if err := b.count(ctx); err != nil {
+	b.queue()
+	if err := d.store.Apply(ctx, &b.ops); err != nil {
 		return err
 	}
-	if err := b.decide(ctx); err != nil {
-		return err
-	}
+	b.decide()
 	return nil
 }
 
-// count is the batch's one pipeline: window adds, error types, failure
-// times and the classes of each fingerprint.
-func (b *Batch) count(ctx context.Context) error {
+// queue adds the batch's ops: window adds, error types, failure times and
+// the classes of each fingerprint, and the claims on the new counts of the
+// classes that failed or fire and of the fingerprints that failed in some
+// class within the dependency window.
+func (b *Batch) queue() {
 	d := b.d
 	ops := &b.ops
 	ops.Reset()
@@ -494,127 +482,94 @@ func (b *Batch) count(ctx context.Context) error {
 	for i := range b.classes {
 		c := &b.classes[i]
 		st := c.state
+		claim := c.failures > 0 || c.level > 0
 		for k, a := range c.adds {
 			at := time.UnixMilli(a.atMs)
-			if a.failures > 0 || (k == len(c.adds)-1 && (c.failures > 0 || c.level > 0)) {
-				c.failRef = ops.WindowAdd(st.fKey, d.window, at, a.failures)
-			}
 			c.execRef = ops.WindowAdd(st.xKey, d.window, at, a.executions)
+			if a.failures > 0 && (!claim || k < len(c.adds)-1) {
+				ops.WindowAdd(st.fKey, d.window, at, a.failures)
+			}
 		}
-		if c.failures == 0 {
+		if c.failures > 0 {
+			for _, t := range c.types {
+				ops.TopAdd(c.topKey, t.typ, t.n, errorTypesKept, 2*d.cfg.Window)
+			}
+			c.lastRef = ops.Max(st.lastK, c.lastMs, ttl)
+			c.firstRef = ops.Max(st.firstK, -c.firstMs, ttl)
+		}
+		if !claim {
 			continue
 		}
-		for _, t := range c.types {
-			ops.TopAdd(c.topKey, t.typ, t.n, errorTypesKept, 2*d.cfg.Window)
-		}
-		c.lastRef = ops.Max(st.lastK, c.lastMs, ttl)
-		c.firstRef = ops.Max(st.firstK, -c.firstMs, ttl)
+		// The claim on the failures of the window ending in the last
+		// bucket, over its executions; with the error types for the record.
+		last := c.adds[len(c.adds)-1]
+		c.failRef = ops.WindowAdd(st.fKey, d.window, time.UnixMilli(last.atMs), last.failures)
+		b.lists = [2]string{c.topKey, c.prevKey}
+		c.claimRef = ops.Claim(c.failRef, statestore.Claim{
+			Set: activeClassesKey, Member: st.member, Capacity: d.cfg.MaxClasses, TTL: d.regTTL,
+			Rule: d.classRule, Known: c.level, Of: st.xKey, List: b.lists[:], ListLimit: errorTypesKept,
+		})
 	}
 	for i := range b.prints {
 		p := &b.prints[i]
 		for _, ci := range p.classes {
 			p.ref = ops.DistinctAdd(p.state.key, b.classes[ci].state.member, time.UnixMilli(p.lastMs), d.cfg.DependencyWindow, classesPerFingerprint)
 		}
+		if p.ref >= 0 {
+			b.lists[0] = p.state.key
+			p.claimRef = ops.Claim(p.ref, statestore.Claim{
+				Set: activePrintsKey, Member: p.state.print, Capacity: d.cfg.MaxFingerprints, TTL: d.regTTL,
+				Rule: d.printRule, Known: p.level, List: b.lists[:1], ListLimit: classesPerFingerprint,
+			})
+		}
 	}
-	return d.store.Apply(ctx, ops)
 }
 
-// decide claims what fires, escalates and resolves (a second pipeline, only
-// when something may change), then records what this replica won.
-func (b *Batch) decide(ctx context.Context) error {
+// decide records what the store decided for this replica: the alerts it
+// raised or resolved, and the levels of the others.
+func (b *Batch) decide() {
 	d := b.d
-	ops, cl := &b.ops, &b.claims
-	cl.Reset()
-	for i := range b.classes {
-		c := &b.classes[i]
-		c.claim = claimNone
-		if c.failRef < 0 {
-			continue
-		}
-		c.windowFailures, c.windowExecutions = ops.Value(c.failRef), ops.Value(c.execRef)
-		if lvl := d.classLevel(c.windowFailures, c.windowExecutions); lvl > c.level {
-			c.claim, c.claimLevel = claimFire, lvl
-			c.claimRef = cl.MemberMax(activeClassesKey, c.state.member, lvl, d.cfg.MaxClasses, d.regTTL)
-		} else if c.level > 0 && d.classCalm(c.windowFailures, c.windowExecutions) {
-			c.claim = claimResolve
-			c.claimRef = cl.RemoveMember(activeClassesKey, c.state.member)
-		} else {
-			continue
-		}
-		if c.topKey != "" {
-			c.topRef = cl.Members(c.topKey, errorTypesKept)
-			c.prevTopRef = cl.Members(c.prevKey, errorTypesKept)
-		} else {
-			c.topRef, c.prevTopRef = -1, -1
-		}
-	}
-	for i := range b.prints {
-		p := &b.prints[i]
-		p.claim = claimNone
-		if p.ref < 0 {
-			continue
-		}
-		p.classCount = ops.Value(p.ref)
-		if lvl := d.printLevel(p.classCount); lvl > p.level {
-			p.claim, p.claimLevel = claimFire, lvl
-			p.claimRef = cl.MemberMax(activePrintsKey, p.state.print, lvl, d.cfg.MaxFingerprints, d.regTTL)
-			p.listRef = cl.Members(p.state.key, classesPerFingerprint)
-		} else if p.level > 0 && d.printCalm(p.classCount) {
-			p.claim = claimResolve
-			p.claimRef = cl.RemoveMember(activePrintsKey, p.state.print)
-			p.listRef = -1
-		}
-	}
-	if cl.Len() == 0 {
-		return nil
-	}
-	if err := d.store.Apply(ctx, cl); err != nil {
-		return err
-	}
-
+	ops := &b.ops
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for i := range b.classes {
 		c := &b.classes[i]
-		switch c.claim {
-		case claimFire:
-			if cl.OK(c.claimRef) {
-				c.level = c.claimLevel
-				b.records = append(b.records, Record{Alert: b.classAlert(c, alert.StateFiring), Event: int(c.anchor(alert.StateFiring))})
-			} else if v := cl.Value(c.claimRef); v > c.level {
-				c.level = v // another replica fired it
-			}
-		case claimResolve:
-			if cl.OK(c.claimRef) {
-				b.records = append(b.records, Record{Alert: b.classAlert(c, alert.StateResolved), Event: int(c.anchor(alert.StateResolved))})
-			}
+		if c.claimRef < 0 {
+			continue
+		}
+		c.windowFailures, c.windowExecutions = ops.Value(c.failRef), ops.Value(c.execRef)
+		level := ops.Value(c.claimRef)
+		switch {
+		case ops.OK(c.claimRef) && level > 0:
+			c.level = level
+			b.records = append(b.records, Record{Alert: b.classAlert(c, alert.StateFiring), Event: int(c.anchor(alert.StateFiring))})
+		case ops.OK(c.claimRef):
+			b.records = append(b.records, Record{Alert: b.classAlert(c, alert.StateResolved), Event: int(c.anchor(alert.StateResolved))})
 			c.level = 0
 		default:
-			continue
+			c.level = level // as known, or as another replica left it
 		}
 		d.setClassLevel(c.state, c.level)
 	}
 	for i := range b.prints {
 		p := &b.prints[i]
-		switch p.claim {
-		case claimFire:
-			if cl.OK(p.claimRef) {
-				p.level = p.claimLevel
-				b.records = append(b.records, Record{Alert: b.printAlert(p, alert.StateFiring), Event: int(p.lastEvent)})
-			} else if v := cl.Value(p.claimRef); v > p.level {
-				p.level = v
-			}
-		case claimResolve:
-			if cl.OK(p.claimRef) {
-				b.records = append(b.records, Record{Alert: b.printAlert(p, alert.StateResolved), Event: int(p.lastEvent)})
-			}
+		if p.claimRef < 0 {
+			continue
+		}
+		p.classCount = ops.Value(p.ref)
+		level := ops.Value(p.claimRef)
+		switch {
+		case ops.OK(p.claimRef) && level > 0:
+			p.level = level
+			b.records = append(b.records, Record{Alert: b.printAlert(p, alert.StateFiring), Event: int(p.lastEvent)})
+		case ops.OK(p.claimRef):
+			b.records = append(b.records, Record{Alert: b.printAlert(p, alert.StateResolved), Event: int(p.lastEvent)})
 			p.level = 0
 		default:
-			continue
+			p.level = level
 		}
 		d.setPrintLevel(p.state, p.level)
 	}
-	return nil
 }
 
 // classAlert is the record of a class's claim. Called with d.mu held.
@@ -625,10 +580,8 @@ func (b *Batch) classAlert(c *batchClass, state alert.State) alert.Alert {
 	}
 	f := classFacts{
 		state: state, level: c.level, failures: c.windowFailures, executions: c.windowExecutions,
-		at: time.UnixMilli(at), queue: c.state.queue, traces: c.state.traces.list(),
-	}
-	if c.topRef >= 0 {
-		f.top, f.prevTop = b.claims.Entries(c.topRef), b.claims.Entries(c.prevTopRef)
+		types: b.ops.Entries(c.claimRef),
+		at:    time.UnixMilli(at), queue: c.state.queue, traces: c.state.traces.list(),
 	}
 	if c.firstRef >= 0 {
 		f.firstMs, f.lastMs = b.d.firstFailure(b.ops.Value(c.firstRef), b.nowMs), b.ops.Value(c.lastRef)
@@ -642,8 +595,8 @@ func (b *Batch) printAlert(p *batchPrint, state alert.State) alert.Alert {
 		state: state, level: p.level, classes: p.classCount,
 		at: time.UnixMilli(p.lastMs), traces: p.state.traces.list(),
 	}
-	if p.listRef >= 0 {
-		f.names = liveMembers(b.claims.Entries(p.listRef), b.nowMs-b.d.cfg.DependencyWindow.Milliseconds())
+	if state == alert.StateFiring {
+		f.names = liveMembers(b.ops.Entries(p.claimRef), b.nowMs-b.d.cfg.DependencyWindow.Milliseconds())
 	}
 	return b.d.printRecord(p.state, f)
 }

@@ -24,12 +24,13 @@
 // bucket leaves the window. Events count at their own time; events older
 // than the window are ignored.
 //
-// Per incoming batch the detector applies one pipeline of store ops, plus a
-// second one only when a cluster may fire, escalate or resolve. Each replica
-// remembers the level of every cluster it has seen, so a cluster that is
-// already firing costs no second pipeline; Sweep, run on a timer, resolves
-// clusters no event arrives for any more and refreshes what this replica
-// knows of the others' decisions.
+// Per incoming batch the detector applies one pipeline of store ops: the
+// counts, and claims on the new counts, which the store decides in the same
+// round trip (statestore.Claim). Each replica remembers the level of every
+// cluster it has seen, so the store raises a cluster only past it and
+// resolves only one known to fire; Sweep, run on a timer, resolves clusters
+// no event arrives for any more and refreshes what this replica knows of the
+// others' decisions.
 package cluster // import "github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/cluster"
 
 import (
@@ -143,14 +144,17 @@ type Stats struct {
 
 // Detector finds failure clusters; it is safe for concurrent use.
 type Detector struct {
-	cfg      Config
-	store    statestore.Store
-	clock    clockwork.Clock
-	window   statestore.Window
-	widthMs  int64
-	seed     maphash.Seed
-	regTTL   time.Duration
-	batchCap int // distinct classes, fingerprints per batch (bounds its scratch memory)
+	cfg     Config
+	store   statestore.Store
+	clock   clockwork.Clock
+	window  statestore.Window
+	widthMs int64
+	seed    maphash.Seed
+	regTTL  time.Duration
+	// classRule and printRule are the rules as the store applies them:
+	// failures over executions, and classes of a fingerprint.
+	classRule, printRule statestore.Rule
+	batchCap             int // distinct classes, fingerprints per batch (bounds its scratch memory)
 
 	mu            sync.Mutex
 	classes       *simplelru.LRU[uint64, *classState]
@@ -241,13 +245,25 @@ func New(cfg Config, store statestore.Store, clock clockwork.Clock) (*Detector, 
 		clock = clockwork.NewRealClock()
 	}
 	d := &Detector{
-		cfg:           cfg,
-		store:         store,
-		clock:         clock,
-		window:        statestore.Window{Length: cfg.Window, Buckets: cfg.Buckets},
-		widthMs:       cfg.Window.Milliseconds() / int64(cfg.Buckets),
-		seed:          maphash.MakeSeed(),
-		regTTL:        max(24*time.Hour, 2*cfg.Window, 2*cfg.DependencyWindow),
+		cfg:     cfg,
+		store:   store,
+		clock:   clock,
+		window:  statestore.Window{Length: cfg.Window, Buckets: cfg.Buckets},
+		widthMs: cfg.Window.Milliseconds() / int64(cfg.Buckets),
+		seed:    maphash.MakeSeed(),
+		regTTL:  max(24*time.Hour, 2*cfg.Window, 2*cfg.DependencyWindow),
+		// A class fires past MinFailures (and MinFailureRatio over at least
+		// MinExecutions), resolves below half of them.
+		classRule: statestore.Rule{
+			Threshold: float64(cfg.MinFailures), Factor: cfg.EscalationFactor, Calm: float64(cfg.MinFailures) / 2,
+			MinRatio: cfg.MinFailureRatio, CalmRatio: cfg.MinFailureRatio / 2, MinOf: cfg.MinExecutions,
+		},
+		// A fingerprint fires from MinClasses, escalates as the classes pass
+		// (MinClasses-1) times another factor (5 and 9 classes with the
+		// defaults), resolves below half of MinClasses.
+		printRule: statestore.Rule{
+			Threshold: float64(cfg.MinClasses - 1), Factor: cfg.EscalationFactor, Calm: float64(cfg.MinClasses) / 2,
+		},
 		batchCap:      min(max(cfg.MaxClasses, cfg.MaxFingerprints), 1<<16),
 		activeClasses: make(map[uint64]*classState),
 		activePrints:  make(map[uint64]*printState),
@@ -371,47 +387,4 @@ func name(s string) string {
 		s = strings.ReplaceAll(s, "\x00", " ")
 	}
 	return s
-}
-
-// levelOf is the escalation level of value over threshold (alert.EscalationLevel).
-func (d *Detector) levelOf(value, threshold float64) int64 {
-	return alert.EscalationLevel(value, threshold, d.cfg.EscalationFactor)
-}
-
-// classLevel is the level a class's window counts call for: 0 below the rule.
-func (d *Detector) classLevel(failures, executions int64) int64 {
-	if failures <= d.cfg.MinFailures {
-		return 0
-	}
-	if d.cfg.MinFailureRatio > 0 && (executions < d.cfg.MinExecutions || ratio(failures, executions) <= d.cfg.MinFailureRatio) {
-		return 0
-	}
-	return d.levelOf(float64(failures), float64(d.cfg.MinFailures))
-}
-
-// classCalm says a firing class resolves: below half its thresholds.
-func (d *Detector) classCalm(failures, executions int64) bool {
-	if 2*failures < d.cfg.MinFailures {
-		return true
-	}
-	return d.cfg.MinFailureRatio > 0 && ratio(failures, executions) < d.cfg.MinFailureRatio/2
-}
-
-// printLevel is the level of a fingerprint failing in n classes: firing
-// from MinClasses, escalating as n passes (MinClasses-1) times another
-// factor (5 and 9 classes with the defaults).
-func (d *Detector) printLevel(n int64) int64 {
-	if d.cfg.MinClasses == 0 || n < d.cfg.MinClasses {
-		return 0
-	}
-	return d.levelOf(float64(n), float64(d.cfg.MinClasses-1))
-}
-
-func (d *Detector) printCalm(n int64) bool { return 2*n < d.cfg.MinClasses }
-
-func ratio(failures, executions int64) float64 {
-	if executions <= 0 {
-		return 0
-	}
-	return min(1, float64(failures)/float64(executions))
 }

@@ -478,10 +478,10 @@ func TestReplicasShareOneStore(t *testing.T) {
 }
 
 func TestEscalationOnABatchWithoutFailures(t *testing.T) {
-	// Replica b knows the cluster fires at level 1. Failures counted by
-	// another replica whose claim never came (its second pipeline failed)
-	// take the class to 21; b's next batch, successes only, escalates it,
-	// on its last execution.
+	// Replica b knows the cluster fires at level 1. Failures that reached
+	// the window without a claim (written here straight to the store) take
+	// the class to 21; b's next batch, successes only, escalates it, on its
+	// last execution.
 	clock := clockwork.NewFakeClockAt(t0)
 	store := statestore.NewMemory(100_000, statestore.WithClock(clock))
 	a := newHarnessOver(t, testConfig(), clock, store)

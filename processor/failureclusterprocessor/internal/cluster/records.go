@@ -38,7 +38,7 @@ type classFacts struct {
 	state                alert.State
 	level                int64
 	failures, executions int64
-	top, prevTop         []statestore.Entry // error types of this epoch and the one before
+	types                []statestore.Entry // error types counted in this epoch and the one before
 	firstMs, lastMs      int64              // 0: unknown
 	at                   time.Time
 	queue                string
@@ -51,7 +51,7 @@ func (d *Detector) classRecord(st *classState, f classFacts) alert.Alert {
 	if st.class == "" {
 		subject = "queue " + st.queue
 	}
-	dominant, share := dominantType(f.top, f.prevTop)
+	dominant, share := dominantType(f.types)
 	window := shortDuration(d.cfg.Window)
 	a := alert.Alert{
 		Name: alert.FailureCluster, State: f.state, Severity: d.cfg.Severity, ID: st.id,
@@ -61,7 +61,7 @@ func (d *Detector) classRecord(st *classState, f classFacts) alert.Alert {
 		Attributes: []alert.Attribute{
 			alert.Int(AttrFailures, f.failures),
 			alert.Int(AttrExecutions, f.executions),
-			alert.Float(AttrFailureRatio, ratio(f.failures, f.executions)),
+			alert.Float(AttrFailureRatio, statestore.Ratio(f.failures, f.executions)),
 			alert.String(AttrWindow, window),
 			alert.Int(AttrLevel, f.level),
 		},
@@ -85,7 +85,7 @@ func (d *Detector) classRecord(st *classState, f classFacts) alert.Alert {
 		fmt.Fprintf(&sb, "%s failing: %d failures in the last %s (threshold %d)", subject, f.failures, window, d.cfg.MinFailures)
 	}
 	if d.cfg.MinFailureRatio > 0 {
-		fmt.Fprintf(&sb, ", %.0f%% of %d executions", 100*ratio(f.failures, f.executions), f.executions)
+		fmt.Fprintf(&sb, ", %.0f%% of %d executions", 100*statestore.Ratio(f.failures, f.executions), f.executions)
 	}
 	if dominant != "" && f.state == alert.StateFiring {
 		fmt.Fprintf(&sb, "; %.0f%% %s", 100*share, dominant)
@@ -136,23 +136,22 @@ func (d *Detector) printRecord(st *printState, f printFacts) alert.Alert {
 	return a
 }
 
-// dominantType is the error type with the highest count over two epochs of
-// top-K sets, and its share of all counted (ties: the smaller name).
-func dominantType(cur, prev []statestore.Entry) (string, float64) {
+// dominantType is the error type with the highest count over the top-K
+// sets of two epochs (their entries one after the other), and its share of
+// all counted (ties: the smaller name).
+func dominantType(types []statestore.Entry) (string, float64) {
 	var total int64
-	merged := make([]statestore.Entry, 0, len(cur)+len(prev))
-	for _, set := range [2][]statestore.Entry{cur, prev} {
-	next:
-		for _, e := range set {
-			total += e.Score
-			for k := range merged {
-				if merged[k].Member == e.Member {
-					merged[k].Score += e.Score
-					continue next
-				}
+	merged := make([]statestore.Entry, 0, len(types))
+next:
+	for _, e := range types {
+		total += e.Score
+		for k := range merged {
+			if merged[k].Member == e.Member {
+				merged[k].Score += e.Score
+				continue next
 			}
-			merged = append(merged, e)
 		}
+		merged = append(merged, e)
 	}
 	if total <= 0 {
 		return "", 0

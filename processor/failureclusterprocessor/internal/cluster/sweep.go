@@ -84,7 +84,7 @@ func (d *Detector) Sweep(ctx context.Context) ([]alert.Alert, error) {
 	for i := range classes {
 		c := &classes[i]
 		c.windowFailures, c.windowExecute = reads.Value(c.fail), reads.Value(c.exec)
-		if d.classCalm(c.windowFailures, c.windowExecute) {
+		if d.classRule.IsCalm(c.windowFailures, c.windowExecute) {
 			c.claim = claims.RemoveMember(activeClassesKey, c.entry.Member)
 		} else {
 			c.claim = -1
@@ -95,7 +95,7 @@ func (d *Detector) Sweep(ctx context.Context) ([]alert.Alert, error) {
 	for i := range prints {
 		p := &prints[i]
 		p.live = liveMembers(reads.Entries(p.list), cutoffMs)
-		if d.printCalm(int64(len(p.live))) {
+		if d.printRule.IsCalm(int64(len(p.live)), 0) {
 			p.claim = claims.RemoveMember(activePrintsKey, p.entry.Member)
 		} else {
 			p.claim = -1
@@ -122,7 +122,7 @@ func (d *Detector) Sweep(ctx context.Context) ([]alert.Alert, error) {
 		out = append(out, d.classRecord(c.state, classFacts{
 			state: alert.StateResolved, level: c.entry.Score,
 			failures: c.windowFailures, executions: c.windowExecute,
-			top: reads.Entries(c.top), prevTop: reads.Entries(c.prevTop),
+			types:   append(reads.Entries(c.top), reads.Entries(c.prevTop)...),
 			firstMs: d.firstFailure(reads.Value(c.first), nowMs), lastMs: reads.Value(c.last),
 			at: now, queue: c.state.queue, traces: c.state.traces.list(),
 		}))

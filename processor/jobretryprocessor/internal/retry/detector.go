@@ -13,8 +13,10 @@
 // are held). Past a rule's MaxRetries the detector fires once, again
 // on each doubling (3 → 4 retries fires level 1, 7 level 2, 13 level 3, ...),
 // and resolves when the job succeeds, only if it fired. Those decisions come
-// from store ops that answer for exactly one caller (Max, Delete), so
-// processors sharing a Redis store raise each alert once.
+// from store ops that answer for exactly one caller (MemberMax, RemoveMember,
+// and for jobs counted by id a Claim on the run counter, taken by the store
+// on the new count), so processors sharing a Redis store raise each alert
+// once, and a batch costs one round trip.
 //
 // Only a success past the threshold looks for an alert to resolve, which
 // keeps successes (most runs) free of store ops. So a job counted by id
@@ -98,12 +100,13 @@ func New(store statestore.Store, clock clockwork.Clock, window time.Duration, ru
 }
 
 // Keys of the store, under its key prefix: a run counter and an alert mark
-// (the highest level fired) per job, named by a hash of the job, so that a
-// key is short and bounded whatever the id.
+// (a set whose one member holds the highest level fired) per job, named by a
+// hash of the job, so that a key is short and bounded whatever the id.
 const (
 	runsKeyPrefix  = "retry:n:"
 	alertKeyPrefix = "retry:a:"
 	keyLen         = len(runsKeyPrefix) + 16
+	markMember     = "level"
 )
 
 const noRef = statestore.Ref(-1)
@@ -113,14 +116,13 @@ type runState struct {
 	hash uint64 // of the job, once a plan needs it; never 0
 	rule int
 	plan plan
-	// level is the alert level a failure reached (planFire).
+	// level is the alert level a failure reached.
 	level int64
 	runs  statestore.Ref // Incr of the run counter
-	mark  statestore.Ref // Max or Delete of the alert mark, in the first batch
-	// escalation is the Max or Delete of the alert mark in the second batch
-	// (jobs counted by id).
-	escalation statestore.Ref
-	keyAt      int // offset of the job's two keys in scratch.keys
+	// mark raises or takes down the alert mark: MemberMax or RemoveMember,
+	// or the Claim on the run counter.
+	mark  statestore.Ref
+	keyAt int // offset of the job's two keys in scratch.keys
 	// sameAs is the run this one repeats (nested instrumentation), or -1.
 	sameAs int
 	// next is the next counted run of the same job in the batch, or -1.
@@ -140,9 +142,9 @@ type plan uint8
 
 const (
 	planNone    plan = iota
-	planCount        // Incr the run counter (then Delete it on success)
-	planResolve      // Delete the mark: a job with an attempt number succeeded past its threshold
-	planFire         // Max the mark: a job with an attempt number failed past its threshold
+	planCount        // Incr the run counter and Claim the mark on it (Final on success)
+	planResolve      // RemoveMember the mark: a job with an attempt number succeeded past its threshold
+	planFire         // MemberMax the mark: a job with an attempt number failed past its threshold
 )
 
 // scratch is the per-call memory, reused through a pool.
@@ -153,7 +155,6 @@ type scratch struct {
 	keys      []byte
 	keyStr    string
 	ops       statestore.Batch
-	escalate  statestore.Batch
 	chains    map[uint64]chainEnds // job hash -> its counted runs
 	classRule map[string]int       // class -> rule index, bounded
 	// examples collects the trace ids of the jobs that alert.
@@ -168,10 +169,9 @@ const (
 )
 
 // Detect sets each run's Retries and returns the alert records to emit, or
-// nil. It applies one batch of ops to the store, and a second one only when
-// a job counted by id (no attempt number) is past its threshold. A store
-// error is returned after the runs got whatever the store could answer:
-// their data must pass on regardless.
+// nil. It applies one batch of ops to the store (one round trip with Redis),
+// none when no run needs state. A store error is returned after the runs got
+// whatever the store could answer: their data must pass on regardless.
 func (d *Detector) Detect(ctx context.Context, runs []Run) ([]Found, error) {
 	if len(runs) == 0 {
 		return nil, nil
@@ -186,52 +186,37 @@ func (d *Detector) Detect(ctx context.Context, runs []Run) ([]Found, error) {
 		st := &s.state[i]
 		switch st.plan {
 		case planCount:
+			// A job that succeeded is done: its claim is final and forgets
+			// its runs, so that only jobs in a retry loop hold an entry.
 			age := now.Sub(runs[i].Time)
 			st.runs = s.ops.Incr(s.runsKey(st), 1, max(d.window-age, time.Millisecond))
-			if runs[i].Outcome == jobevent.OutcomeSuccess {
-				// The job is done: forget its runs, so that only jobs in
-				// a retry loop hold an entry.
-				s.ops.Delete(s.runsKey(st))
-			}
+			st.mark = s.ops.Claim(st.runs, statestore.Claim{
+				Set: s.alertKey(st), Member: markMember, Capacity: 1, TTL: d.window,
+				Rule: d.storeRule(st), Final: runs[i].Outcome == jobevent.OutcomeSuccess,
+			})
 		case planResolve:
-			st.mark = s.ops.Delete(s.alertKey(st))
+			st.mark = s.ops.RemoveMember(s.alertKey(st), markMember)
 		case planFire:
-			st.mark = s.ops.Max(s.alertKey(st), st.level, d.window)
+			st.mark = s.ops.MemberMax(s.alertKey(st), markMember, st.level, 1, d.window)
 		}
 	}
-	var errs []error
+	var err error
 	if s.ops.Len() > 0 {
-		errs = append(errs, d.store.Apply(ctx, &s.ops))
+		err = d.store.Apply(ctx, &s.ops)
 	}
 
-	// Jobs counted by id know their retries only now. Those past their
-	// threshold raise (failure) or take down (success) their alert mark in
-	// a second batch, in batch order.
 	var found []Found
 	for i := range runs {
 		r, st := &runs[i], &s.state[i]
-		if st.plan != planCount {
-			found = d.decide(found, runs, s, i, st.mark != noRef && s.ops.OK(st.mark))
-			continue
-		}
-		if n := s.ops.Value(st.runs); n > 0 {
-			r.Retries = n - 1
-		}
-		if st.level = d.level(st, r.Retries); st.level == 0 {
-			continue
-		}
-		if r.Outcome == jobevent.OutcomeSuccess {
-			st.escalation = s.escalate.Delete(s.alertKey(st))
-		} else {
-			st.escalation = s.escalate.Max(s.alertKey(st), st.level, d.window)
-		}
-	}
-	if s.escalate.Len() > 0 {
-		errs = append(errs, d.store.Apply(ctx, &s.escalate))
-		for i := range runs {
-			if st := &s.state[i]; st.escalation != noRef {
-				found = d.decide(found, runs, s, i, s.escalate.OK(st.escalation))
+		if st.plan == planCount {
+			// Jobs counted by id know their retries only now.
+			if n := s.ops.Value(st.runs); n > 0 {
+				r.Retries = n - 1
+				st.level = d.storeRule(st).Level(n, 0)
 			}
+		}
+		if st.mark != noRef && s.ops.OK(st.mark) {
+			found = d.decide(found, runs, s, i)
 		}
 	}
 	for i := range runs {
@@ -242,7 +227,7 @@ func (d *Detector) Detect(ctx context.Context, runs []Run) ([]Found, error) {
 	if len(found) > 0 {
 		s.addExamples(runs, found)
 	}
-	return found, errors.Join(errs...)
+	return found, err
 }
 
 // plan fills the scratch for runs: each run's job, rule and plan, and the
@@ -256,7 +241,7 @@ func (s *scratch) plan(d *Detector, runs []Run, now time.Time) {
 	for i := range runs {
 		r, st := &runs[i], &s.state[i]
 		r.Retries = -1
-		*st = runState{runs: noRef, mark: noRef, escalation: noRef, sameAs: -1, next: -1}
+		*st = runState{runs: noRef, mark: noRef, sameAs: -1, next: -1}
 		if r.ID == "" {
 			continue // runs of a job without an id cannot be told apart
 		}
@@ -265,7 +250,7 @@ func (s *scratch) plan(d *Detector, runs []Run, now time.Time) {
 		case r.Attempt > 0:
 			// Only a job past its threshold can have an alert to resolve.
 			r.Retries = int64(r.Attempt - 1)
-			if st.level = d.level(st, r.Retries); st.level == 0 {
+			if st.level = d.storeRule(st).Level(int64(r.Attempt), 0); st.level == 0 {
 				break
 			}
 			st.hash = jobHash(&r.Event)
@@ -326,12 +311,9 @@ func (s *scratch) markNested(runs []Run) {
 	}
 }
 
-// decide makes run i's alert when ok: the store answered that this call
-// raised the job's alert mark (a failure) or took it down (a success).
-func (d *Detector) decide(found []Found, runs []Run, s *scratch, i int, ok bool) []Found {
-	if !ok {
-		return found
-	}
+// decide makes run i's alert: the store answered that this call raised the
+// job's alert mark (a failure) or took it down (a success).
+func (d *Detector) decide(found []Found, runs []Run, s *scratch, i int) []Found {
 	st := &s.state[i]
 	r := &runs[i]
 	rule := &d.rules[st.rule]
@@ -362,12 +344,10 @@ func (d *Detector) decide(found []Found, runs []Run, s *scratch, i int, ok bool)
 	return append(found, Found{Run: i, Alert: a})
 }
 
-// level is how far retries are past the run's rule: 0 below it.
-func (d *Detector) level(st *runState, retries int64) int64 {
-	if retries < 0 {
-		return 0
-	}
-	return alert.EscalationLevel(float64(retries), float64(d.rules[st.rule].MaxRetries), EscalationFactor)
+// storeRule is the run's rule as the store applies it to a run count: the
+// level of count-1 retries.
+func (d *Detector) storeRule(st *runState) statestore.Rule {
+	return statestore.Rule{Threshold: float64(d.rules[st.rule].MaxRetries), Factor: EscalationFactor, Base: 1}
 }
 
 // rule is the index of the first rule matching class.
@@ -429,7 +409,6 @@ func (s *scratch) release() {
 	s.keys = s.keys[:0]
 	s.keyStr = ""
 	s.ops.Reset()
-	s.escalate.Reset()
 	clear(s.chains)
 }
 

@@ -200,7 +200,7 @@ func TestCountingByIDInOneBatch(t *testing.T) {
 	assert.Equal(t, []int64{0, 0, 1, 2, 3, 4, 5}, retries)
 	assert.Equal(t, []summary{{alert.StateFiring, 4, 1, alert.SeverityWarn}}, summarize(found), "level 1 once, by the first run past it")
 	assert.Equal(t, 5, found[0].Run)
-	assert.Equal(t, 2, f.store.applies, "counters, then the alert marks of jobs past their threshold")
+	assert.Equal(t, 1, f.store.applies, "the counters and the claims on them: one batch")
 }
 
 func TestRoundTrips(t *testing.T) {
@@ -209,6 +209,22 @@ func TestRoundTrips(t *testing.T) {
 	assert.Equal(t, 0, f.store.applies, "attempt numbers below the threshold need no state")
 	f.detect(t, f.run("a", 0, succeeded), f.run("b", 0, failed), f.run("c", 7, failed), f.run("d", 2, succeeded))
 	assert.Equal(t, 1, f.store.applies, "one batch of ops")
+	// Jobs counted by id that fire, escalate and resolve in a batch: still one.
+	var fired []summary
+	for _, outcome := range []jobevent.Outcome{failed, failed, failed, failed, failed, failed, failed, failed, succeeded} {
+		f.store.applies = 0
+		_, found := f.detect(t, f.run("e", 0, outcome), f.run("e", 0, outcome), f.run("c", 9, outcome))
+		assert.Equal(t, 1, f.store.applies)
+		fired = append(fired, summarize(found)...)
+	}
+	assert.Equal(t, []summary{
+		{alert.StateFiring, 8, 2, alert.SeverityWarn}, // c
+		{alert.StateFiring, 4, 1, alert.SeverityWarn}, // e
+		{alert.StateFiring, 7, 2, alert.SeverityWarn},
+		{alert.StateFiring, 13, 3, alert.SeverityWarn},
+		{alert.StateResolved, 16, 0, alert.SeverityWarn},
+		{alert.StateResolved, 8, 0, alert.SeverityWarn},
+	}, fired)
 }
 
 func TestClassOverrides(t *testing.T) {
