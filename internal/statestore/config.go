@@ -125,6 +125,7 @@ func (c *Config) NewStore(ctx context.Context, logger *zap.Logger, opts ...Optio
 	if c.Backend != BackendRedis {
 		return local, nil
 	}
+	redisclient.RouteLibraryLogs(logger)
 	client, err := c.Redis.NewClient(ctx, c.Redis.Timeout)
 	if err != nil {
 		return nil, fmt.Errorf("state store: %w", err)

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/scraper"
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
+	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/metadata"
 )
 
@@ -119,6 +120,7 @@ func (s *sharedReceivers) get(cfg *Config, set receiver.Settings) *jobQueueRecei
 	if r, ok := s.byConfig[cfg]; ok {
 		return r
 	}
+	redisclient.RouteLibraryLogs(set.Logger)
 	r := newReceiver(set, cfg, func(ctx context.Context) (*Snapshotter, error) { return NewSnapshotter(ctx, cfg) })
 	r.release = func() {
 		s.mu.Lock()
