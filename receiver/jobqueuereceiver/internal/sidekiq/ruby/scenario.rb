@@ -20,7 +20,11 @@ when "retry"
   # real retry: retry_count goes up, FragileJob is exhausted into dead.
   Sidekiq::RetrySet.new.each { |entry| entry.reschedule(Time.now) }
 when "waiting"
-  # One more slow job, started later than the first two.
+  # One more slow job, started later than the first two. Sidekiq 6.4 keeps
+  # run_at in whole seconds and the test puts stalled_after between the two
+  # start times, so they must be at least 2 s apart: the retry phase can take
+  # less than a second.
+  sleep 2
   SlowJob.perform_async(600)
   # Queues no process works on: these jobs wait, enqueued at different times.
   3.times do |i|
