@@ -107,6 +107,8 @@ func parseSnapshotFlags(args []string, stderr io.Writer, getenv func(string) str
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.System, "system", "", "job system: sidekiq")
 	fs.StringVar(&cfg.Endpoint, "endpoint", cfg.Endpoint, "Redis host:port")
+	fs.StringVar(&cfg.Sentinel.MasterName, "sentinel-master", "", "find the master through Redis Sentinel under this name (with --sentinel)")
+	sentinels := fs.String("sentinel", "", "comma-separated host:port of Redis Sentinels (with --sentinel-master; --endpoint is then not used)")
 	fs.StringVar(&cfg.Namespace, "namespace", "", "key namespace (Sidekiq <= 6 redis-namespace)")
 	fs.StringVar(&cfg.Username, "username", "", "Redis ACL user")
 	passwordEnv := fs.String("password-env", "", "name of the environment variable holding the Redis password")
@@ -126,6 +128,9 @@ func parseSnapshotFlags(args []string, stderr io.Writer, getenv func(string) str
 	}
 	if fs.NArg() > 0 {
 		return nil, false, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if *sentinels != "" {
+		cfg.Sentinel.Addresses = strings.Split(*sentinels, ",")
 	}
 	if *passwordEnv != "" {
 		pw := getenv(*passwordEnv)
@@ -162,7 +167,7 @@ func printSnapshot(w io.Writer, cfg *jobqueuereceiver.Config, s *jobqueuereceive
 	if cfg.Namespace != "" {
 		ns = fmt.Sprintf(" namespace %q", cfg.Namespace)
 	}
-	fmt.Fprintf(tw, "%s at %s%s, %s\n", s.System, cfg.Endpoint, ns, s.Time.UTC().Format(time.RFC3339))
+	fmt.Fprintf(tw, "%s at %s%s, %s\n", s.System, cfg.Target(), ns, s.Time.UTC().Format(time.RFC3339))
 	fmt.Fprintf(tw, "Redis cost: %d round trips, %d commands\n", s.RoundTrips, s.Commands)
 
 	fmt.Fprintf(tw, "\nQUEUE\tSIZE\tLATENCY\tRUNNING\tLONGEST RUNNING\tSTALLED\tPAUSED\n")

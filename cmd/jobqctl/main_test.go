@@ -119,6 +119,22 @@ func TestSnapshotTable(t *testing.T) {
 	assert.Equal(t, []string{"retry", "HardJob", "Net::ReadTimeout", "2"}, row(t, out, "retry  HardJob"))
 }
 
+func TestSnapshotThroughSentinel(t *testing.T) {
+	master := redistest.Start(t)
+	writeSidekiq(t, master.Client(t))
+	sentinel := redistest.StartSentinel(t, master, "jobs")
+
+	code, out, errOut := runCmd([]string{"snapshot", "--system", "sidekiq",
+		"--sentinel-master", "jobs", "--sentinel", "127.0.0.1:1," + sentinel.Addr()}, nil)
+	require.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, out, "sidekiq at sentinel:jobs")
+	assert.Equal(t, "2", row(t, out, "default ")[1], "size, read from the master the sentinel names")
+
+	code, out, errOut = runCmd([]string{"snapshot", "--system", "sidekiq", "--sentinel", sentinel.Addr()}, nil)
+	assert.Equal(t, exitUsage, code, out)
+	assert.Contains(t, errOut, "sentinel.master_name: must be set")
+}
+
 func TestSnapshotJSON(t *testing.T) {
 	srv := redistest.Start(t, redistest.WithArgs("--requirepass", "pw"))
 	admin := srv.Client(t)

@@ -22,10 +22,14 @@ import (
 	"go.opentelemetry.io/collector/config/configtls"
 )
 
-// Config is how a component reaches one Redis server.
+// Config is how a component reaches one Redis server: at Endpoint, or as
+// the master that Redis Sentinel names.
 type Config struct {
-	// Endpoint is host:port of the Redis server.
+	// Endpoint is host:port of the Redis server; not used with Sentinel.
 	Endpoint string `mapstructure:"endpoint"`
+	// Sentinel, when its master_name is set, finds the master through Redis
+	// Sentinel and follows it across failovers.
+	Sentinel SentinelConfig `mapstructure:"sentinel"`
 	// Username is the Redis ACL user; empty means the default user.
 	Username string `mapstructure:"username"`
 	// Password is sent with AUTH; it is never logged.
@@ -39,15 +43,41 @@ type Config struct {
 	_ struct{}
 }
 
+// SentinelConfig names a master monitored by Redis Sentinel. Username,
+// password, db and TLS of Config apply to the master (and to the
+// sentinels' connections for TLS); the sentinels may have credentials of
+// their own.
+type SentinelConfig struct {
+	// MasterName is the name the sentinels monitor the master under.
+	MasterName string `mapstructure:"master_name"`
+	// Addresses are host:port of one or more sentinels.
+	Addresses []string `mapstructure:"addresses"`
+	// Username and Password authenticate to the sentinels.
+	Username string              `mapstructure:"username"`
+	Password configopaque.String `mapstructure:"password"`
+
+	_ struct{}
+}
+
+// Enabled says whether the master is found through Sentinel.
+func (s *SentinelConfig) Enabled() bool { return s.MasterName != "" || len(s.Addresses) > 0 }
+
+// Target names the Redis a client of c reaches, for logs and alert ids:
+// the endpoint, or "sentinel:<master_name>".
+func (c *Config) Target() string {
+	if c.Sentinel.Enabled() {
+		return "sentinel:" + c.Sentinel.MasterName
+	}
+	return c.Endpoint
+}
+
 // Validate reports configuration errors with the YAML key they concern.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.Endpoint == "" {
-		errs = append(errs, errors.New("endpoint: must be set (host:port)"))
-	} else if host, port, err := net.SplitHostPort(c.Endpoint); err != nil {
-		errs = append(errs, fmt.Errorf("endpoint: %q is not host:port: %w", c.Endpoint, err))
-	} else if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 || host == "" {
-		errs = append(errs, fmt.Errorf("endpoint: %q needs a host and a port between 1 and 65535", c.Endpoint))
+	if c.Sentinel.Enabled() {
+		errs = append(errs, c.Sentinel.validate()...)
+	} else if err := validateAddress("endpoint", c.Endpoint); err != nil {
+		errs = append(errs, err)
 	}
 	if c.DB < 0 {
 		errs = append(errs, fmt.Errorf("db: must be >= 0, got %d", c.DB))
@@ -58,7 +88,42 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// NewClient builds a client whose every command is bounded by timeout.
+func (s *SentinelConfig) validate() []error {
+	var errs []error
+	if s.MasterName == "" {
+		errs = append(errs, errors.New("sentinel.master_name: must be set with sentinel.addresses"))
+	}
+	if len(s.Addresses) == 0 {
+		errs = append(errs, errors.New("sentinel.addresses: must list at least one sentinel (host:port)"))
+	}
+	for i, a := range s.Addresses {
+		if err := validateAddress(fmt.Sprintf("sentinel.addresses[%d]", i), a); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.Username != "" && s.Password == "" {
+		errs = append(errs, fmt.Errorf("sentinel.password: must be set when sentinel.username %q is set", s.Username))
+	}
+	return errs
+}
+
+func validateAddress(key, addr string) error {
+	if addr == "" {
+		return fmt.Errorf("%s: must be set (host:port)", key)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s: %q is not host:port: %w", key, addr, err)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 || host == "" {
+		return fmt.Errorf("%s: %q needs a host and a port between 1 and 65535", key, addr)
+	}
+	return nil
+}
+
+// NewClient builds a client whose every command is bounded by timeout: of
+// the endpoint, or of the master the sentinels name (asked again after a
+// failover).
 // It never sends CLIENT SETINFO and starts no maintenance-notification
 // goroutine, so it works under a read-only ACL user and leaves no goroutine
 // behind after Close.
@@ -93,5 +158,53 @@ func (c *Config) NewClient(ctx context.Context, timeout time.Duration) (*redis.C
 		opts.ReadTimeout = timeout
 		opts.WriteTimeout = timeout
 	}
+	if c.Sentinel.Enabled() {
+		client := redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName:            c.Sentinel.MasterName,
+			SentinelAddrs:         c.Sentinel.Addresses,
+			SentinelUsername:      c.Sentinel.Username,
+			SentinelPassword:      string(c.Sentinel.Password),
+			Username:              opts.Username,
+			Password:              opts.Password,
+			DB:                    opts.DB,
+			TLSConfig:             opts.TLSConfig,
+			Protocol:              opts.Protocol,
+			DisableIdentity:       opts.DisableIdentity,
+			ContextTimeoutEnabled: opts.ContextTimeoutEnabled,
+			MaxRetries:            opts.MaxRetries,
+			DialerRetries:         opts.DialerRetries,
+			PoolSize:              opts.PoolSize,
+			DialTimeout:           opts.DialTimeout,
+			ReadTimeout:           opts.ReadTimeout,
+			WriteTimeout:          opts.WriteTimeout,
+		})
+		client.AddHook(sentinelErrors{&c.Sentinel})
+		return client, nil
+	}
 	return redis.NewClient(opts), nil
+}
+
+// sentinelErrors says which master and sentinels a failed dial was about:
+// go-redis reports an unknown master name as "all sentinels specified in
+// configuration are unreachable: redis: nil".
+type sentinelErrors struct{ cfg *SentinelConfig }
+
+func (h sentinelErrors) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := next(ctx, network, addr)
+		if err != nil {
+			if errors.Is(err, redis.Nil) {
+				return nil, fmt.Errorf("sentinel: no sentinel of %v knows a master named %q: %w",
+					h.cfg.Addresses, h.cfg.MasterName, err)
+			}
+			return nil, fmt.Errorf("sentinel (master %q, sentinels %v): %w", h.cfg.MasterName, h.cfg.Addresses, err)
+		}
+		return conn, nil
+	}
+}
+
+func (sentinelErrors) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (sentinelErrors) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
 }

@@ -32,6 +32,11 @@ func TestValidate(t *testing.T) {
 		{"no host", Config{Endpoint: ":6379"}, "needs a host"},
 		{"negative db", Config{Endpoint: "h:1", DB: -1}, "db: must be >= 0"},
 		{"user without password", Config{Endpoint: "h:1", Username: "u"}, "password: must be set"},
+		{"sentinel", Config{Sentinel: SentinelConfig{MasterName: "m", Addresses: []string{"s1:26379", "s2:26379"}}}, ""},
+		{"sentinel without master", Config{Sentinel: SentinelConfig{Addresses: []string{"s1:26379"}}}, "sentinel.master_name: must be set"},
+		{"sentinel without addresses", Config{Sentinel: SentinelConfig{MasterName: "m"}}, "sentinel.addresses: must list"},
+		{"bad sentinel address", Config{Sentinel: SentinelConfig{MasterName: "m", Addresses: []string{"s1"}}}, "sentinel.addresses[0]: \"s1\" is not host:port"},
+		{"sentinel user without password", Config{Sentinel: SentinelConfig{MasterName: "m", Addresses: []string{"s:1"}, Username: "u"}}, "sentinel.password: must be set"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,4 +96,35 @@ func TestClientTimeout(t *testing.T) {
 	var netErr net.Error
 	require.ErrorAs(t, err, &netErr, "the read gives up with a network timeout instead of waiting for the server")
 	assert.True(t, netErr.Timeout())
+}
+
+// TestSentinel: with sentinel settings the client asks a real Redis
+// Sentinel for the master and talks to it, credentials and db included; a
+// master name the sentinel does not know fails with a clear error.
+func TestSentinel(t *testing.T) {
+	master := redistest.Start(t, redistest.WithArgs("--requirepass", "s3cret"))
+	sentinel := redistest.StartSentinel(t, master, "jobs")
+	ctx := context.Background()
+
+	cfg := Config{Sentinel: SentinelConfig{MasterName: "jobs", Addresses: []string{sentinel.Addr()}}, Password: "s3cret", DB: 3}
+	require.NoError(t, cfg.Validate())
+	assert.Equal(t, "sentinel:jobs", cfg.Target())
+	c, err := cfg.NewClient(ctx, 2*time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	var n Counter
+	c.AddHook(&n)
+	require.NoError(t, c.Set(ctx, "via-sentinel", "1", 0).Err())
+	assert.Equal(t, int64(1), n.Commands(), "the hook counts the master's commands only")
+
+	admin := master.Client(t)
+	admin.Options().Password = "s3cret"
+	require.NoError(t, admin.Do(ctx, "SELECT", 3).Err())
+	assert.Equal(t, "1", admin.Get(ctx, "via-sentinel").Val(), "written to the master, db 3")
+
+	unknown := Config{Sentinel: SentinelConfig{MasterName: "nope", Addresses: []string{sentinel.Addr()}}}
+	uc, err := unknown.NewClient(ctx, time.Second)
+	require.NoError(t, err)
+	defer uc.Close()
+	assert.ErrorContains(t, uc.Ping(ctx).Err(), `no sentinel of [`+sentinel.Addr()+`] knows a master named "nope"`)
 }

@@ -64,6 +64,9 @@ type Server struct {
 	port int
 	args []string
 
+	// monitor is set for a sentinel: "<master name> <host> <port>".
+	monitor string
+
 	mu  sync.Mutex
 	cmd *exec.Cmd
 	out *bytes.Buffer
@@ -89,6 +92,23 @@ func Start(tb testing.TB, opts ...Option) *Server {
 	}
 	for _, o := range opts {
 		o(s)
+	}
+	s.start()
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+// StartSentinel runs a Redis Sentinel (redis-server --sentinel) on a free
+// loopback port that monitors master under name, with a quorum of 1, and
+// stops it when the test ends.
+func StartSentinel(tb testing.TB, master *Server, name string) *Server {
+	tb.Helper()
+	s := &Server{
+		tb:      tb,
+		bin:     RequireTool(tb, "redis-server", "apt-get install -y redis-server"),
+		dir:     tb.TempDir(),
+		port:    FreePort(tb),
+		monitor: fmt.Sprintf("%s 127.0.0.1 %d", name, master.Port()),
 	}
 	s.start()
 	tb.Cleanup(s.Stop)
@@ -160,6 +180,12 @@ func (s *Server) start() {
 		"--daemonize", "no",
 		"--loglevel", "warning",
 	}, s.args...)
+	if s.monitor != "" {
+		// A sentinel rewrites its configuration file, so it needs one.
+		conf := s.WriteFile("sentinel.conf", fmt.Sprintf(
+			"port %d\nbind 127.0.0.1\ndir %s\nloglevel warning\nsentinel monitor %s 1\n", s.port, s.dir, s.monitor))
+		args = []string{conf, "--sentinel"}
+	}
 	out := &bytes.Buffer{}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Stdout = out

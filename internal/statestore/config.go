@@ -21,7 +21,7 @@ import (
 //	  backend: redis            # memory (default) | redis
 //	  max_entries: 100000       # bound of the local memory (and of the fallback)
 //	  redis:
-//	    endpoint: redis:6379    # plus username, password, db, tls (internal/redisclient)
+//	    endpoint: redis:6379    # or sentinel; plus username, password, db, tls (internal/redisclient)
 //	    key_prefix: "otelcol-jobs:"
 //	    timeout: 500ms          # a batch never waits longer on Redis
 //	    retry_interval: 5s      # during an outage, how often Redis is tried again

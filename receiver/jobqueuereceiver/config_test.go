@@ -66,6 +66,13 @@ func TestLoadConfig(t *testing.T) {
 	minimal := NewDefaultConfig()
 	minimal.System = SystemSidekiq
 
+	sentinel := NewDefaultConfig()
+	sentinel.System = SystemSidekiq
+	sentinel.Sentinel.MasterName = "jobs"
+	sentinel.Sentinel.Addresses = []string{"sentinel-1:26379", "sentinel-2:26379"}
+	sentinel.Sentinel.Password = "sentinel-secret"
+	sentinel.Password = "master-secret"
+
 	tests := []struct {
 		id       string
 		expected *Config
@@ -76,6 +83,8 @@ func TestLoadConfig(t *testing.T) {
 		{id: "no_system", errs: []string{"system: must be set (one of: sidekiq)"}},
 		{id: "planned_system", errs: []string{`system: "bullmq" is not supported yet (supported: sidekiq)`}},
 		{id: "unknown_system", errs: []string{`system: unknown job system "delayed_job"`}},
+		{id: "sentinel", expected: sentinel},
+		{id: "sentinel_without_addresses", errs: []string{"sentinel.addresses: must list at least one sentinel"}},
 		{id: "bad_endpoint", errs: []string{`endpoint: "redis-without-port" is not host:port`}},
 		{id: "bad_regex", errs: []string{
 			`queues: include[0]: invalid regular expression "("`,

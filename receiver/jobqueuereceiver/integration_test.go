@@ -489,3 +489,50 @@ func TestTLSWithACLUser(t *testing.T) {
 func confmapUnmarshal(cfg *Config, settings map[string]any) error {
 	return confmap.NewFromStringMap(settings).Unmarshal(cfg)
 }
+
+// TestSentinelFailover: through Redis Sentinel the receiver reads the
+// master the sentinel names, reports the master name as server.address, and
+// after a failover (the old master then stopped) reads the new master.
+func TestSentinelFailover(t *testing.T) {
+	ctx := context.Background()
+	first := redistest.Start(t)
+	second := redistest.Start(t, redistest.WithArgs("--replicaof", "127.0.0.1", strconv.Itoa(first.Port())))
+	sentinel := redistest.StartSentinel(t, first, "jobs")
+	admin := sentinel.Client(t)
+	writeSmallSidekiq(t, first.Client(t), time.Now())
+
+	cfg := configFor("")
+	cfg.Sentinel.MasterName = "jobs"
+	cfg.Sentinel.Addresses = []string{sentinel.Addr()}
+	require.NoError(t, cfg.Validate())
+	r := startReceiver(t, cfg)
+	md, err := r.last(t)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"messaging.system": "sidekiq", "server.address": "jobs"},
+		md.ResourceMetrics().At(0).Resource().Attributes().AsRaw())
+	assert.Equal(t, map[string]float64{"default": 1}, points(t, md, "jobqueue.queue.size", "messaging.destination.name"))
+
+	// The sentinel learns of the replica from the master's INFO.
+	require.Eventually(t, func() bool {
+		replicas, err := admin.Do(ctx, "SENTINEL", "REPLICAS", "jobs").Slice()
+		return err == nil && len(replicas) == 1
+	}, 30*time.Second, 50*time.Millisecond, "the sentinel never saw the replica")
+	require.Eventually(t, func() bool {
+		return second.Client(t).Get(ctx, "stat:processed").Val() == "10"
+	}, 10*time.Second, 10*time.Millisecond, "the replica never caught up")
+	require.NoError(t, admin.Do(ctx, "SENTINEL", "FAILOVER", "jobs").Err())
+	require.Eventually(t, func() bool {
+		addr, err := admin.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "jobs").StringSlice()
+		return err == nil && len(addr) == 2 && addr[1] == strconv.Itoa(second.Port())
+	}, 30*time.Second, 50*time.Millisecond, "the failover did not happen")
+	first.Stop()
+	require.Eventually(t, func() bool {
+		return second.Client(t).Set(ctx, "stat:processed", 11, 0).Err() == nil
+	}, 30*time.Second, 50*time.Millisecond, "the new master never took writes")
+
+	require.Eventually(t, func() bool {
+		md, err := r.scrape(t)
+		return err == nil && md.DataPointCount() > 0 &&
+			points(t, md, "jobqueue.jobs.processed")[""] == 11
+	}, 30*time.Second, 50*time.Millisecond, "the receiver did not follow the failover")
+}

@@ -85,8 +85,11 @@ func newScraper(cfg *Config, set receiver.Settings, newSnapshotter func(context.
 		loggedProblems: logged,
 		problemsByKind: make(map[string]int64),
 	}
-	// The endpoint was validated as host:port.
-	if host, port, err := net.SplitHostPort(cfg.Endpoint); err == nil {
+	// The endpoint was validated as host:port. Through Sentinel the master
+	// moves on failover: its name is the stable address.
+	if cfg.Sentinel.Enabled() {
+		s.serverAddress = cfg.Sentinel.MasterName
+	} else if host, port, err := net.SplitHostPort(cfg.Endpoint); err == nil {
 		s.serverAddress = host
 		s.serverPort, _ = strconv.ParseInt(port, 10, 64)
 	}
@@ -95,7 +98,7 @@ func newScraper(cfg *Config, set receiver.Settings, newSnapshotter func(context.
 			return nil, err
 		}
 		// Alert ids tell apart job systems with the same queue names.
-		s.alerts = queuealert.New(&cfg.Alerts, cfg.StalledAfter, cfg.Endpoint, strconv.Itoa(cfg.DB), cfg.Namespace)
+		s.alerts = queuealert.New(&cfg.Alerts, cfg.StalledAfter, cfg.Target(), strconv.Itoa(cfg.DB), cfg.Namespace)
 		s.logs, s.lb = logs, metadata.NewLogsBuilder(set)
 	}
 	return s, nil
@@ -252,7 +255,9 @@ func (s *jobQueueScraper) resource(snap *Snapshot) pcommon.Resource {
 	rb := s.mb.NewResourceBuilder()
 	rb.SetMessagingSystem(snap.System)
 	rb.SetServerAddress(s.serverAddress)
-	rb.SetServerPort(s.serverPort)
+	if s.serverPort != 0 {
+		rb.SetServerPort(s.serverPort)
+	}
 	if s.cfg.Namespace != "" {
 		rb.SetJobqueueNamespace(s.cfg.Namespace)
 	}
