@@ -84,12 +84,7 @@ func WithArgs(args ...string) Option {
 // test ends. It skips or fails (see RequireEnv) when redis-server is missing.
 func Start(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
-	s := &Server{
-		tb:   tb,
-		bin:  RequireTool(tb, "redis-server", "apt-get install -y redis-server"),
-		dir:  tb.TempDir(),
-		port: FreePort(tb),
-	}
+	s := newServer(tb)
 	for _, o := range opts {
 		o(s)
 	}
@@ -98,18 +93,22 @@ func Start(tb testing.TB, opts ...Option) *Server {
 	return s
 }
 
+func newServer(tb testing.TB) *Server {
+	return &Server{
+		tb:   tb,
+		bin:  RequireTool(tb, "redis-server", "apt-get install -y redis-server"),
+		dir:  tb.TempDir(),
+		port: FreePort(tb),
+	}
+}
+
 // StartSentinel runs a Redis Sentinel (redis-server --sentinel) on a free
 // loopback port that monitors master under name, with a quorum of 1, and
 // stops it when the test ends.
 func StartSentinel(tb testing.TB, master *Server, name string) *Server {
 	tb.Helper()
-	s := &Server{
-		tb:      tb,
-		bin:     RequireTool(tb, "redis-server", "apt-get install -y redis-server"),
-		dir:     tb.TempDir(),
-		port:    FreePort(tb),
-		monitor: fmt.Sprintf("%s 127.0.0.1 %d", name, master.Port()),
-	}
+	s := newServer(tb)
+	s.monitor = fmt.Sprintf("%s 127.0.0.1 %d", name, master.Port())
 	s.start()
 	tb.Cleanup(s.Stop)
 	return s
