@@ -42,6 +42,8 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) (int, er
 	for _, e := range endpoints {
 		fs.StringVar(&e.addr, e.flag, e.addr, "the collector's "+e.what+" address")
 	}
+	spanAlerts := fs.String("span-alerts", "127.0.0.1:4319",
+		"where jobsim receives the collector's traces over OTLP/HTTP to print their alert events")
 	if err := parseFlags(fs, args); err != nil {
 		return 0, err
 	}
@@ -58,6 +60,13 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) (int, er
 		_ = l.Close()
 	}
 
+	printer, err := startSpanAlertPrinter(*spanAlerts, stdout)
+	if err != nil {
+		return 1, fmt.Errorf("the span-alert printer cannot listen on %s (%v): stop what listens there or pass --span-alerts host:port", *spanAlerts, err)
+	}
+	// Closed after the collector has stopped: it sends its last traces on
+	// shutdown.
+	defer printer.close()
 	sim, err := startSimulator(ctx, o, stderr)
 	if err != nil {
 		return 1, err
@@ -65,7 +74,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) (int, er
 	defer sim.close()
 
 	cmd := exec.Command(*collector, "--config", *config)
-	cmd.Env = append(os.Environ(), "JOBSIM_REDIS_ENDPOINT="+sim.addr)
+	cmd.Env = append(os.Environ(), "JOBSIM_REDIS_ENDPOINT="+sim.addr, "JOBSIM_SPAN_ALERTS_ENDPOINT="+*spanAlerts)
 	for _, e := range endpoints {
 		cmd.Env = append(cmd.Env, e.env+"="+e.addr)
 	}

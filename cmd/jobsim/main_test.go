@@ -105,7 +105,7 @@ func demoArgs(t *testing.T, extra ...string) []string {
 	config := filepath.Join(t.TempDir(), "config.yaml")
 	require.NoError(t, os.WriteFile(config, []byte("{}"), 0o600))
 	args := []string{"--collector", self, "--config", config, "--grace", "500ms"}
-	for _, f := range []string{"prometheus", "health", "otlp-grpc", "otlp-http"} {
+	for _, f := range []string{"prometheus", "health", "otlp-grpc", "otlp-http", "span-alerts"} {
 		args = append(args, "--"+f, "127.0.0.1:"+strconv.Itoa(redistest.FreePort(t)))
 	}
 	return append(args, extra...)
