@@ -29,7 +29,9 @@ import (
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/confmap"
+	"go.uber.org/zap"
 
+	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver"
 )
 
@@ -41,6 +43,9 @@ const (
 )
 
 func main() {
+	// go-redis's own log lines (dial retries, sentinel discovery) would
+	// interleave with the table; the error that matters is printed anyway.
+	redisclient.RouteLibraryLogs(zap.NewNop())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
