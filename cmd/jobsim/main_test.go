@@ -104,7 +104,10 @@ func demoArgs(t *testing.T, extra ...string) []string {
 	require.NoError(t, err)
 	config := filepath.Join(t.TempDir(), "config.yaml")
 	require.NoError(t, os.WriteFile(config, []byte("{}"), 0o600))
-	args := []string{"--collector", self, "--config", config, "--grace", "500ms"}
+	// A generous grace: the race detector's exit sleep (GORACE
+	// atexit_sleep_ms, 1 s unless make test sets it to 0) delays the fake
+	// collector's exit after SIGTERM.
+	args := []string{"--collector", self, "--config", config, "--grace", "10s"}
 	for _, f := range []string{"prometheus", "health", "otlp-grpc", "otlp-http", "span-alerts"} {
 		args = append(args, "--"+f, "127.0.0.1:"+strconv.Itoa(redistest.FreePort(t)))
 	}
@@ -140,11 +143,11 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // interruptWhenUp waits for the demo's banner, then interrupts it (as
 // Ctrl-C does) and returns how it ended.
-func interruptWhenUp(t *testing.T, mode string) (demoResult, string, string) {
+func interruptWhenUp(t *testing.T, mode string, extra ...string) (demoResult, string, string) {
 	t.Helper()
 	ctx, interrupt := context.WithCancel(context.Background())
 	defer interrupt()
-	stdout, stderr, done := startDemo(t, ctx, mode, demoArgs(t))
+	stdout, stderr, done := startDemo(t, ctx, mode, demoArgs(t, extra...))
 	// The banner appears once the health check answers, which the fake
 	// collector does only after reading the simulated Sidekiq.
 	waitFor(t, "the banner", func() bool {
@@ -176,7 +179,7 @@ func TestDemoStopsTheCollectorOnInterrupt(t *testing.T) {
 }
 
 func TestDemoKillsAStubbornCollector(t *testing.T) {
-	res, _, stderr := interruptWhenUp(t, "stubborn")
+	res, _, stderr := interruptWhenUp(t, "stubborn", "--grace", "500ms")
 	assert.Equal(t, 1, res.code)
 	assert.ErrorContains(t, res.err, "signal: killed")
 	assert.Contains(t, stderr, "still running after 500ms: killing it")

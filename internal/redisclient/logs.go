@@ -20,9 +20,11 @@ var routeOnce sync.Once
 // say again what the scrape or batch error that follows already reports.
 // go-redis has one logger per process, so the first caller's logger wins.
 func RouteLibraryLogs(logger *zap.Logger) {
-	routeOnce.Do(func() {
-		redis.SetLogger(zapLogging{logger.Named("go-redis").WithOptions(zap.AddCallerSkip(2))})
-	})
+	routeOnce.Do(func() { routeLibraryLogs(logger) })
+}
+
+func routeLibraryLogs(logger *zap.Logger) {
+	redis.SetLogger(zapLogging{logger.Named("go-redis").WithOptions(zap.AddCallerSkip(2))})
 }
 
 type zapLogging struct{ logger *zap.Logger }

@@ -22,8 +22,8 @@ import (
 // level and under the go-redis name, instead of printing on stderr.
 func TestRouteLibraryLogs(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	RouteLibraryLogs(zap.New(core))
-	RouteLibraryLogs(zap.NewNop()) // the first logger stays
+	routeLibraryLogs(zap.New(core)) // not once: the test may run again
+	t.Cleanup(func() { routeLibraryLogs(zap.NewNop()) })
 
 	cfg := Config{Endpoint: "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))}
 	client, err := cfg.NewClient(context.Background(), time.Second)
