@@ -6,6 +6,7 @@ package jobretryprocessor // import "github.com/otelcol-jobs/otelcol-jobs/proces
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"time"
 
@@ -21,6 +22,7 @@ const (
 	defaultMaxRetries = 3
 	defaultWindow     = 24 * time.Hour
 	defaultSeverity   = alert.SeverityWarn
+	defaultEscalation = 2.0
 
 	// maxRetriesLimit keeps thresholds, and the levels derived from them,
 	// far from overflow; no job system retries a million times.
@@ -45,6 +47,9 @@ type Config struct {
 	Window time.Duration `mapstructure:"window"`
 	// Severity of the alert records.
 	Severity alert.Severity `mapstructure:"severity"`
+	// EscalationFactor: a firing alert escalates each time the retries pass
+	// the threshold times another factor (2: each doubling; 1: never).
+	EscalationFactor float64 `mapstructure:"escalation_factor"`
 	// State is where retry counters and alert marks live: memory (per
 	// collector) or redis (shared by replicas).
 	State statestore.Config `mapstructure:"state"`
@@ -74,7 +79,9 @@ func NewDefaultConfig() *Config {
 		MaxRetries: defaultMaxRetries,
 		Window:     defaultWindow,
 		Severity:   defaultSeverity,
-		State:      statestore.NewDefaultConfig(),
+		// Each doubling of the retries escalates.
+		EscalationFactor: defaultEscalation,
+		State:            statestore.NewDefaultConfig(),
 	}
 }
 
@@ -90,6 +97,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Severity.String() == "" {
 		errs = append(errs, errors.New("severity: must be one of info, warn, error, fatal"))
+	}
+	if !(c.EscalationFactor >= 1) || math.IsInf(c.EscalationFactor, 0) {
+		errs = append(errs, fmt.Errorf("escalation_factor: must be a number of at least 1 (1: never escalate), got %v", c.EscalationFactor))
 	}
 	for i, o := range c.ClassOverrides {
 		for _, err := range o.problems() {

@@ -29,6 +29,7 @@ func TestLoadConfig(t *testing.T) {
 	full.MaxRetries = 5
 	full.Window = 12 * time.Hour
 	full.Severity = alert.SeverityError
+	full.EscalationFactor = 3
 	full.ClassOverrides = []ClassOverride{
 		{Class: "^Billing::", MaxRetries: &one, Severity: &fatal},
 		{Class: "(Report|Export)Job$", MaxRetries: &ten},
@@ -56,6 +57,7 @@ func TestLoadConfig(t *testing.T) {
 		{id: "full", expected: full},
 		{id: "any_retry", expected: anyRetry},
 		{id: "negative_max_retries", errs: []string{"max_retries: must be between 0 and 1000000, got -1"}},
+		{id: "low_escalation_factor", errs: []string{"escalation_factor: must be a number of at least 1 (1: never escalate), got 0.5"}},
 		{id: "short_window", errs: []string{"window: must be at least 1s, got 10ms"}},
 		{id: "bad_severity", errs: []string{`unknown severity "page": use info, warn, error or fatal`}},
 		{id: "bad_override", errs: []string{

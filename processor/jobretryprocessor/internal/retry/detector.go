@@ -30,6 +30,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 	"sync"
@@ -43,10 +44,6 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
 )
-
-// EscalationFactor is how much the retries must grow for an alert to
-// escalate: each doubling of the threshold.
-const EscalationFactor = 2
 
 // Rule is the threshold of the jobs whose class it matches.
 type Rule struct {
@@ -80,21 +77,28 @@ type Detector struct {
 	store  statestore.Store
 	clock  clockwork.Clock
 	window time.Duration
+	// factor is how much the retries must grow past the threshold for an
+	// alert to escalate again (2: each doubling).
+	factor float64
 	// rules are tried in order; the last one matches every class.
 	rules   []Rule
 	scratch sync.Pool
 }
 
 // New returns a detector over store. rules are the per-class overrides in
-// order, then the default rule (Class nil), which must come last.
-func New(store statestore.Store, clock clockwork.Clock, window time.Duration, rules []Rule) (*Detector, error) {
+// order, then the default rule (Class nil), which must come last; factor is
+// the escalation factor (at least 1; 1 never escalates).
+func New(store statestore.Store, clock clockwork.Clock, window time.Duration, factor float64, rules []Rule) (*Detector, error) {
 	if len(rules) == 0 || rules[len(rules)-1].Class != nil {
 		return nil, errors.New("the last rule must match every class")
 	}
 	if window < time.Millisecond {
 		return nil, fmt.Errorf("window must be at least 1ms, got %v", window)
 	}
-	d := &Detector{store: store, clock: clock, window: window, rules: rules}
+	if !(factor >= 1) || math.IsInf(factor, 0) {
+		return nil, fmt.Errorf("escalation factor must be at least 1, got %v", factor)
+	}
+	d := &Detector{store: store, clock: clock, window: window, factor: factor, rules: rules}
 	d.scratch.New = func() any { return &scratch{classRule: map[string]int{}} }
 	return d, nil
 }
@@ -347,7 +351,7 @@ func (d *Detector) decide(found []Found, runs []Run, s *scratch, i int) []Found 
 // storeRule is the run's rule as the store applies it to a run count: the
 // level of count-1 retries.
 func (d *Detector) storeRule(st *runState) statestore.Rule {
-	return statestore.Rule{Threshold: float64(d.rules[st.rule].MaxRetries), Factor: EscalationFactor, Base: 1}
+	return statestore.Rule{Threshold: float64(d.rules[st.rule].MaxRetries), Factor: d.factor, Base: 1}
 }
 
 // rule is the index of the first rule matching class.

@@ -53,10 +53,15 @@ type fixture struct {
 
 func newFixture(t *testing.T, rules ...Rule) *fixture {
 	t.Helper()
+	return newFixtureWithFactor(t, 2, rules...)
+}
+
+func newFixtureWithFactor(t *testing.T, factor float64, rules ...Rule) *fixture {
+	t.Helper()
 	clock := clockwork.NewFakeClockAt(t0)
 	store := &countingStore{Store: statestore.NewMemory(1000, statestore.WithClock(clock))}
 	rules = append(rules, Rule{MaxRetries: 3, Severity: alert.SeverityWarn})
-	d, err := New(store, clock, window, rules)
+	d, err := New(store, clock, window, factor, rules)
 	require.NoError(t, err)
 	return &fixture{clock: clock, store: store, d: d}
 }
@@ -136,6 +141,31 @@ func TestAttemptNumbers(t *testing.T) {
 
 	_, found = f.detect(t, f.run("j1", 16, succeeded))
 	assert.Empty(t, found, "resolved once")
+}
+
+// The escalation factor sets the levels: 3 escalates when the retries
+// pass 9 and 27, 1 never escalates.
+func TestEscalationFactor(t *testing.T) {
+	for _, tt := range []struct {
+		factor float64
+		want   []summary
+	}{
+		{3, []summary{
+			{alert.StateFiring, 4, 1, alert.SeverityWarn},  // 4 > 3
+			{alert.StateFiring, 10, 2, alert.SeverityWarn}, // 10 > 9
+			{alert.StateFiring, 28, 3, alert.SeverityWarn}, // 28 > 27
+		}},
+		{1, []summary{{alert.StateFiring, 4, 1, alert.SeverityWarn}}},
+	} {
+		f := newFixtureWithFactor(t, tt.factor)
+		var fired []summary
+		for attempt := 1; attempt <= 30; attempt++ {
+			f.clock.Advance(time.Minute)
+			_, found := f.detect(t, f.run("j1", attempt, failed))
+			fired = append(fired, summarize(found)...)
+		}
+		assert.Equal(t, tt.want, fired, "factor %v", tt.factor)
+	}
 }
 
 func TestAttemptNumbersAlertContent(t *testing.T) {
@@ -334,18 +364,20 @@ func TestHugeStrings(t *testing.T) {
 func TestNew(t *testing.T) {
 	store := statestore.NewMemory(10)
 	clock := clockwork.NewFakeClock()
-	_, err := New(store, clock, window, nil)
+	_, err := New(store, clock, window, 2, nil)
 	assert.Error(t, err)
-	_, err = New(store, clock, window, []Rule{{Class: regexp.MustCompile("x")}})
+	_, err = New(store, clock, window, 2, []Rule{{Class: regexp.MustCompile("x")}})
 	assert.Error(t, err)
-	_, err = New(store, clock, 0, []Rule{{}})
+	_, err = New(store, clock, 0, 2, []Rule{{}})
 	assert.Error(t, err)
+	_, err = New(store, clock, window, 0.5, []Rule{{}})
+	assert.ErrorContains(t, err, "escalation factor must be at least 1")
 }
 
 func TestConcurrentDetect(t *testing.T) {
 	f := newFixture(t)
 	f.store.Store = statestore.NewMemory(1000) // countingStore is not concurrency-safe; the memory store is
-	d, err := New(f.store.Store, f.clock, window, []Rule{{MaxRetries: 3, Severity: alert.SeverityWarn}})
+	d, err := New(f.store.Store, f.clock, window, 2, []Rule{{MaxRetries: 3, Severity: alert.SeverityWarn}})
 	require.NoError(t, err)
 	errs := make(chan error, 8)
 	fired := make(chan int, 8)
