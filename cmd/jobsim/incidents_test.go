@@ -83,28 +83,19 @@ func TestIncidentsRaiseOneClusterAndOneOutage(t *testing.T) {
 func alertsByState(batches []ptrace.Traces) (firing, resolved map[string]int) {
 	firing, resolved = map[string]int{}, map[string]int{}
 	for _, td := range batches {
-		for _, rs := range td.ResourceSpans().All() {
-			for _, ss := range rs.ScopeSpans().All() {
-				for _, span := range ss.Spans().All() {
-					for _, ev := range span.Events().All() {
-						if ev.Name() != alert.EventName {
-							continue
-						}
-						a := ev.Attributes().AsRaw()
-						subject := a["jobqueue.job.class"]
-						if a["alert.name"] == string(alert.DependencyFailure) {
-							subject = a["alert.fingerprint"]
-						}
-						key := fmt.Sprint(a["alert.name"], " ", subject)
-						if a["alert.state"] == "firing" {
-							firing[key]++
-						} else {
-							resolved[key]++
-						}
-					}
-				}
+		forEachAlertEvent(td, func(_ ptrace.Span, ev ptrace.SpanEvent) {
+			a := ev.Attributes().AsRaw()
+			subject := a["jobqueue.job.class"]
+			if a["alert.name"] == string(alert.DependencyFailure) {
+				subject = a["alert.fingerprint"]
 			}
-		}
+			key := fmt.Sprint(a["alert.name"], " ", subject)
+			if a["alert.state"] == "firing" {
+				firing[key]++
+			} else {
+				resolved[key]++
+			}
+		})
 	}
 	return firing, resolved
 }

@@ -79,19 +79,25 @@ func (p *spanAlertPrinter) traces(w http.ResponseWriter, r *http.Request) {
 func (p *spanAlertPrinter) print(td ptrace.Traces) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	forEachAlertEvent(td, func(span ptrace.Span, ev ptrace.SpanEvent) {
+		attr := func(key string) string {
+			v, _ := ev.Attributes().Get(key)
+			return v.AsString()
+		}
+		fmt.Fprintf(p.out, "jobsim: span alert on %q: %s %s %s: %s\n", span.Name(),
+			attr(alert.AttrSeverity), attr(alert.AttrName), attr(alert.AttrState), attr(alert.AttrSummary))
+	})
+}
+
+// forEachAlertEvent calls fn with each jobqueue.alert span event of td.
+func forEachAlertEvent(td ptrace.Traces, fn func(ptrace.Span, ptrace.SpanEvent)) {
 	for _, rs := range td.ResourceSpans().All() {
 		for _, ss := range rs.ScopeSpans().All() {
 			for _, span := range ss.Spans().All() {
 				for _, ev := range span.Events().All() {
-					if ev.Name() != alert.EventName {
-						continue
+					if ev.Name() == alert.EventName {
+						fn(span, ev)
 					}
-					attr := func(key string) string {
-						v, _ := ev.Attributes().Get(key)
-						return v.AsString()
-					}
-					fmt.Fprintf(p.out, "jobsim: span alert on %q: %s %s %s: %s\n", span.Name(),
-						attr(alert.AttrSeverity), attr(alert.AttrName), attr(alert.AttrState), attr(alert.AttrSummary))
 				}
 			}
 		}
