@@ -74,15 +74,9 @@ func TestRetryLoopsRaiseTheDemoAlerts(t *testing.T) {
 
 	var got []string
 	for _, td := range spans.AllTraces() {
-		for _, rs := range td.ResourceSpans().All() {
-			for _, span := range rs.ScopeSpans().At(0).Spans().All() {
-				for _, ev := range span.Events().All() {
-					if ev.Name() == alert.EventName {
-						got = append(got, alertLine(ev.Attributes().AsRaw()))
-					}
-				}
-			}
-		}
+		forEachAlertEvent(td, func(_ ptrace.Span, ev ptrace.SpanEvent) {
+			got = append(got, alertLine(ev.Attributes().AsRaw()))
+		})
 	}
 	for _, ld := range logs.AllLogs() {
 		for _, rl := range ld.ResourceLogs().All() {
