@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -60,20 +59,14 @@ var incidentStreams = []failureStream{
 // OTLP/HTTP receiver as Sidekiq spans, the way OpenTelemetry's Ruby
 // Sidekiq instrumentation writes them.
 type incidentEmitter struct {
-	url    string // http://host:port/v1/traces
-	client *http.Client
-	start  time.Time
-	log    io.Writer
-	seq    uint64
+	otlpSender
+	start time.Time
+	log   io.Writer
+	seq   uint64
 }
 
 func newIncidentEmitter(otlpHTTP string, start time.Time, log io.Writer) *incidentEmitter {
-	return &incidentEmitter{
-		url:    "http://" + otlpHTTP + "/v1/traces",
-		client: &http.Client{Timeout: 5 * time.Second},
-		start:  start,
-		log:    log,
-	}
+	return &incidentEmitter{otlpSender: newOTLPSender(otlpHTTP), start: start, log: log}
 }
 
 // run sends, every tick until ctx ends, the executions that ended since
@@ -85,17 +78,14 @@ func (e *incidentEmitter) run(ctx context.Context, tick time.Duration) {
 		if td.SpanCount() == 0 {
 			return false, nil
 		}
-		return true, e.send(ctx, td)
+		return true, e.traces(ctx, td)
 	})
 }
 
 // spans returns the executions that ended in (from, to], in one resource.
 func (e *incidentEmitter) spans(from, to time.Time) ptrace.Traces {
 	td := ptrace.NewTraces()
-	rs := td.ResourceSpans().AppendEmpty()
-	rs.Resource().Attributes().PutStr("service.name", "sidekiq-worker")
-	ss := rs.ScopeSpans().AppendEmpty()
-	ss.Scope().SetName("OpenTelemetry::Instrumentation::Sidekiq")
+	spans := scopeSpans(td, "sidekiq-worker", "OpenTelemetry::Instrumentation::Sidekiq")
 	for _, s := range incidentStreams {
 		first := e.start.Add(s.from)
 		k := time.Duration(0) // the first execution after from
@@ -107,17 +97,16 @@ func (e *incidentEmitter) spans(from, to time.Time) ptrace.Traces {
 			if at.After(to) || (s.until > 0 && at.Sub(e.start) >= s.until) {
 				break
 			}
-			e.execution(ss, s, at)
+			e.execution(spans.AppendEmpty(), s, at)
 		}
 	}
 	return td
 }
 
-// execution appends one job run that ended at end.
-func (e *incidentEmitter) execution(ss ptrace.ScopeSpans, s failureStream, end time.Time) {
+// execution writes one job run that ended at end into span.
+func (e *incidentEmitter) execution(span ptrace.Span, s failureStream, end time.Time) {
 	e.seq++
 	n := e.seq
-	span := ss.Spans().AppendEmpty()
 	span.SetTraceID(pcommon.TraceID{0xd3, byte(n >> 40), byte(n >> 32), byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
 	span.SetSpanID(pcommon.SpanID{0x5a, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
 	span.SetKind(ptrace.SpanKindConsumer)
@@ -141,13 +130,4 @@ func (e *incidentEmitter) execution(ss ptrace.ScopeSpans, s failureStream, end t
 	ev.SetTimestamp(pcommon.NewTimestampFromTime(end))
 	ev.Attributes().PutStr("exception.type", s.errType)
 	ev.Attributes().PutStr("exception.message", message)
-}
-
-// send posts td as an OTLP/HTTP protobuf request.
-func (e *incidentEmitter) send(ctx context.Context, td ptrace.Traces) error {
-	body, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
-	if err != nil {
-		return err
-	}
-	return postOTLP(ctx, e.client, e.url, body)
 }

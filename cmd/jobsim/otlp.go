@@ -10,6 +10,9 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
 // emitEvery calls emit, every tick until ctx ends, with the time since the
@@ -40,6 +43,32 @@ func emitEvery(ctx context.Context, tick time.Duration, start time.Time, log io.
 			}
 		}
 	}
+}
+
+// otlpSender posts traces and logs to a collector's OTLP/HTTP receiver.
+type otlpSender struct {
+	base   string // http://host:port
+	client *http.Client
+}
+
+func newOTLPSender(otlpHTTP string) otlpSender {
+	return otlpSender{base: "http://" + otlpHTTP, client: &http.Client{Timeout: 5 * time.Second}}
+}
+
+func (s otlpSender) traces(ctx context.Context, td ptrace.Traces) error {
+	body, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+	if err != nil {
+		return err
+	}
+	return postOTLP(ctx, s.client, s.base+"/v1/traces", body)
+}
+
+func (s otlpSender) logs(ctx context.Context, ld plog.Logs) error {
+	body, err := (&plog.ProtoMarshaler{}).MarshalLogs(ld)
+	if err != nil {
+		return err
+	}
+	return postOTLP(ctx, s.client, s.base+"/v1/logs", body)
 }
 
 // postOTLP posts one OTLP/HTTP protobuf request body (an

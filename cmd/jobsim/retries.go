@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -65,19 +64,13 @@ var retryLoops = []retryLoop{
 // retryEmitter sends the executions of retryLoops to a collector's
 // OTLP/HTTP receiver: spans to /v1/traces, log records to /v1/logs.
 type retryEmitter struct {
-	base   string // http://host:port
-	client *http.Client
-	start  time.Time
-	log    io.Writer
+	otlpSender
+	start time.Time
+	log   io.Writer
 }
 
 func newRetryEmitter(otlpHTTP string, start time.Time, log io.Writer) *retryEmitter {
-	return &retryEmitter{
-		base:   "http://" + otlpHTTP,
-		client: &http.Client{Timeout: 5 * time.Second},
-		start:  start,
-		log:    log,
-	}
+	return &retryEmitter{otlpSender: newOTLPSender(otlpHTTP), start: start, log: log}
 }
 
 // run sends, every tick until ctx ends, the executions that ended since
@@ -87,22 +80,14 @@ func (e *retryEmitter) run(ctx context.Context, tick time.Duration) {
 	emitEvery(ctx, tick, e.start, e.log, "retry loops", func(ctx context.Context, from, to time.Time) (bool, error) {
 		td, ld := e.executions(from, to)
 		if td.SpanCount() > 0 {
-			body, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
-			if err == nil {
-				err = postOTLP(ctx, e.client, e.base+"/v1/traces", body)
-			}
-			if err != nil {
+			if err := e.traces(ctx, td); err != nil {
 				return true, err
 			}
 		}
 		if ld.LogRecordCount() == 0 {
 			return td.SpanCount() > 0, nil
 		}
-		body, err := (&plog.ProtoMarshaler{}).MarshalLogs(ld)
-		if err == nil {
-			err = postOTLP(ctx, e.client, e.base+"/v1/logs", body)
-		}
-		return true, err
+		return true, e.logs(ctx, ld)
 	})
 }
 
