@@ -549,7 +549,7 @@ func (b *Batch) decide() {
 		default:
 			c.level = level // as known, or as another replica left it
 		}
-		d.setClassLevel(c.state, c.level)
+		d.classes.setLevel(c.state, c.level)
 	}
 	for i := range b.prints {
 		p := &b.prints[i]
@@ -568,7 +568,7 @@ func (b *Batch) decide() {
 		default:
 			p.level = level
 		}
-		d.setPrintLevel(p.state, p.level)
+		d.prints.setLevel(p.state, p.level)
 	}
 }
 
@@ -612,30 +612,6 @@ func liveMembers(members []statestore.Entry, cutoffMs int64) []statestore.Entry 
 		}
 	}
 	return members[:n]
-}
-
-// setClassLevel records a class's known level. Called with d.mu held.
-func (d *Detector) setClassLevel(st *classState, level int64) {
-	st.level = level
-	if level > 0 {
-		if _, tracked := d.classes.Peek(st.hash); tracked {
-			d.activeClasses[st.hash] = st
-		}
-	} else {
-		delete(d.activeClasses, st.hash)
-	}
-}
-
-// setPrintLevel records a fingerprint's known level. Called with d.mu held.
-func (d *Detector) setPrintLevel(st *printState, level int64) {
-	st.level = level
-	if level > 0 {
-		if _, tracked := d.prints.Peek(st.hash); tracked {
-			d.activePrints[st.hash] = st
-		}
-	} else {
-		delete(d.activePrints, st.hash)
-	}
 }
 
 func floorDiv(a, b int64) int64 {

@@ -42,7 +42,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/jonboulle/clockwork"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
@@ -156,44 +155,38 @@ type Detector struct {
 	classRule, printRule statestore.Rule
 	batchCap             int // distinct classes, fingerprints per batch (bounds its scratch memory)
 
-	mu            sync.Mutex
-	classes       *simplelru.LRU[uint64, *classState]
-	prints        *simplelru.LRU[uint64, *printState]
-	activeClasses map[uint64]*classState // level > 0
-	activePrints  map[uint64]*printState
-	evictedClass  int64
-	evictedPrint  int64
+	mu      sync.Mutex
+	classes *tracked[*classState]
+	prints  *tracked[*printState]
 }
 
 // classState is what a replica keeps of a class between batches. Its strings
 // are owned copies; member, id and the keys never change.
 type classState struct {
-	hash   uint64
-	member string // system \x00 class \x00 queue (queue only for classless events)
-	system string
-	class  string
-	queue  string // of the last failure
-	id     string
-	fKey   string // failures window
-	xKey   string // executions window
-	firstK string // Max of -first failure time
-	lastK  string // Max of last failure time
-	epoch  int64  // window-long epoch of topKey
-	topKey string // error types top-K of epoch
-	prvKey string // of epoch-1
-	level  int64  // last known level; 0 = not firing
-	traces traceRing
+	subject        // hash, and the last known level
+	member  string // system \x00 class \x00 queue (queue only for classless events)
+	system  string
+	class   string
+	queue   string // of the last failure
+	id      string
+	fKey    string // failures window
+	xKey    string // executions window
+	firstK  string // Max of -first failure time
+	lastK   string // Max of last failure time
+	epoch   int64  // window-long epoch of topKey
+	topKey  string // error types top-K of epoch
+	prvKey  string // of epoch-1
+	traces  traceRing
 }
 
 // printState is what a replica keeps of an error fingerprint.
 type printState struct {
-	hash    uint64
+	subject
 	print   string // the fingerprint, starting with the normalized error type
 	typeLen int
 	sample  string // one original message, clipped
 	id      string
 	key     string // classes failing with it (distinct set)
-	level   int64
 	traces  traceRing
 }
 
@@ -264,23 +257,13 @@ func New(cfg Config, store statestore.Store, clock clockwork.Clock) (*Detector, 
 		printRule: statestore.Rule{
 			Threshold: float64(cfg.MinClasses - 1), Factor: cfg.EscalationFactor, Calm: float64(cfg.MinClasses) / 2,
 		},
-		batchCap:      min(max(cfg.MaxClasses, cfg.MaxFingerprints), 1<<16),
-		activeClasses: make(map[uint64]*classState),
-		activePrints:  make(map[uint64]*printState),
+		batchCap: min(max(cfg.MaxClasses, cfg.MaxFingerprints), 1<<16),
 	}
 	var err error
-	d.classes, err = simplelru.NewLRU(cfg.MaxClasses, func(h uint64, c *classState) {
-		d.evictedClass++
-		delete(d.activeClasses, h)
-	})
-	if err != nil {
+	if d.classes, err = newTracked[*classState](cfg.MaxClasses); err != nil {
 		return nil, err
 	}
-	d.prints, err = simplelru.NewLRU(cfg.MaxFingerprints, func(h uint64, p *printState) {
-		d.evictedPrint++
-		delete(d.activePrints, h)
-	})
-	if err != nil {
+	if d.prints, err = newTracked[*printState](cfg.MaxFingerprints); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -292,7 +275,7 @@ func (d *Detector) Stats() Stats {
 	defer d.mu.Unlock()
 	return Stats{
 		Classes: d.classes.Len(), Fingerprints: d.prints.Len(),
-		EvictedClasses: d.evictedClass, EvictedFingerprints: d.evictedPrint,
+		EvictedClasses: d.classes.evicted, EvictedFingerprints: d.prints.evicted,
 	}
 }
 
@@ -312,7 +295,7 @@ func newClassState(h uint64, member string) *classState {
 	system, class, qpart := splitMember(member)
 	id := alert.NewID(alert.FailureCluster, member)
 	return &classState{
-		hash: h, member: member, system: system, class: class, queue: qpart, id: id,
+		subject: subject{hash: h}, member: member, system: system, class: class, queue: qpart, id: id,
 		fKey: "fc:f:" + id, xKey: "fc:x:" + id, firstK: "fc:s:" + id, lastK: "fc:t:" + id,
 		epoch: -1,
 	}
@@ -347,7 +330,7 @@ func (d *Detector) printFor(h uint64, fp []byte, typeLen int, sample string) *pr
 
 func newPrintState(h uint64, print string, typeLen int) *printState {
 	id := alert.NewID(alert.DependencyFailure, print)
-	return &printState{hash: h, print: print, typeLen: typeLen, id: id, key: "fc:d:" + id}
+	return &printState{subject: subject{hash: h}, print: print, typeLen: typeLen, id: id, key: "fc:d:" + id}
 }
 
 // splitMember is the inverse of system \x00 class \x00 queue; names never

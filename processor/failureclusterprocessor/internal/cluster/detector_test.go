@@ -153,7 +153,7 @@ func TestClassClusterFiresOnce(t *testing.T) {
 	recs, _ = h.observe(t, failures(5, "PaymentJob", "Net::ReadTimeout", "timed out", at)...)
 	assert.Empty(t, recs)
 	assert.Empty(t, h.sweep(t))
-	assert.Len(t, h.d.activeClasses, 1, "known to be firing")
+	assert.Len(t, h.d.classes.firing, 1, "known to be firing")
 }
 
 func TestScatteredFailuresDoNotFire(t *testing.T) {
@@ -222,7 +222,7 @@ func TestResolutionOnTimer(t *testing.T) {
 	assert.Equal(t, h.clock.Now(), a.Time)
 	assert.Equal(t, "job class PaymentJob recovered: 0 failures in the last 1h (resolves below 5)", a.Summary)
 	assert.Empty(t, h.sweep(t), "resolved once")
-	assert.Empty(t, h.d.activeClasses)
+	assert.Empty(t, h.d.classes.firing)
 
 	// A new burst fires again.
 	recs, _ = h.observe(t, failures(11, "PaymentJob", "E", "boom", h.clock.Now())...)

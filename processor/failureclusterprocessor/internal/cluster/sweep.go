@@ -72,7 +72,8 @@ func (d *Detector) Sweep(ctx context.Context) ([]alert.Alert, error) {
 	}
 	if reads.Len() == 0 {
 		d.mu.Lock()
-		d.refreshLevels(nil, nil)
+		d.classes.refresh(nil)
+		d.prints.refresh(nil)
 		d.mu.Unlock()
 		return nil, nil
 	}
@@ -142,7 +143,8 @@ func (d *Detector) Sweep(ctx context.Context) ([]alert.Alert, error) {
 			names: p.live, at: now, traces: p.state.traces.list(),
 		}))
 	}
-	d.refreshLevels(active, activePrints)
+	d.classes.refresh(active)
+	d.prints.refresh(activePrints)
 	return out, nil
 }
 
@@ -180,33 +182,4 @@ func indexColon(s string) int {
 		}
 	}
 	return -1
-}
-
-// refreshLevels makes the tracked levels those of the registries: active
-// maps member hashes to their level. Called with d.mu held.
-func (d *Detector) refreshLevels(active, activePrints map[uint64]int64) {
-	for h, st := range d.activeClasses {
-		if _, ok := active[h]; !ok {
-			st.level = 0
-			delete(d.activeClasses, h)
-		}
-	}
-	for h, level := range active {
-		if st, ok := d.classes.Peek(h); ok {
-			st.level = level
-			d.activeClasses[h] = st
-		}
-	}
-	for h, st := range d.activePrints {
-		if _, ok := activePrints[h]; !ok {
-			st.level = 0
-			delete(d.activePrints, h)
-		}
-	}
-	for h, level := range activePrints {
-		if st, ok := d.prints.Peek(h); ok {
-			st.level = level
-			d.activePrints[h] = st
-		}
-	}
 }
