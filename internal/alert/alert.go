@@ -251,13 +251,16 @@ func oneLine(s string) string {
 	}, s)
 }
 
-// clip cuts s to at most maxValueLen bytes on a rune boundary, marking the
-// cut with "…".
-func clip(s string) string {
-	if len(s) <= maxValueLen {
+// clip cuts s to at most maxValueLen bytes.
+func clip(s string) string { return Shorten(s, maxValueLen) }
+
+// Shorten cuts s to at most n bytes (n >= 3) on a rune boundary, marking the
+// cut with "…": for names and messages quoted in alert records.
+func Shorten(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	cut := maxValueLen - len("…")
+	cut := n - len("…")
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

@@ -452,10 +452,4 @@ func jobHash(ev *jobevent.Event) uint64 {
 }
 
 // short cuts s for a one-line summary.
-func short(s string) string {
-	const n = 80
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
-}
+func short(s string) string { return alert.Shorten(s, 80) }
