@@ -18,11 +18,13 @@ import (
 	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
@@ -33,14 +35,8 @@ import (
 // class cluster and one dependency outage in the incidents, and both
 // resolve: ten minutes played in one-second batches on a fake clock.
 func TestIncidentsRaiseOneClusterAndOneOutage(t *testing.T) {
-	cm, err := confmaptest.LoadConf("../../config/demo.yaml")
-	require.NoError(t, err)
-	sub, err := cm.Sub("processors::failure_cluster")
-	require.NoError(t, err)
 	f := failureclusterprocessor.NewFactory()
-	cfg := f.CreateDefaultConfig()
-	require.NoError(t, sub.Unmarshal(cfg))
-	require.NoError(t, confmap.Validate(cfg))
+	cfg := demoProcessorConfig(t, f)
 
 	start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	clock := clockwork.NewFakeClockAt(start)
@@ -77,6 +73,19 @@ func TestIncidentsRaiseOneClusterAndOneOutage(t *testing.T) {
 	for key, n := range resolved {
 		assert.Equal(t, 1, n, key)
 	}
+}
+
+// demoProcessorConfig is f's processor as config/demo.yaml configures it.
+func demoProcessorConfig(t *testing.T, f processor.Factory) component.Config {
+	t.Helper()
+	cm, err := confmaptest.LoadConf("../../config/demo.yaml")
+	require.NoError(t, err)
+	sub, err := cm.Sub("processors::" + f.Type().String())
+	require.NoError(t, err)
+	cfg := f.CreateDefaultConfig()
+	require.NoError(t, sub.Unmarshal(cfg))
+	require.NoError(t, confmap.Validate(cfg))
+	return cfg
 }
 
 // alertsByState counts the alert span events by rule and subject.

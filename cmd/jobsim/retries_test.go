@@ -20,8 +20,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -36,14 +34,8 @@ import (
 // 700 ms batches on a fake clock, through the traces and the logs
 // processor.
 func TestRetryLoopsRaiseTheDemoAlerts(t *testing.T) {
-	cm, err := confmaptest.LoadConf("../../config/demo.yaml")
-	require.NoError(t, err)
-	sub, err := cm.Sub("processors::job_retry")
-	require.NoError(t, err)
 	f := jobretryprocessor.NewFactory()
-	cfg := f.CreateDefaultConfig()
-	require.NoError(t, sub.Unmarshal(cfg))
-	require.NoError(t, confmap.Validate(cfg))
+	cfg := demoProcessorConfig(t, f)
 
 	start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	clock := clockwork.NewFakeClockAt(start)
