@@ -170,7 +170,7 @@ func FailedBatch(tb testing.TB, n int) ptrace.Traces {
 	tb.Helper()
 	td := JobBatch(tb, n)
 	var messages []string
-	forEachSpan(td, func(span ptrace.Span) {
+	ForEachSpan(td, func(span ptrace.Span) {
 		if st := span.Status(); st.Code() == ptrace.StatusCodeError && st.Message() != "" && !slices.Contains(messages, st.Message()) {
 			messages = append(messages, st.Message())
 		}
@@ -179,7 +179,7 @@ func FailedBatch(tb testing.TB, n int) ptrace.Traces {
 		tb.Fatal("the captures hold no failure with a status message")
 	}
 	next := 0
-	forEachSpan(td, func(span ptrace.Span) {
+	ForEachSpan(td, func(span ptrace.Span) {
 		if st := span.Status(); st.Code() != ptrace.StatusCodeError {
 			st.SetCode(ptrace.StatusCodeError)
 			st.SetMessage(messages[next%len(messages)])
@@ -189,7 +189,8 @@ func FailedBatch(tb testing.TB, n int) ptrace.Traces {
 	return td
 }
 
-func forEachSpan(td ptrace.Traces, fn func(ptrace.Span)) {
+// ForEachSpan calls fn with each span of td.
+func ForEachSpan(td ptrace.Traces, fn func(ptrace.Span)) {
 	for _, rs := range td.ResourceSpans().All() {
 		for _, ss := range rs.ScopeSpans().All() {
 			for _, span := range ss.Spans().All() {

@@ -85,7 +85,7 @@ func BenchmarkFailureCluster(b *testing.B) {
 // unannotate removes what the processor adds to a batch: the annotations
 // and the alert events.
 func unannotate(td ptrace.Traces) {
-	forEachSpan(td, func(span ptrace.Span) {
+	jobbench.ForEachSpan(td, func(span ptrace.Span) {
 		span.Attributes().Remove(AttrClusterID)
 		span.Attributes().Remove(AttrDependencyID)
 		span.Events().RemoveIf(func(ev ptrace.SpanEvent) bool { return ev.Name() == alert.EventName })

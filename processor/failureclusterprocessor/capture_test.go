@@ -29,7 +29,7 @@ import (
 func captureEnd(in []ptrace.Traces) time.Time {
 	var last pcommon.Timestamp
 	for _, td := range in {
-		forEachSpan(td, func(span ptrace.Span) { last = max(last, span.EndTimestamp()) })
+		jobbench.ForEachSpan(td, func(span ptrace.Span) { last = max(last, span.EndTimestamp()) })
 	}
 	return last.AsTime()
 }
@@ -59,7 +59,7 @@ func replay(t *testing.T, glob string) ([]ptrace.Traces, *clockwork.FakeClock, f
 func failedSpans(out []ptrace.Traces, classKey, class string) [][]ptrace.Span {
 	per := make([][]ptrace.Span, len(out))
 	for i, td := range out {
-		forEachSpan(td, func(span ptrace.Span) {
+		jobbench.ForEachSpan(td, func(span ptrace.Span) {
 			if str(span.Attributes(), classKey) == class && span.Status().Code() == ptrace.StatusCodeError {
 				per[i] = append(per[i], span)
 			}
@@ -110,7 +110,7 @@ func TestRiverCapture(t *testing.T) {
 	// Failures of the firing cluster carry its id from the request that
 	// fired it on; nothing else does.
 	for i, td := range out {
-		forEachSpan(td, func(span ptrace.Span) {
+		jobbench.ForEachSpan(td, func(span ptrace.Span) {
 			wantID := ""
 			if str(span.Attributes(), "kind") == "charge_card" && i >= 3 {
 				wantID = id
@@ -195,7 +195,7 @@ func TestBullMQOtelCapture(t *testing.T) {
 func countAnnotated(out []ptrace.Traces) int {
 	n := 0
 	for _, td := range out {
-		forEachSpan(td, func(span ptrace.Span) {
+		jobbench.ForEachSpan(td, func(span ptrace.Span) {
 			if str(span.Attributes(), AttrClusterID) != "" {
 				n++
 			}

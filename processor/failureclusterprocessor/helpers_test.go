@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbench"
 	"github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/metadata"
 )
 
@@ -75,7 +76,7 @@ type spanAlert struct {
 func spanAlerts(batches []ptrace.Traces) []spanAlert {
 	var out []spanAlert
 	for _, td := range batches {
-		forEachSpan(td, func(span ptrace.Span) {
+		jobbench.ForEachSpan(td, func(span ptrace.Span) {
 			for _, ev := range span.Events().All() {
 				if ev.Name() == alert.EventName {
 					out = append(out, spanAlert{attrs: ev.Attributes().AsRaw(), span: span})
@@ -84,16 +85,6 @@ func spanAlerts(batches []ptrace.Traces) []spanAlert {
 		})
 	}
 	return out
-}
-
-func forEachSpan(td ptrace.Traces, fn func(ptrace.Span)) {
-	for _, rs := range td.ResourceSpans().All() {
-		for _, ss := range rs.ScopeSpans().All() {
-			for _, span := range ss.Spans().All() {
-				fn(span)
-			}
-		}
-	}
 }
 
 // logAlert is an alert log record with its scope and resource.

@@ -86,7 +86,7 @@ func checkAlerts(t *testing.T, out []ptrace.Traces, idKey, attemptKey string, at
 	t.Helper()
 	traces := map[string]map[pcommon.TraceID]bool{} // job id -> its traces
 	for _, td := range out {
-		forEachSpan(td, func(_ pcommon.InstrumentationScope, span ptrace.Span) {
+		jobbench.ForEachSpan(td, func(span ptrace.Span) {
 			if id := attr(span, idKey); id != "" {
 				if traces[id] == nil {
 					traces[id] = map[pcommon.TraceID]bool{}
@@ -142,7 +142,7 @@ func TestCaptureRiver(t *testing.T) {
 	// Every execution is annotated with attempt - 1.
 	var works []jobSpan
 	for _, td := range out {
-		forEachSpan(td, func(_ pcommon.InstrumentationScope, span ptrace.Span) {
+		jobbench.ForEachSpan(td, func(span ptrace.Span) {
 			if span.Name() != "river.work" {
 				assert.Equal(t, int64(-1), retryCount(span.Attributes()), "%s is no execution", span.Name())
 				return
@@ -194,7 +194,7 @@ func TestCaptureAppSignalBullMQ(t *testing.T) {
 
 	executions := 0
 	for _, td := range out {
-		forEachSpan(td, func(_ pcommon.InstrumentationScope, span ptrace.Span) {
+		jobbench.ForEachSpan(td, func(span ptrace.Span) {
 			if span.Kind() != ptrace.SpanKindConsumer {
 				assert.Equal(t, int64(-1), retryCount(span.Attributes()))
 				return
@@ -245,7 +245,7 @@ func TestCaptureBullMQOtel(t *testing.T) {
 	assert.Empty(t, spanAlerts(out), "no job retried more than 3 times")
 	executions := 0
 	for _, td := range out {
-		forEachSpan(td, func(_ pcommon.InstrumentationScope, span ptrace.Span) {
+		jobbench.ForEachSpan(td, func(span ptrace.Span) {
 			if made, ok := span.Attributes().Get("bullmq.job.attempts.made"); ok && span.Kind() == ptrace.SpanKindConsumer {
 				executions++
 				assert.Equal(t, made.Int()-1, retryCount(span.Attributes()))

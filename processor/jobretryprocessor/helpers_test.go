@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbench"
 	"github.com/otelcol-jobs/otelcol-jobs/processor/jobretryprocessor/internal/metadata"
 )
 
@@ -79,7 +80,7 @@ type spanAlert struct {
 func spanAlerts(batches []ptrace.Traces) []spanAlert {
 	var out []spanAlert
 	for _, td := range batches {
-		forEachSpan(td, func(_ pcommon.InstrumentationScope, span ptrace.Span) {
+		jobbench.ForEachSpan(td, func(span ptrace.Span) {
 			for _, ev := range span.Events().All() {
 				if ev.Name() == alert.EventName {
 					out = append(out, spanAlert{attrs: ev.Attributes().AsRaw(), span: span})
@@ -88,16 +89,6 @@ func spanAlerts(batches []ptrace.Traces) []spanAlert {
 		})
 	}
 	return out
-}
-
-func forEachSpan(td ptrace.Traces, fn func(pcommon.InstrumentationScope, ptrace.Span)) {
-	for _, rs := range td.ResourceSpans().All() {
-		for _, ss := range rs.ScopeSpans().All() {
-			for _, span := range ss.Spans().All() {
-				fn(ss.Scope(), span)
-			}
-		}
-	}
 }
 
 // logAlert is an alert log record: its attributes, severity, body, scope

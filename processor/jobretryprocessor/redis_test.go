@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbench"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
@@ -103,7 +104,7 @@ func collect(sinks []*consumertest.TracesSink) (counts map[string][]int64, alert
 	counts, alerts = map[string][]int64{}, map[string]int{}
 	for _, sink := range sinks {
 		for _, td := range sink.AllTraces() {
-			forEachSpan(td, func(_ pcommon.InstrumentationScope, span ptrace.Span) {
+			jobbench.ForEachSpan(td, func(span ptrace.Span) {
 				counts[jobOf(span)] = append(counts[jobOf(span)], retryCount(span.Attributes()))
 			})
 		}
@@ -263,7 +264,7 @@ func TestRedisOutage(t *testing.T) {
 	assert.Equal(t, 12, sink.SpanCount(), "nothing lost")
 	metadatatest.AssertEqualProcessorJobRetryStateFallback(t, tel, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
 	for _, td := range sink.AllTraces()[1:] {
-		forEachSpan(td, func(_ pcommon.InstrumentationScope, span ptrace.Span) {
+		jobbench.ForEachSpan(td, func(span ptrace.Span) {
 			assert.GreaterOrEqual(t, retryCount(span.Attributes()), int64(0), "counted locally: %s", jobOf(span))
 		})
 	}

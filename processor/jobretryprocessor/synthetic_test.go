@@ -99,7 +99,7 @@ func consumeSpans(t *testing.T, p interface {
 	}
 	out := sink.AllTraces()[before:]
 	for _, td := range out {
-		forEachSpan(td, func(_ pcommon.InstrumentationScope, span ptrace.Span) {
+		jobbench.ForEachSpan(td, func(span ptrace.Span) {
 			counts = append(counts, retryCount(span.Attributes()))
 		})
 	}
@@ -330,7 +330,7 @@ func TestNonJobDataDoesNotAllocate(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, p.shutdown(context.Background())) })
 
 	td := jobbench.MixedBatch(t, 1000, 1000) // one job span, 999 HTTP client spans
-	forEachSpan(td, func(_ pcommon.InstrumentationScope, span ptrace.Span) {
+	jobbench.ForEachSpan(td, func(span ptrace.Span) {
 		if span.Kind() == ptrace.SpanKindConsumer {
 			span.SetKind(ptrace.SpanKindClient) // now none is a job
 		}
