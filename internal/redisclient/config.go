@@ -71,6 +71,21 @@ func (c *Config) Target() string {
 	return c.Endpoint
 }
 
+// Server is the server.address and server.port of the Redis a client of c
+// reaches: the endpoint's host and port; through Sentinel the master name
+// and no port (0), since the master's own address changes on failover.
+func (c *Config) Server() (address string, port int64) {
+	if c.Sentinel.Enabled() {
+		return c.Sentinel.MasterName, 0
+	}
+	host, p, err := net.SplitHostPort(c.Endpoint)
+	if err != nil {
+		return c.Endpoint, 0 // not validated
+	}
+	port, _ = strconv.ParseInt(p, 10, 64)
+	return host, port
+}
+
 // Validate reports configuration errors with the YAML key they concern.
 func (c *Config) Validate() error {
 	var errs []error

@@ -109,6 +109,9 @@ func TestSentinel(t *testing.T) {
 	cfg := Config{Sentinel: SentinelConfig{MasterName: "jobs", Addresses: []string{sentinel.Addr()}}, Password: "s3cret", DB: 3}
 	require.NoError(t, cfg.Validate())
 	assert.Equal(t, "sentinel:jobs", cfg.Target())
+	address, port := cfg.Server()
+	assert.Equal(t, "jobs", address)
+	assert.Zero(t, port)
 	c, err := cfg.NewClient(ctx, 2*time.Second)
 	require.NoError(t, err)
 	defer c.Close()

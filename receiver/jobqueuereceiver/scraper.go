@@ -6,7 +6,6 @@ package jobqueuereceiver // import "github.com/otelcol-jobs/otelcol-jobs/receive
 import (
 	"context"
 	"errors"
-	"net"
 	"strconv"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
@@ -85,14 +84,7 @@ func newScraper(cfg *Config, set receiver.Settings, newSnapshotter func(context.
 		loggedProblems: logged,
 		problemsByKind: make(map[string]int64),
 	}
-	// The endpoint was validated as host:port. Through Sentinel the master
-	// moves on failover: its name is the stable address.
-	if cfg.Sentinel.Enabled() {
-		s.serverAddress = cfg.Sentinel.MasterName
-	} else if host, port, err := net.SplitHostPort(cfg.Endpoint); err == nil {
-		s.serverAddress = host
-		s.serverPort, _ = strconv.ParseInt(port, 10, 64)
-	}
+	s.serverAddress, s.serverPort = cfg.Server()
 	if logs != nil {
 		if s.obsLogs, err = receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{ReceiverID: set.ID, ReceiverCreateSettings: set}); err != nil {
 			return nil, err
