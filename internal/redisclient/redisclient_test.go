@@ -84,14 +84,11 @@ func TestClientAuthAndCounter(t *testing.T) {
 }
 
 func TestClientTimeout(t *testing.T) {
-	// DEBUG SLEEP blocks the whole server: it stands for a hung Redis.
-	srv := redistest.Start(t, redistest.WithArgs("--enable-debug-command", "yes"))
+	srv := redistest.Start(t)
 	c, err := (&Config{Endpoint: srv.Addr()}).NewClient(context.Background(), 200*time.Millisecond)
 	require.NoError(t, err)
 	defer c.Close()
-	admin := srv.Client(t)
-	go func() { _ = admin.Do(context.Background(), "DEBUG", "SLEEP", "1").Err() }()
-	time.Sleep(50 * time.Millisecond)
+	srv.Hang(t, 3*time.Second)
 	err = c.Ping(context.Background()).Err()
 	var netErr net.Error
 	require.ErrorAs(t, err, &netErr, "the read gives up with a network timeout instead of waiting for the server")

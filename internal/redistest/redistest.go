@@ -139,6 +139,19 @@ func (s *Server) Client(tb testing.TB) *redis.Client {
 	return c
 }
 
+// Hang makes the server hold every client's commands for d, as a hung
+// Redis would (CLIENT PAUSE ... ALL), and returns once that is in effect: a
+// command sent after Hang returns gets no answer before d has passed. Unlike
+// DEBUG SLEEP sent from a goroutine, nothing has to guess when the server
+// starts hanging. Redis holds CLIENT UNPAUSE too, so the hang only ends
+// with d.
+func (s *Server) Hang(tb testing.TB, d time.Duration) {
+	tb.Helper()
+	if err := s.Client(tb).Do(context.Background(), "CLIENT", "PAUSE", d.Milliseconds(), "ALL").Err(); err != nil {
+		tb.Fatalf("hang redis-server on %s: %v", s.Addr(), err)
+	}
+}
+
 // Stop kills the server; safe to call more than once.
 func (s *Server) Stop() {
 	s.mu.Lock()

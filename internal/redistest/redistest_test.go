@@ -5,7 +5,9 @@ package redistest
 
 import (
 	"context"
+	"net"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -24,4 +26,17 @@ func TestStartRestart(t *testing.T) {
 	n, err := c.Exists(ctx, "k").Result()
 	require.NoError(t, err, "the client reconnects to the restarted server")
 	require.Zero(t, n, "a restarted server starts empty")
+}
+
+// TestHang: a command sent once Hang returns is not answered within the
+// client's read timeout, and is again once the hang is over.
+func TestHang(t *testing.T) {
+	s := Start(t)
+	c := s.Client(t)
+	c.Options().ReadTimeout = 100 * time.Millisecond
+	s.Hang(t, 3*time.Second)
+	var netErr net.Error
+	require.ErrorAs(t, c.Ping(context.Background()).Err(), &netErr)
+	require.True(t, netErr.Timeout(), "the server answered while hanging")
+	require.Eventually(t, func() bool { return c.Ping(context.Background()).Err() == nil }, 10*time.Second, 20*time.Millisecond)
 }
