@@ -133,15 +133,24 @@ func (s *Redis) Apply(ctx context.Context, b *Batch) error {
 }
 
 // unavailableIn returns an ErrUnavailable error when a pipeline failed for
-// want of a usable server, rather than for some of its commands.
+// want of a usable server, rather than for some of its commands. An error
+// that no command carries is the connection's set-up failing (AUTH with a
+// wrong password, SELECT of a db the server lacks): then no command ran,
+// whatever the error says.
 func unavailableIn(cmds []redis.Cmder, err error) error {
 	if err == nil {
 		return nil
 	}
+	ran := false
 	for _, c := range cmds {
-		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) && unavailable(err) {
-			return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
+		cerr := c.Err()
+		if cerr != nil && !errors.Is(cerr, redis.Nil) && unavailable(cerr) {
+			return fmt.Errorf("%w: redis: %w", ErrUnavailable, cerr)
 		}
+		ran = ran || errors.Is(cerr, err)
+	}
+	if !ran {
+		return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
 	}
 	return nil
 }
@@ -169,10 +178,13 @@ func (s *Redis) resendClaims(ctx context.Context, cmds []redis.Cmder) error {
 		return nil
 	}
 	again, err := pipe.Exec(ctx)
-	if err == nil || again[0].Err() == nil {
+	if err := unavailableIn(again, err); err != nil {
+		return err
+	}
+	if again[0].Err() == nil {
 		s.loaded.Store(true)
 	}
-	return unavailableIn(again, err)
+	return nil
 }
 
 // cmdSpan is where one op's commands sit in the pipeline.

@@ -357,6 +357,38 @@ func TestUnavailable(t *testing.T) {
 	assert.Equal(t, fmt.Sprint(Stats{}), fmt.Sprint(s.Stats()))
 }
 
+// A server that refuses the connection's set-up (AUTH, SELECT) answers the
+// pipeline as a whole, not each command: that is an outage too, reported
+// with the server's own words, never results read as zeros.
+func TestUnavailableConnectionSetup(t *testing.T) {
+	srv := redistest.Start(t, redistest.WithArgs("--requirepass", "secret"))
+	admin := srv.Client(t)
+	ctx := context.Background()
+	require.NoError(t, admin.Do(ctx, "AUTH", "secret").Err())
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "no-scripts", "on", ">pw", "~*", "+@all", "-evalsha").Err())
+	for _, tc := range []struct {
+		name, want string
+		cfg        redisclient.Config
+	}{
+		{"wrong password", "WRONGPASS", redisclient.Config{Password: "wrong"}},
+		{"db the server lacks", "DB index", redisclient.Config{Password: "secret", DB: 99}},
+		{"user without EVALSHA", "NOPERM", redisclient.Config{Username: "no-scripts", Password: "pw"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Endpoint = srv.Addr()
+			client, err := tc.cfg.NewClient(ctx, 5*time.Second)
+			require.NoError(t, err)
+			s := NewRedis(client, "setup:", 5*time.Second)
+			t.Cleanup(func() { assert.NoError(t, s.Close()) })
+			var b Batch
+			b.Claim(b.Incr("runs", 5, day), Claim{Set: "registry", Member: "a", Capacity: 5, TTL: day, Rule: Rule{Threshold: 1}})
+			err = s.Apply(ctx, &b)
+			require.ErrorIs(t, err, ErrUnavailable)
+			assert.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
 // TestRedisACLUser: the user docs/deployment.md tells operators to create
 // for the state store (keys under its prefix; read, write and scripting
 // commands) can run every op, claims included, and the script's first load.

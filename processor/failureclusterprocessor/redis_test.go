@@ -12,12 +12,15 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
@@ -257,4 +260,95 @@ func TestRedisOutage(t *testing.T) {
 	sidekiqSpan(ss, "PaymentJob", "jid-x", t0, "", "")
 	require.NoError(t, p.ConsumeTraces(context.Background(), td))
 	assert.Equal(t, int64(0), fallback(), "back on Redis")
+}
+
+// A Redis that refuses the connection's set-up (a wrong password, a db it
+// lacks, a user without a command the store needs) is an outage like a
+// server that is down: clusters still fire from local memory, the real
+// cause is logged once, and the store returns to Redis once the server
+// accepts it.
+func TestRedisRefusesConnection(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		start []redistest.Option
+		// client are the store's credentials; admin connects as the
+		// server's administrator.
+		client, admin redisclient.Config
+		cause         string
+		// accept makes the live server accept the store (nil: it cannot).
+		accept func(t *testing.T, admin *redis.Client)
+	}{
+		{
+			name:   "wrong password",
+			start:  []redistest.Option{redistest.WithArgs("--requirepass", "secret")},
+			client: redisclient.Config{Password: "wrong"}, admin: redisclient.Config{Password: "secret"},
+			cause: "WRONGPASS",
+			accept: func(t *testing.T, admin *redis.Client) {
+				require.NoError(t, admin.ConfigSet(ctx, "requirepass", "wrong").Err())
+			},
+		},
+		{name: "db the server lacks", client: redisclient.Config{DB: 99}, cause: "DB index"},
+		{
+			name:   "user without EVALSHA",
+			client: redisclient.Config{Username: "state", Password: "pw"},
+			cause:  "NOPERM",
+			accept: func(t *testing.T, admin *redis.Client) {
+				require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "state", "+evalsha").Err())
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redistest.Start(t, tc.start...)
+			tc.admin.Endpoint, tc.client.Endpoint = srv.Addr(), srv.Addr()
+			admin, err := tc.admin.NewClient(ctx, 5*time.Second)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = admin.Close() })
+			require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "state", "on", ">pw", "~*", "+@all", "-evalsha").Err())
+
+			tel := componenttest.NewTelemetry()
+			t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+			set := metadatatest.NewSettings(tel)
+			core, logs := observer.New(zap.InfoLevel)
+			set.Logger = zap.New(core)
+			cfg := NewDefaultConfig()
+			cfg.State.Backend = statestore.BackendRedis
+			cfg.State.Redis.Config = tc.client
+			cfg.State.Redis.Timeout = 2 * time.Second
+			clock := clockwork.NewFakeClockAt(t0)
+			p, sink := newTraces(t, cfg, clock, set)
+			fallback := func() int64 {
+				m, err := tel.GetMetric("otelcol_processor_failure_cluster_state_fallback")
+				require.NoError(t, err)
+				return m.Data.(metricdata.Gauge[int64]).DataPoints[0].Value
+			}
+
+			for _, td := range outage(t0.Add(-time.Minute)) {
+				require.NoError(t, p.ConsumeTraces(ctx, td))
+			}
+			got := map[string]int{}
+			for _, a := range spanAlerts(sink.AllTraces()) {
+				got[alertKey(a.attrs)]++
+			}
+			assert.Equal(t, map[string]int{chargeFiring: 1, chargeUp: 1, syncFiring: 1, dbFiring: 1}, got, "decided in local memory")
+			assert.Equal(t, int64(1), fallback())
+			warned := logs.FilterMessageSnippet("unavailable").All()
+			require.Len(t, warned, 1, "the outage is logged once")
+			assert.Contains(t, warned[0].ContextMap()["error"], tc.cause)
+			assert.Empty(t, logs.FilterMessageSnippet("state store failed").All(), "no op failures: %v", logs.All())
+
+			if tc.accept == nil {
+				return
+			}
+			tc.accept(t, admin)
+			clock.Advance(cfg.State.Redis.RetryInterval)
+			td, ss := newScopeSpans()
+			sidekiqSpan(ss, "PaymentJob", "jid-x", clock.Now(), "E", "boom")
+			require.NoError(t, p.ConsumeTraces(ctx, td))
+			assert.Equal(t, int64(0), fallback(), "back on Redis")
+			keys, err := admin.Keys(ctx, "*").Result()
+			require.NoError(t, err)
+			assert.NotEmpty(t, keys, "counting in Redis again")
+		})
+	}
 }
