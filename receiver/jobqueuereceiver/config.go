@@ -90,7 +90,10 @@ type ByClassConfig struct {
 	_ struct{}
 }
 
-var _ confmap.Validator = (*Config)(nil)
+var (
+	_ confmap.Validator   = (*Config)(nil)
+	_ confmap.Unmarshaler = (*Config)(nil)
+)
 
 // NewDefaultConfig returns the receiver's defaults; callers set at least
 // System (and Endpoint unless Redis is on localhost:6379).
@@ -107,6 +110,20 @@ func NewDefaultConfig() *Config {
 		ByClass:              ByClassConfig{MaxEntries: defaultByClassMaxEntries},
 		Alerts:               queuealert.NewDefaultConfig(),
 	}
+}
+
+// Unmarshal applies the user's settings. A timeout left unset is the
+// smaller of 10 s and the collection interval, so that a short interval
+// needs no timeout of its own; one set explicitly is kept (and refused by
+// Validate if it exceeds the interval).
+func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
+	if err := conf.Unmarshal(cfg); err != nil {
+		return err
+	}
+	if !conf.IsSet("timeout") && cfg.CollectionInterval > 0 {
+		cfg.Timeout = min(defaultTimeout, cfg.CollectionInterval)
+	}
+	return nil
 }
 
 // Validate reports every configuration error, each naming its key. The

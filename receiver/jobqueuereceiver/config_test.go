@@ -73,6 +73,11 @@ func TestLoadConfig(t *testing.T) {
 	sentinel.Sentinel.Password = "sentinel-secret"
 	sentinel.Password = "master-secret"
 
+	shortInterval := NewDefaultConfig()
+	shortInterval.System = SystemSidekiq
+	shortInterval.CollectionInterval = 2 * time.Second
+	shortInterval.Timeout = 2 * time.Second
+
 	tests := []struct {
 		id       string
 		expected *Config
@@ -92,6 +97,8 @@ func TestLoadConfig(t *testing.T) {
 		}},
 		{id: "negative_max", errs: []string{"queues: max: must be >= 0 (0 = no limit), got -1"}},
 		{id: "timeout_over_interval", errs: []string{"timeout: 10s must not exceed collection_interval 5s"}},
+		{id: "short_interval", expected: shortInterval},
+		{id: "short_interval_long_timeout", errs: []string{"timeout: 3s must not exceed collection_interval 2s"}},
 		{id: "zero_timeout", errs: []string{"timeout: must be positive, got 0s"}},
 		{id: "bad_stalled_after", errs: []string{"stalled_after: must be positive, got 0s"}},
 		{id: "bad_by_class", errs: []string{"by_class: max_entries: must be positive, got 0"}},
