@@ -144,6 +144,31 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, 1000, cfg.ByClass.MaxEntries)
 	assert.False(t, cfg.TLS.HasValue(), "plain TCP unless tls is configured")
 	assert.False(t, cfg.Metrics.JobqueueJobsByClass.Enabled, "the breakdown is opt-in")
-	assert.Equal(t, queuealert.NewDefaultConfig(), cfg.Alerts, "every alert rule on, with its documented defaults")
+	assertDocumentedAlertDefaults(t, cfg.Alerts)
 	assert.ErrorContains(t, confmap.Validate(cfg), "system: must be set", "the job system is never guessed")
+}
+
+// assertDocumentedAlertDefaults checks the alert rules against the defaults
+// the README's Alerts table documents: every rule on, with no escalation,
+// resolve level or override of its own.
+func assertDocumentedAlertDefaults(t *testing.T, a queuealert.Config) {
+	t.Helper()
+	assert.Equal(t, time.Hour, a.CoolDown, "cool_down")
+	queueRule := func(threshold int64) queuealert.QueueRule[int64] {
+		return queuealert.QueueRule[int64]{Rule: queuealert.Rule[int64]{Enabled: true,
+			Levels: queuealert.Levels[int64]{Threshold: threshold, Severity: alert.SeverityWarn}}}
+	}
+	assert.Equal(t, queuealert.QueueRule[time.Duration]{Rule: queuealert.Rule[time.Duration]{Enabled: true,
+		Levels: queuealert.Levels[time.Duration]{Threshold: 5 * time.Minute, Severity: alert.SeverityWarn}}},
+		a.QueueLatencyHigh, "queue_latency_high: 5m, warn")
+	assert.Equal(t, queueRule(1000), a.QueueSizeLarge, "queue_size_large: 1000, warn")
+	assert.Equal(t, queueRule(0), a.StalledJobs, "stalled_jobs: 0 (any), warn")
+	assert.Equal(t, queuealert.DeadJobsRule{QueueRule: queueRule(10), Window: time.Hour}, a.DeadJobsGrowing,
+		"dead_jobs_growing: 10 in 1h, warn")
+	assert.Equal(t, queuealert.Rule[queuealert.Bytes]{Enabled: true,
+		Levels: queuealert.Levels[queuealert.Bytes]{Threshold: 500 << 20, Severity: alert.SeverityWarn}},
+		a.ProcessMemoryHigh, "process_memory_high: 500MiB, warn")
+	assert.Equal(t, queuealert.HeartbeatRule{Rule: queuealert.Rule[time.Duration]{Enabled: true,
+		Levels: queuealert.Levels[time.Duration]{Threshold: 30 * time.Second, Severity: alert.SeverityError}}, Stale: true},
+		a.ProcessHeartbeatMissing, "process_heartbeat_missing: 30s, error; stale: true")
 }
