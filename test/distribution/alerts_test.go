@@ -4,8 +4,6 @@
 package distribution
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,11 +12,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/otelcol-jobs/otelcol-jobs/deploy"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/collectortest"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 )
 
@@ -28,7 +27,7 @@ import (
 // dashboard use is on the exporter's /metrics, and (2) the logs pipeline
 // receives the receiver's alert records for that state.
 func TestAlertsAndShippedNames(t *testing.T) {
-	bin := binary(t)
+	bin := collectortest.Binary(t)
 	redistest.RequireTool(t, "ruby", "apt-get install -y ruby-sidekiq")
 	if err := exec.Command("ruby", "-e", `require "sidekiq/api"`).Run(); err != nil {
 		redistest.Missing(t, "the sidekiq gem is not installed (install: apt-get install -y ruby-sidekiq)")
@@ -66,7 +65,7 @@ service:
     metrics: {receivers: [job_queue/sidekiq], exporters: [prometheus]}
     logs: {receivers: [job_queue/sidekiq], exporters: [file/alerts]}
 `, srv.Addr(), prom, alerts), 0o600))
-	c := startCollector(t, bin, config)
+	c := collectortest.Start(t, bin, []string{config})
 
 	exprs, err := deploy.Expressions()
 	require.NoError(t, err)
@@ -80,7 +79,7 @@ service:
 		}
 	}
 	require.Greater(t, len(want), 15)
-	c.eventually(t, "every metric the rules and the dashboard use", func() string {
+	c.Eventually(t, time.Minute, "every metric the rules and the dashboard use", func() string {
 		status, body, ok := get(fmt.Sprintf("http://127.0.0.1:%d/metrics", prom))
 		if !ok || status != http.StatusOK {
 			return fmt.Sprintf("no answer from the Prometheus exporter (status %d)", status)
@@ -105,7 +104,7 @@ service:
 
 	// The state has a queue whose job waits for ten minutes and a job
 	// running for ten minutes: both past the default thresholds.
-	c.eventually(t, "the alert records", func() string {
+	c.Eventually(t, time.Minute, "the alert records", func() string {
 		firing := firingAlerts(t, alerts)
 		for _, name := range []string{"queue_latency_high", "stalled_jobs"} {
 			if !slices.Contains(firing, name) {
@@ -114,34 +113,21 @@ service:
 		}
 		return ""
 	})
-	c.stop(t)
+	c.Stop(t)
 }
 
-// firingAlerts reads the file exporter's OTLP/JSON lines and returns the
-// alert.name of every firing jobqueue.alert record.
+// firingAlerts returns the alert.name of every firing jobqueue.alert record
+// the file exporter wrote to path.
 func firingAlerts(t *testing.T, path string) []string {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
 	var names []string
-	var unmarshaler plog.JSONUnmarshaler
-	scanner := bufio.NewScanner(bytes.NewReader(data))
-	scanner.Buffer(nil, 16<<20)
-	for scanner.Scan() {
-		logs, err := unmarshaler.UnmarshalLogs(scanner.Bytes())
-		if err != nil {
-			continue // a line being written
-		}
-		for _, rl := range logs.ResourceLogs().All() {
-			for _, sl := range rl.ScopeLogs().All() {
-				for _, lr := range sl.LogRecords().All() {
-					name, _ := lr.Attributes().Get("alert.name")
-					state, _ := lr.Attributes().Get("alert.state")
-					if lr.EventName() == "jobqueue.alert" && state.Str() == "firing" {
-						names = append(names, name.Str())
-					}
+	for _, rl := range collectortest.ReadLogs(t, path).ResourceLogs().All() {
+		for _, sl := range rl.ScopeLogs().All() {
+			for _, lr := range sl.LogRecords().All() {
+				name, _ := lr.Attributes().Get("alert.name")
+				state, _ := lr.Attributes().Get("alert.state")
+				if lr.EventName() == "jobqueue.alert" && state.Str() == "firing" {
+					names = append(names, name.Str())
 				}
 			}
 		}

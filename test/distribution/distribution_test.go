@@ -18,7 +18,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,29 +26,16 @@ import (
 	"go.uber.org/goleak"
 	"gopkg.in/yaml.v3"
 
+	"github.com/otelcol-jobs/otelcol-jobs/internal/collectortest"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// binary is the collector under test, from OTELCOL_JOBS_BIN (make test sets
-// it). Without it the test skips, or fails under JOBQUEUE_REQUIRE_INTEGRATION.
-func binary(t *testing.T) string {
-	t.Helper()
-	bin := os.Getenv("OTELCOL_JOBS_BIN")
-	if bin == "" {
-		redistest.Missing(t, "OTELCOL_JOBS_BIN not set: run make build, or make test")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		redistest.Missing(t, fmt.Sprintf("OTELCOL_JOBS_BIN: %v: run make build, or make test", err))
-	}
-	return bin
-}
-
 // TestComponents checks that the distribution carries what DESIGN.md
 // promises, our receiver included.
 func TestComponents(t *testing.T) {
-	out, err := exec.Command(binary(t), "components").Output()
+	out, err := exec.Command(collectortest.Binary(t), "components").Output()
 	require.NoError(t, err)
 	var got struct {
 		Receivers, Processors, Exporters, Connectors, Extensions []struct {
@@ -94,19 +80,22 @@ func validate(t *testing.T, bin, config string, env ...string) (string, error) {
 	return string(out), err
 }
 
-// TestShippedConfigsValidate validates every file in config/ with the
-// variables its header documents.
+// TestShippedConfigsValidate validates every file in config/ and its
+// subdirectories (config/logs/) with the variables their headers document.
 func TestShippedConfigsValidate(t *testing.T) {
-	bin := binary(t)
+	bin := collectortest.Binary(t)
 	files, err := filepath.Glob("../../config/*.yaml")
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
+	nested, err := filepath.Glob("../../config/*/*.yaml")
+	require.NoError(t, err)
+	files = append(files, nested...)
 	env := []string{
 		"REDIS_ENDPOINT=127.0.0.1:6379", "REDIS_PASSWORD=secret",
 		"OTLP_ENDPOINT=http://127.0.0.1:4318",
 	}
 	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
+		t.Run(strings.TrimPrefix(f, "../../config/"), func(t *testing.T) {
 			out, err := validate(t, bin, f, env...)
 			assert.NoError(t, err, "%s", out)
 		})
@@ -130,53 +119,6 @@ service:
 	})
 }
 
-// collector is a running otelcol-jobs process.
-type collector struct {
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
-
-// startCollector runs the binary on config; its output goes to a file that
-// is printed if the test fails.
-func startCollector(t *testing.T, bin, config string) *collector {
-	t.Helper()
-	out, err := os.Create(filepath.Join(t.TempDir(), "collector.log"))
-	require.NoError(t, err)
-	c := &collector{cmd: exec.Command(bin, "--config", config), exited: make(chan struct{})}
-	c.cmd.Stdout, c.cmd.Stderr = out, out
-	require.NoError(t, c.cmd.Start())
-	_ = out.Close() // the child holds its own descriptor
-	go func() {
-		_ = c.cmd.Wait()
-		close(c.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-c.exited:
-		default:
-			_ = c.cmd.Process.Kill()
-			<-c.exited
-		}
-		if t.Failed() {
-			log, _ := os.ReadFile(out.Name())
-			t.Logf("collector output:\n%s", log)
-		}
-	})
-	return c
-}
-
-// stop sends SIGTERM and expects a clean exit.
-func (c *collector) stop(t *testing.T) {
-	t.Helper()
-	require.NoError(t, c.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case <-c.exited:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the collector did not stop within 30 s of SIGTERM")
-	}
-	assert.Equal(t, 0, c.cmd.ProcessState.ExitCode(), "clean shutdown")
-}
-
 // get fetches url; ok is false when nothing answers yet.
 func get(url string) (status int, body string, ok bool) {
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -187,28 +129,6 @@ func get(url string) (status int, body string, ok bool) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), err == nil
-}
-
-// eventually polls cond until it returns "" (done) or a minute passes, failing
-// with cond's last explanation; it stops early if the collector exits.
-func (c *collector) eventually(t *testing.T, what string, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		why := cond()
-		if why == "" {
-			return
-		}
-		select {
-		case <-c.exited:
-			t.Fatalf("the collector exited (%s) while waiting for %s", c.cmd.ProcessState, what)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s: %s", what, why)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // sample is one Prometheus series: a metric name, the labels that identify
@@ -246,7 +166,7 @@ func (s sample) find(text string) (float64, bool) {
 // into a real redis-server, runs the collector on it and reads the values
 // back from the Prometheus exporter.
 func TestScrapesSidekiq(t *testing.T) {
-	bin := binary(t)
+	bin := collectortest.Binary(t)
 	redistest.RequireTool(t, "ruby", "apt-get install -y ruby-sidekiq")
 	if err := exec.Command("ruby", "-e", `require "sidekiq/api"`).Run(); err != nil {
 		redistest.Missing(t, "the sidekiq gem is not installed (install: apt-get install -y ruby-sidekiq)")
@@ -291,8 +211,8 @@ service:
     traces: {receivers: [otlp], exporters: [debug]}
 `, ports["health"], srv.Addr(), ports["grpc"], ports["http"], ports["prometheus"]), 0o600))
 
-	c := startCollector(t, bin, config)
-	c.eventually(t, "the health check", func() string {
+	c := collectortest.Start(t, bin, []string{config})
+	c.Eventually(t, time.Minute, "the health check", func() string {
 		if status, _, ok := get(fmt.Sprintf("http://127.0.0.1:%d/", ports["health"])); !ok || status != http.StatusOK {
 			return fmt.Sprintf("status %d", status)
 		}
@@ -334,7 +254,7 @@ service:
 	aged := func(name, queue string) sample {
 		return sample{name: name, labels: with("messaging_destination_name", queue), min: 600, max: 600 + time.Since(written).Seconds() + 120}
 	}
-	c.eventually(t, "the scraped values", func() string {
+	c.Eventually(t, time.Minute, "the scraped values", func() string {
 		_, body, ok := get(fmt.Sprintf("http://127.0.0.1:%d/metrics", ports["prometheus"]))
 		if !ok {
 			return "no answer from the Prometheus exporter"
@@ -350,7 +270,7 @@ service:
 		}
 		return ""
 	})
-	c.stop(t)
+	c.Stop(t)
 }
 
 func grepJobqueue(body string) string {
@@ -366,7 +286,7 @@ func grepJobqueue(body string) string {
 // TestScrapeSurvivesRedisRestart checks the fault story at the binary level:
 // Redis going away does not take the collector down, and values come back.
 func TestScrapeSurvivesRedisRestart(t *testing.T) {
-	bin := binary(t)
+	bin := collectortest.Binary(t)
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
 	ctx := context.Background()
@@ -391,7 +311,7 @@ service:
   pipelines:
     metrics: {receivers: [job_queue], exporters: [prometheus]}
 `, srv.Addr(), prom), 0o600))
-	c := startCollector(t, bin, config)
+	c := collectortest.Start(t, bin, []string{config})
 	size := sample{name: "jobqueue_queue_size", labels: map[string]string{"messaging_destination_name": "default"}}
 	readSize := func() (float64, bool) {
 		_, body, ok := get(fmt.Sprintf("http://127.0.0.1:%d/metrics", prom))
@@ -400,7 +320,7 @@ service:
 		}
 		return size.find(body)
 	}
-	c.eventually(t, "queue size 1", func() string {
+	c.Eventually(t, time.Minute, "queue size 1", func() string {
 		if v, ok := readSize(); !ok || v != 1 {
 			return fmt.Sprintf("queue size %v (found %v)", v, ok)
 		}
@@ -409,20 +329,20 @@ service:
 	srv.Restart() // a new, empty Redis on the same port
 	seed()
 	require.NoError(t, rdb.LPush(ctx, "queue:default", `{"class":"A","queue":"default","jid":"0123456789abcdef01234568","enqueued_at":2}`).Err())
-	c.eventually(t, "queue size 2 after the restart", func() string {
+	c.Eventually(t, time.Minute, "queue size 2 after the restart", func() string {
 		if v, ok := readSize(); !ok || v != 2 {
 			return fmt.Sprintf("queue size %v (found %v)", v, ok)
 		}
 		return ""
 	})
-	c.stop(t)
+	c.Stop(t)
 }
 
 // TestDocumentedConfigsValidate validates every complete configuration (a
 // yaml block with a service section) shown in the project's Markdown, so the
 // docs cannot drift from the components' config keys.
 func TestDocumentedConfigsValidate(t *testing.T) {
-	bin := binary(t)
+	bin := collectortest.Binary(t)
 	docs, err := filepath.Glob("../../*.md")
 	require.NoError(t, err)
 	for _, pattern := range []string{"../../docs/*.md", "../../receiver/*/README.md", "../../processor/*/README.md"} {
