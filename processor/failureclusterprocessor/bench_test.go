@@ -11,8 +11,11 @@ import (
 	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbench"
@@ -21,6 +24,7 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
 	"github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/metadata"
+	"github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/metadatatest"
 )
 
 // BenchmarkFailureCluster runs the failure_cluster processor and its
@@ -71,13 +75,21 @@ func BenchmarkFailureCluster(b *testing.B) {
 		})
 		fresh := func() { unannotate(bt.td) }
 		b.Run(bt.name+"/failure_cluster_memory", func(b *testing.B) {
-			p, _ := newTraces(b, NewDefaultConfig(), clockwork.NewRealClock())
-			jobbench.PerSpanWithSetup(b, jobbench.BatchSize, fresh, func() { _ = p.ConsumeTraces(context.Background(), bt.td) })
+			tel := benchTelemetry(b)
+			p, _ := newTraces(b, NewDefaultConfig(), clockwork.NewRealClock(), metadatatest.NewSettings(tel))
+			jobbench.PerSpanWithSetup(b, jobbench.BatchSize, fresh, func() {
+				if err := p.ConsumeTraces(context.Background(), bt.td); err != nil {
+					b.Fatal(err)
+				}
+			})
+			requireDetected(b, tel, bt.td)
 		})
 		b.Run(bt.name+"/failure_cluster_redis", func(b *testing.B) {
-			p, counter := newRedisBench(b)
+			tel := benchTelemetry(b)
+			p, counter := newRedisBench(b, metadatatest.NewSettings(tel))
 			jobbench.PerSpanWithSetup(b, jobbench.BatchSize, fresh, func() { _, _ = p.processTraces(context.Background(), bt.td) })
 			b.ReportMetric(float64(counter.RoundTrips())/float64(b.N), "roundtrips/batch")
+			requireDetected(b, tel, bt.td)
 		})
 	}
 }
@@ -92,9 +104,51 @@ func unannotate(td ptrace.Traces) {
 	})
 }
 
+func benchTelemetry(b *testing.B) *componenttest.Telemetry {
+	tel := componenttest.NewTelemetry()
+	b.Cleanup(func() { require.NoError(b, tel.Shutdown(context.Background())) })
+	return tel
+}
+
+// requireDetected fails a benchmark that timed a no-op: a run whose state
+// operations failed (the processor passes the data on regardless), that
+// raised no alert (every batch holds a cluster, which fires in the first
+// run), or whose last run annotated no failure with its firing cluster.
+func requireDetected(b *testing.B, tel *componenttest.Telemetry, td ptrace.Traces) {
+	b.Helper()
+	if n := sumOf(tel, "otelcol_processor_failure_cluster_state_errors"); n > 0 {
+		b.Fatalf("%d batches failed in the state store", n)
+	}
+	if sumOf(tel, "otelcol_processor_failure_cluster_alerts") == 0 {
+		b.Fatal("no alert raised")
+	}
+	annotated := 0
+	jobbench.ForEachSpan(td, func(span ptrace.Span) {
+		if _, ok := span.Attributes().Get(AttrClusterID); ok {
+			annotated++
+		}
+	})
+	if annotated == 0 {
+		b.Fatal("no failure annotated with its cluster")
+	}
+}
+
+// sumOf adds up the data points of a counter; 0 when it never counted.
+func sumOf(tel *componenttest.Telemetry, name string) int64 {
+	m, err := tel.GetMetric(name)
+	if err != nil {
+		return 0 // not recorded
+	}
+	var n int64
+	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+		n += dp.Value
+	}
+	return n
+}
+
 // newRedisBench is the processor over a real Redis store whose client counts
 // round trips.
-func newRedisBench(b *testing.B) (*clusterProcessor, *redisclient.Counter) {
+func newRedisBench(b *testing.B, set processor.Settings) (*clusterProcessor, *redisclient.Counter) {
 	srv := redistest.Start(b)
 	cfg := NewDefaultConfig()
 	cfg.State.Redis.Endpoint = srv.Addr()
@@ -102,7 +156,7 @@ func newRedisBench(b *testing.B) (*clusterProcessor, *redisclient.Counter) {
 	require.NoError(b, err)
 	counter := new(redisclient.Counter)
 	client.AddHook(counter)
-	p, err := newClusterProcessorWithStore(processortest.NewNopSettings(metadata.Type), cfg, clockwork.NewRealClock(),
+	p, err := newClusterProcessorWithStore(set, cfg, clockwork.NewRealClock(),
 		statestore.NewRedis(client, cfg.State.Redis.KeyPrefix, 2*time.Second))
 	require.NoError(b, err)
 	b.Cleanup(func() { require.NoError(b, p.shutdown(context.Background())) })

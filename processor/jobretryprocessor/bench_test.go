@@ -11,10 +11,12 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbench"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
@@ -22,6 +24,7 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
 	"github.com/otelcol-jobs/otelcol-jobs/processor/jobretryprocessor/internal/metadata"
+	"github.com/otelcol-jobs/otelcol-jobs/processor/jobretryprocessor/internal/metadatatest"
 )
 
 // BenchmarkJobRetry runs the job_retry processor and its yardsticks on the
@@ -83,43 +86,94 @@ func BenchmarkJobRetry(b *testing.B) {
 			run(b, func() { _ = sm.ConsumeTraces(context.Background(), td) })
 		})
 		b.Run(bt.name+"/job_retry_memory", func(b *testing.B) {
-			p := newNopTraces(b, NewDefaultConfig())
-			run(b, func() { _ = p.ConsumeTraces(context.Background(), td) })
+			tel := benchTelemetry(b)
+			p := newNopTraces(b, NewDefaultConfig(), metadatatest.NewSettings(tel))
+			run(b, func() {
+				if err := p.ConsumeTraces(context.Background(), td); err != nil {
+					b.Fatal(err)
+				}
+			})
 			b.ReportMetric(float64(len(spanAlerts([]ptrace.Traces{td}))), "alerts/batch")
+			requireAlerted(b, tel, true)
 		})
 		b.Run(bt.name+"/job_retry_memory_no_alerts", func(b *testing.B) {
 			cfg := NewDefaultConfig()
 			cfg.MaxRetries = 1000
-			p := newNopTraces(b, cfg)
-			run(b, func() { _ = p.ConsumeTraces(context.Background(), td) })
+			tel := benchTelemetry(b)
+			p := newNopTraces(b, cfg, metadatatest.NewSettings(tel))
+			run(b, func() {
+				if err := p.ConsumeTraces(context.Background(), td); err != nil {
+					b.Fatal(err)
+				}
+			})
+			requireAlerted(b, tel, false)
 		})
 		b.Run(bt.name+"/job_retry_redis", func(b *testing.B) {
-			p, counter := newRedisBench(b)
+			tel := benchTelemetry(b)
+			p, counter := newRedisBench(b, metadatatest.NewSettings(tel))
 			run(b, func() { _, _ = p.processTraces(context.Background(), td) })
 			b.ReportMetric(float64(counter.RoundTrips())/float64(b.N), "roundtrips/batch")
+			requireAlerted(b, tel, true)
 		})
 	}
 }
 
 // newNopTraces is the processor made by the factory, feeding a consumer
 // that keeps nothing.
-func newNopTraces(b *testing.B, cfg *Config) processor.Traces {
-	p, err := NewFactory().CreateTraces(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
+func newNopTraces(b *testing.B, cfg *Config, set processor.Settings) processor.Traces {
+	p, err := NewFactory().CreateTraces(context.Background(), set, cfg, consumertest.NewNop())
 	require.NoError(b, err)
 	start(b, p)
 	return p
 }
 
+func benchTelemetry(b *testing.B) *componenttest.Telemetry {
+	tel := componenttest.NewTelemetry()
+	b.Cleanup(func() { require.NoError(b, tel.Shutdown(context.Background())) })
+	return tel
+}
+
+// requireAlerted fails a benchmark that timed a no-op: a run whose state
+// operations failed (the processor passes the data on regardless), or,
+// with want, a run of batches that raised no alert although each must
+// (the captures' retry loops; new job ids every run), or without want, one
+// that raised some.
+func requireAlerted(b *testing.B, tel *componenttest.Telemetry, want bool) {
+	b.Helper()
+	if n := sumOf(b, tel, "otelcol_processor_job_retry_state_errors"); n > 0 {
+		b.Fatalf("%d batches failed in the state store", n)
+	}
+	switch n := sumOf(b, tel, "otelcol_processor_job_retry_alerts"); {
+	case want && n < int64(b.N):
+		b.Fatalf("%d alerts in %d batches that each raise some", n, b.N)
+	case !want && n > 0:
+		b.Fatalf("%d alerts where none may fire", n)
+	}
+}
+
+// sumOf adds up the data points of a counter; 0 when it never counted.
+func sumOf(b *testing.B, tel *componenttest.Telemetry, name string) int64 {
+	m, err := tel.GetMetric(name)
+	if err != nil {
+		return 0 // not recorded
+	}
+	var n int64
+	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+		n += dp.Value
+	}
+	return n
+}
+
 // newRedisBench is the processor over a real Redis store whose client counts
 // round trips.
-func newRedisBench(b *testing.B) (*retryProcessor, *redisclient.Counter) {
+func newRedisBench(b *testing.B, set processor.Settings) (*retryProcessor, *redisclient.Counter) {
 	srv := redistest.Start(b)
 	cfg := redisConfig(srv)
 	client, err := cfg.State.Redis.NewClient(context.Background(), cfg.State.Redis.Timeout)
 	require.NoError(b, err)
 	counter := new(redisclient.Counter)
 	client.AddHook(counter)
-	p, err := newRetryProcessorWithStore(processortest.NewNopSettings(metadata.Type), cfg, clockwork.NewRealClock(),
+	p, err := newRetryProcessorWithStore(set, cfg, clockwork.NewRealClock(),
 		statestore.NewRedis(client, cfg.State.Redis.KeyPrefix, cfg.State.Redis.Timeout))
 	require.NoError(b, err)
 	b.Cleanup(func() { require.NoError(b, p.shutdown(context.Background())) })
