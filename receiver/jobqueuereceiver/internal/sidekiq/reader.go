@@ -25,9 +25,15 @@
 // Bad data is skipped and reported as a snapshot.Problem whose Kind is one of
 // wrong_type, invalid_json, missing_timestamp, invalid_timestamp,
 // invalid_number, invalid_value, missing_queue, registry_truncated,
-// too_many_problems. Stale processes (registered, but their hash expired)
+// name_too_long, invalid_utf8, too_many_problems. Stale processes (registered, but their hash expired)
 // are normal in Sidekiq, which prunes them lazily: they are counted in
 // ProcessesStale, not reported as problems.
+//
+// Every name reported (queues, process identities, hostnames, tags, job
+// classes, error types) goes through snapshot.Name: at most
+// snapshot.MaxNameLen bytes of valid UTF-8, each change counted as a
+// name_too_long or invalid_utf8 problem. Redis is still read under the names
+// as they are.
 package sidekiq // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/sidekiq"
 
 import (
@@ -38,7 +44,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
@@ -84,9 +89,6 @@ const (
 	maxProblems = 100
 	// maxClassCells bounds the distinct (state, class, error) cells.
 	maxClassCells = 1000
-	// maxNameLen bounds the class and error names kept in the breakdown and
-	// the keys quoted in problems.
-	maxNameLen = 256
 )
 
 // Problem kinds (snapshot.Problem.Kind).
@@ -99,6 +101,8 @@ const (
 	kindInvalidValue      = "invalid_value"
 	kindMissingQueue      = "missing_queue"
 	kindRegistryTruncated = "registry_truncated"
+	kindNameTooLong       = "name_too_long"
+	kindInvalidUTF8       = "invalid_utf8"
 	kindTooManyProblems   = "too_many_problems"
 )
 
@@ -332,19 +336,17 @@ func (sc *scrape) readQueuesAndProcesses(ctx context.Context, reg registries) er
 		}
 	}
 
+	// In-flight jobs are attributed to the reported queues by the name they
+	// carry: the raw one, not the bounded one reported.
 	queues := make([]snapshot.Queue, 0, len(kept))
-	for i, name := range kept {
-		if q, ok := sc.queue(name, qcmds[i]); ok {
-			queues = append(queues, q)
+	byName := make(map[string]*snapshot.Queue, len(kept))
+	for i, raw := range kept {
+		if q, ok := sc.queue(raw, qcmds[i]); ok {
+			queues = append(queues, q) // within capacity: earlier pointers stay valid
+			byName[raw] = &queues[len(queues)-1]
 		}
 	}
 	sc.snap.Queues = queues
-
-	// In-flight jobs are attributed to the reported queues by name.
-	byName := make(map[string]*snapshot.Queue, len(queues))
-	for i := range queues {
-		byName[queues[i].Name] = &queues[i]
-	}
 	processes := make([]snapshot.Process, 0, len(reg.identities))
 	var busy int64
 	for i, id := range reg.identities {
@@ -364,13 +366,14 @@ func (sc *scrape) readQueuesAndProcesses(ctx context.Context, reg registries) er
 	return nil
 }
 
-// queue builds one queue's figures; ok is false when its key is not a list.
-func (sc *scrape) queue(name string, c queueCmds) (snapshot.Queue, bool) {
+// queue builds the figures of the queue named raw in the registry; ok is
+// false when its key is not a list.
+func (sc *scrape) queue(raw string, c queueCmds) (snapshot.Queue, bool) {
 	key := c.key
 	if sc.wrongType(c.size, key) {
 		return snapshot.Queue{}, false
 	}
-	q := snapshot.Queue{Name: name, Size: c.size.Val()}
+	q := snapshot.Queue{Name: sc.name(raw, sc.r.keys.queues, "queue name"), Size: c.size.Val()}
 	if payload := c.oldest.Val(); payload != "" {
 		j, err := parseJob(payload)
 		if err != nil {
@@ -399,12 +402,18 @@ func (sc *scrape) process(id, key string, hash *redis.SliceCmd) (p snapshot.Proc
 		sc.snap.ProcessesStale++
 		return p, false
 	}
-	p.ID = id
+	p.ID = sc.name(id, sc.r.keys.processes, "process identity")
 	pi, problem := parseInfo(info)
 	if problem != "" {
 		sc.problems.add(problem, key, "info is not the JSON object Sidekiq writes")
 	}
-	p.Hostname, p.PID, p.Tag, p.Queues = pi.hostname, pi.pid, pi.tag, pi.queues
+	p.PID = pi.pid
+	p.Hostname = sc.name(pi.hostname, key, "info hostname")
+	p.Tag = sc.name(pi.tag, key, "info tag")
+	for i, q := range pi.queues {
+		pi.queues[i] = sc.name(q, key, "info queue name")
+	}
+	p.Queues = pi.queues
 	if n, ok := pi.concurrencyDeclared(); ok {
 		p.Concurrency = sc.nonNegative(n, key, "info concurrency")
 	}
@@ -447,7 +456,7 @@ func (sc *scrape) work(byName map[string]*snapshot.Queue, cmd *redis.MapStringSt
 	for field, value := range cmd.Val() {
 		name, runAt, problem := parseWork(value)
 		if problem != "" {
-			sc.problems.add(problem, key, "thread "+clip(field))
+			sc.problems.add(problem, key, "thread "+field)
 		}
 		q := byName[name]
 		if q == nil {
@@ -526,7 +535,7 @@ func (sc *scrape) countClasses(cells *classCells, state string, cmd *redis.Strin
 			continue
 		}
 		errorClass, _ := jsonString(j.errorClass)
-		cells.add(state, j.displayName(), errorClass)
+		cells.add(state, sc.name(j.displayName(), key, "class"), sc.name(errorClass, key, "error_class"))
 	}
 }
 
@@ -576,8 +585,8 @@ func (r *Reader) failure(stage string, cmds []redis.Cmder, execErr error) error 
 		}
 		var reply redis.Error
 		if errors.As(err, &reply) {
-			return fmt.Errorf("sidekiq: %s%s: %s %s: %w", stage, r.from,
-				strings.ToUpper(cmd.Name()), clip(fmt.Sprint(cmd.Args()[1])), err)
+			key, _, _ := snapshot.Name(fmt.Sprint(cmd.Args()[1]))
+			return fmt.Errorf("sidekiq: %s%s: %s %s: %w", stage, r.from, strings.ToUpper(cmd.Name()), key, err)
 		}
 		return fmt.Errorf("sidekiq: %s%s: %w", stage, r.from, err)
 	}
@@ -601,8 +610,10 @@ func (p *problems) add(kind, key, detail string) {
 		p.dropped++
 		return
 	}
+	key, _, _ = snapshot.Name(key)
+	detail, _, _ = snapshot.Name(detail)
 	// Clone: keys and details may be slices of large strings.
-	p.list = append(p.list, snapshot.Problem{Kind: kind, Key: strings.Clone(clip(key)), Detail: strings.Clone(detail)})
+	p.list = append(p.list, snapshot.Problem{Kind: kind, Key: strings.Clone(key), Detail: strings.Clone(detail)})
 }
 
 func (p *problems) done() []snapshot.Problem {
@@ -626,7 +637,7 @@ func (c *classCells) add(state, class, errorType string) {
 	if c.counts == nil {
 		c.counts = make(map[classKey]int64)
 	}
-	k := classKey{state, clip(class), clip(errorType)}
+	k := classKey{state, class, errorType}
 	if _, seen := c.counts[k]; !seen {
 		if len(c.counts) >= maxClassCells {
 			k = classKey{state, OtherClass, OtherClass}
@@ -657,14 +668,15 @@ func (c *classCells) list() []snapshot.ClassCount {
 	return out
 }
 
-// clip shortens s to maxNameLen bytes without splitting a UTF-8 sequence.
-func clip(s string) string {
-	if len(s) <= maxNameLen {
-		return s
+// name returns raw bounded for reporting (see snapshot.Name), and records
+// what had to change as a problem at key. what says whose name it is.
+func (sc *scrape) name(raw, key, what string) string {
+	name, tooLong, invalidUTF8 := snapshot.Name(raw)
+	if invalidUTF8 {
+		sc.problems.add(kindInvalidUTF8, key, what+" is not valid UTF-8")
 	}
-	i := maxNameLen
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
+	if tooLong {
+		sc.problems.add(kindNameTooLong, key, what+" of "+strconv.Itoa(len(raw))+" bytes shortened")
 	}
-	return s[:i]
+	return name
 }

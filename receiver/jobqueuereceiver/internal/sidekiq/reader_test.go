@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
@@ -557,4 +558,103 @@ func TestSnapshotRedisHungThenBack(t *testing.T) {
 	s, err = r.Snapshot(context.Background())
 	require.NoError(t, err, "a restarted (empty) server is read again")
 	assert.Empty(t, s.Queues)
+}
+
+func problemCount(s *snapshot.Snapshot, kind string) int {
+	n := 0
+	for _, p := range s.Problems {
+		if p.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// assertName checks that a reported name is fit for a metric attribute.
+func assertName(t *testing.T, name string) {
+	t.Helper()
+	assert.LessOrEqual(t, len(name), snapshot.MaxNameLen, "%.40q...", name)
+	assert.True(t, utf8.ValidString(name), "%.40q...", name)
+}
+
+// TestSnapshotHostileNames writes names no Sidekiq client would, but that
+// anything with access to the Redis can: a 1 MB queue name, two long names
+// that differ only past the bound, names that are not UTF-8. Every name the
+// snapshot reports is bounded and valid, each fix is a counted problem, and
+// the rest of the scrape goes on.
+func TestSnapshotHostileNames(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	ctx := context.Background()
+	f := newFixture(t, c, "")
+
+	huge := strings.Repeat("q", 1<<20)
+	twinA, twinB := strings.Repeat("é", 200)+"A", strings.Repeat("é", 200)+"B" // the same first 400 bytes
+	latin1 := "caf\xe9"
+	for _, q := range []string{huge, twinA, twinB, latin1, "default"} {
+		f.enqueue(q, f.job6("J", q, f.ago(time.Minute)))
+	}
+
+	// A process whose identity and hostname are 1 MB, working on the huge
+	// queue; another whose identity, hostname and tag are not UTF-8 (raw
+	// bytes in the JSON, as a non-Ruby client could write them).
+	bigHost := strings.Repeat("h", 1<<20)
+	bigID := bigHost + ":1:aaaaaaaaaaaa"
+	f.heartbeat(bigID, info6(bigHost, 1, 5, huge), 1, f.ago(time.Second), false, 10)
+	f.setWork(bigID, ":work", map[string]string{"t1": f.work6(huge, "{}", f.ago(2*time.Minute))})
+	badID := "bad\xff:2:bbbbbbbbbbbb"
+	require.NoError(t, c.SAdd(ctx, "processes", badID).Err())
+	require.NoError(t, c.HSet(ctx, badID, "info", "{\"hostname\":\"host\xfe\",\"pid\":2,\"tag\":\"t\xfd\",\"concurrency\":5,\"queues\":[\"caf\xe9\"]}",
+		"busy", 0, "beat", secs(f.ago(time.Second))).Err())
+
+	bigClass := strings.Repeat("C", 1<<20)
+	require.NoError(t, c.ZAdd(ctx, "retry",
+		redis.Z{Score: 1, Member: `{"class":"` + bigClass + `","error_class":"E","jid":"1"}`},
+		redis.Z{Score: 2, Member: "{\"class\":\"Job\",\"error_class\":\"Err\xff\",\"jid\":\"2\"}"},
+	).Err())
+
+	s := take(t, srv, Options{ByClassMaxEntries: 10})
+
+	require.Len(t, s.Queues, 5, "every queue is still reported")
+	names := map[string]bool{}
+	for _, q := range s.Queues {
+		assertName(t, q.Name)
+		assert.Equal(t, int64(1), q.Size, "%.40q...", q.Name)
+		assert.Equal(t, time.Minute, q.Latency, "%.40q...", q.Name)
+		names[q.Name] = true
+	}
+	assert.Len(t, names, 5, "long names sharing their first bytes stay distinct")
+	assert.True(t, names["caf\uFFFD"], "invalid bytes become U+FFFD")
+	assert.True(t, names["default"])
+	for _, q := range s.Queues {
+		if strings.HasPrefix(q.Name, "qqq") {
+			assert.Equal(t, int64(1), q.Running, "in-flight jobs are still counted for a long-named queue")
+			assert.Equal(t, int64(0), q.Stalled)
+		}
+	}
+
+	require.Len(t, s.Processes, 2)
+	for _, p := range s.Processes {
+		assertName(t, p.ID)
+		assertName(t, p.Hostname)
+		assertName(t, p.Tag)
+		for _, q := range p.Queues {
+			assertName(t, q)
+		}
+	}
+	for _, cell := range s.ByClass {
+		assertName(t, cell.Class)
+		assertName(t, cell.ErrorType)
+	}
+	require.Len(t, s.ByClass, 2)
+	for _, p := range s.Problems {
+		assertName(t, p.Key)
+	}
+
+	// Too long: the huge queue and the twins, the big process's identity,
+	// hostname and queue list entry, the class. Not UTF-8: the latin1
+	// queue, the bad process's identity, hostname, tag and queue list entry,
+	// the error class.
+	assert.Equal(t, 7, problemCount(s, kindNameTooLong), "%+v", s.Problems)
+	assert.Equal(t, 6, problemCount(s, kindInvalidUTF8), "%+v", s.Problems)
 }
