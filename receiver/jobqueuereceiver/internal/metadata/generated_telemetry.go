@@ -60,7 +60,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	var err, errs error
 	builder.ReceiverJobQueueBadDataSkipped, err = builder.meter.Int64Counter(
 		"otelcol_receiver_job_queue_bad_data_skipped",
-		metric.WithDescription("Bad data items (non-JSON payloads, wrong key types, missing timestamps, ...) skipped by scrapes, by `kind`; an item still present is counted again on every scrape. [Development]"),
+		metric.WithDescription("Bad data items (non-JSON payloads, wrong key types, missing timestamps, names too long or not UTF-8, ...) skipped or repaired by scrapes, by `kind`; an item still present is counted again on every scrape. [Development]"),
 		metric.WithUnit("{item}"),
 	)
 	errs = errors.Join(errs, err)

@@ -24,7 +24,7 @@ func NewSettings(tt *componenttest.Telemetry) receiver.Settings {
 func AssertEqualReceiverJobQueueBadDataSkipped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_job_queue_bad_data_skipped",
-		Description: "Bad data items (non-JSON payloads, wrong key types, missing timestamps, ...) skipped by scrapes, by `kind`; an item still present is counted again on every scrape. [Development]",
+		Description: "Bad data items (non-JSON payloads, wrong key types, missing timestamps, names too long or not UTF-8, ...) skipped or repaired by scrapes, by `kind`; an item still present is counted again on every scrape. [Development]",
 		Unit:        "{item}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
