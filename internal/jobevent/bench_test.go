@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
@@ -103,7 +104,12 @@ func logFixtures(t testing.TB) []fixture {
 	add("non_job/attributes", false, logSpec{body: "request done", attrs: tenHTTPAttrs})
 	add("sidekiq_attributes", true, logSpec{body: "fail", attrs: map[string]any{"jid": "j1", "class": "HardJob", "queue": "default",
 		"retry_count": int64(1), "error_class": "Net::ReadTimeout", "error_message": "Net::ReadTimeout with #<TCPSocket>"}})
+	add("non_job/access_log", false, logSpec{body: "GET /jobs/42 200 12ms", severity: plog.SeverityNumberInfo,
+		attrs: map[string]any{"id": "req-42", "status": int64(200), "state": "completed", "message": "job 42 done"}})
 	add("sidekiq_json_body", true, logSpec{body: sidekiqJSONLine})
+	add("bullmq_winston", true, logSpec{body: "job failed", severity: plog.SeverityNumberError, attrs: bullmqWinstonAttrs("job_failed")})
+	add("river_slog", true, logSpec{body: "JobExecutor: Job errored; retrying", severity: plog.SeverityNumberInfo,
+		attrs: map[string]any{"job_id": "7", "job_kind": "charge_card", "error": "payment provider: dial tcp 10.1.2.3:443: connect: connection refused"}})
 	return out
 }
 

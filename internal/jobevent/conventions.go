@@ -118,17 +118,59 @@ var (
 	userKeysOnly = convention{errorType: errorTypeAttr}
 )
 
-// jobLogs reads job log records: Sidekiq's JSON logs and the seed's JSON
-// event logs (event, jid, job, error).
+// jobLogs reads job log records: the keys of the span conventions, then the
+// spellings applications log with. Never the bare "id", which any record
+// may carry. The package documentation has the table.
 var jobLogs = convention{
-	system:       "sidekiq",
-	id:           []slot{keyJID},
-	class:        []slot{keyClass, keyJob},
-	queue:        []slot{keyQueue},
-	attempt:      []counterKey{{keyRetryCount, 2}},
-	outcome:      []slot{keyEvent, keyMsg},
-	errorType:    []slot{keyErrorClass, keyErrorType},
-	errorMessage: []slot{keyErrorMessageLog, keyError, keyExceptionMessage},
+	id: []slot{keyBullMQJobID, keySidekiqJobID, keyMessagingMessageID, keyMessagingMessageIDOld,
+		keyJobID, keyJobIDCamel, keyJID, keyTaskID},
+	class: []slot{keyBullMQJobName, keyCeleryTaskName, keyMessagingSidekiqJobClass, keyMessagingBullMQJobName,
+		keyMessagingResqueJobClass, keyJobClass, keyJobNameCamel, keyJobKind, keyClass, keyJob, keyTaskName, keyTask,
+		keyWorker, keyKind, keyCodeNamespace},
+	queue: []slot{keyBullMQQueueName, keySidekiqJobQueue, keyMessagingDestinationName, keyMessagingDestination,
+		keyQueue, keyQueueName, keyQueueNameCamel},
+	attempt: []counterKey{
+		// BullMQ increments job.attemptsMade before it emits "completed"
+		// or "failed": 1 in the handlers of the first attempt.
+		{keyBullMQJobAttemptsMade, 0}, {keyAttemptsMade, 0},
+		{keyMessagingBullMQJobAttempts, 1},
+		// Celery's request.retries is 0 on the first run.
+		{keyCeleryRetries, 1}, {keyRetries, 1},
+		// Sidekiq writes retry_count when it schedules the first retry:
+		// absent on the first run, 0 on the second.
+		{keySidekiqJobRetryCount, 2}, {keyRetryCount, 2},
+		// 1-based: River's and Oban's attempt; Graphile Worker's attempts
+		// (counted when the job is taken), Delayed::Job's (counted when it
+		// fails, before it logs the failure).
+		{keyAttempt, 0}, {keyAttempts, 0},
+	},
+	outcome:   []slot{keyEvent, keyStatus, keyState, keyOutcome, keyCeleryState},
+	errorType: []slot{keyErrorClass, keyErrorType, keyExceptionType},
+	errorMessage: []slot{keyErrorMessageLog, keyExceptionMessage, keyErrorMessage, keyErrorMsg, keyFailedReason,
+		keyMessagingBullMQJobFailedReason, keyCeleryRetryReason, keyError, keyErr, keyReason},
+}
+
+// logMessages are the keys of a log record's message, read as a phrase when
+// no outcome key says how the job ended: slog's and pino's msg, winston's and
+// Python's message.
+var logMessages = []slot{keyMsg, keyMessage}
+
+// logSystems name the job system of a log record without messaging.system:
+// the first of these keys the record has, the keys of one convention or
+// library. Other records (job_id, task_id...) have no system.
+var logSystems = []struct {
+	key    slot
+	system string
+}{
+	{keyBullMQJobID, bullmq.system}, {keyBullMQQueueName, bullmq.system}, {keyBullMQJobName, bullmq.system},
+	{keyBullMQJobAttemptsMade, bullmq.system}, {keyMessagingBullMQJobName, bullmq.system},
+	{keyAttemptsMade, bullmq.system},
+	{keyCeleryTaskName, celery.system}, {keyCeleryState, celery.system}, {keyCeleryRetries, celery.system},
+	{keySidekiqJobID, sidekiq.system}, {keySidekiqJobQueue, sidekiq.system}, {keySidekiqJobRetryCount, sidekiq.system},
+	{keyMessagingSidekiqJobClass, sidekiq.system},
+	{keyMessagingResqueJobClass, resque.system},
+	{keyJobKind, river.system},
+	{keyJID, sidekiq.system},
 }
 
 const (

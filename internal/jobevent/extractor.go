@@ -140,7 +140,7 @@ func (x *Extractor) fromSpan(scope pcommon.InstrumentationScope, span ptrace.Spa
 func (x *Extractor) FromLog(lr plog.LogRecord, ev *Event) bool {
 	f := newFields(&x.keys)
 	f.add(lr.Attributes())
-	var bodyWord string
+	var bodyText string
 	switch body := lr.Body(); body.Type() {
 	case pcommon.ValueTypeMap:
 		f.add(body.Map())
@@ -148,7 +148,7 @@ func (x *Extractor) FromLog(lr plog.LogRecord, ev *Event) bool {
 		if m, ok := x.jsonBody(body.Str()); ok {
 			f.add(m)
 		} else {
-			bodyWord = body.Str()
+			bodyText = body.Str()
 		}
 	}
 	if ctx, ok := f.get(keyCtx); ok && ctx.Type() == pcommon.ValueTypeMap {
@@ -156,13 +156,17 @@ func (x *Extractor) FromLog(lr plog.LogRecord, ev *Event) bool {
 	}
 
 	c := &jobLogs
-	byUserKey := f.hasID(x.user.id)
-	if !byUserKey && !f.hasID(c.id) {
+	if !f.hasID(x.user.id) && !f.hasID(c.id) {
 		return false
 	}
 	outcome := f.outcome(x.user.outcome, c.outcome)
 	if outcome == OutcomeUnknown {
-		outcome = parseOutcome(bodyWord)
+		outcome = logMessageOutcome(&f, bodyText)
+		// A message that reads as a success but is logged as an error
+		// says something else ("job completed with errors").
+		if outcome == OutcomeSuccess && lr.SeverityNumber() >= plog.SeverityNumberError {
+			outcome = OutcomeUnknown
+		}
 	}
 	if outcome == OutcomeUnknown {
 		return false
@@ -170,18 +174,59 @@ func (x *Extractor) FromLog(lr plog.LogRecord, ev *Event) bool {
 
 	*ev = Event{TraceID: lr.TraceID(), SpanID: lr.SpanID(), Outcome: outcome}
 	x.fillJob(c, &f, ev)
-	if byUserKey && f.strAt(keyMessagingSystem) == "" {
-		ev.System = "" // jid means Sidekiq; the user's own id key does not
+	if ev.System == "" {
+		ev.System = logSystem(&f)
 	}
 	ev.Time = x.clamp(lr.Timestamp(), lr.ObservedTimestamp())
 	if outcome == OutcomeFailure {
+		errObj, hasErrObj := errorObject(&f)
 		ev.ErrorMessage = f.str(x.user.errorMessage, c.errorMessage)
+		if ev.ErrorMessage == "" && hasErrObj {
+			ev.ErrorMessage = str(errObj, "message")
+		}
 		ev.ErrorType = f.str(x.user.errorType, c.errorType)
+		if ev.ErrorType == "" && hasErrObj {
+			ev.ErrorType = firstNonEmpty(str(errObj, "type"), str(errObj, "name"))
+		}
 		if ev.ErrorType == "" {
 			ev.ErrorType = errorTypeFromMessage(ev.ErrorMessage)
 		}
 	}
 	return true
+}
+
+// logMessageOutcome is the outcome a log record's message gives: its msg or
+// message key, else its plain string body.
+func logMessageOutcome(f *fields, bodyText string) Outcome {
+	for _, k := range logMessages {
+		if s := f.strAt(k); s != "" {
+			if o := messageOutcome(s); o != OutcomeUnknown {
+				return o
+			}
+		}
+	}
+	return messageOutcome(bodyText)
+}
+
+// logSystem names the job system of a log record from the keys it has.
+func logSystem(f *fields) string {
+	for _, k := range logSystems {
+		if f.has(k.key) {
+			return k.system
+		}
+	}
+	return ""
+}
+
+// errorObject is the error logged as a map under err or error, as pino's
+// error serializer writes it: type, message, stack.
+func errorObject(f *fields) (pcommon.Map, bool) {
+	for _, k := range [...]slot{keyErr, keyError} {
+		if v, ok := f.get(k); ok && v.Type() == pcommon.ValueTypeMap {
+			return v.Map(), true
+		}
+	}
+	return pcommon.Map{}, false
 }
 
 // fillJob sets the fields every convention shares: system, id, class, queue

@@ -62,6 +62,27 @@ const (
 	keyError
 	keyExceptionMessage
 	keyCtx
+	keyJobID
+	keyJobIDCamel
+	keyTaskID
+	keyJobClass
+	keyJobNameCamel
+	keyJobKind
+	keyTask
+	keyTaskName
+	keyWorker
+	keyQueueName
+	keyQueueNameCamel
+	keyAttemptsMade
+	keyAttempts
+	keyRetries
+	keyState
+	keyOutcome
+	keyMessage
+	keyExceptionType
+	keyErr
+	keyReason
+	keyFailedReason
 	numBuiltinKeys
 )
 
@@ -112,12 +133,33 @@ var builtinKeys = [numBuiltinKeys]string{
 	keyError:                          "error",
 	keyExceptionMessage:               "exception.message",
 	keyCtx:                            "ctx",
+	keyJobID:                          "job_id",
+	keyJobIDCamel:                     "jobId",
+	keyTaskID:                         "task_id",
+	keyJobClass:                       "job_class",
+	keyJobNameCamel:                   "jobName",
+	keyJobKind:                        "job_kind",
+	keyTask:                           "task",
+	keyTaskName:                       "task_name",
+	keyWorker:                         "worker",
+	keyQueueName:                      "queue_name",
+	keyQueueNameCamel:                 "queueName",
+	keyAttemptsMade:                   "attemptsMade",
+	keyAttempts:                       "attempts",
+	keyRetries:                        "retries",
+	keyState:                          "state",
+	keyOutcome:                        "outcome",
+	keyMessage:                        "message",
+	keyExceptionType:                  "exception.type",
+	keyErr:                            "err",
+	keyReason:                         "reason",
+	keyFailedReason:                   "failedReason",
 }
 
 // maxRecorded bounds the slots whose values one pass over a record's maps
-// holds: the built-in keys and the user's first ones. The user's keys beyond
-// it are looked up in the maps.
-const maxRecorded = 64
+// holds: the built-in keys (67) and the user's first ones. The user's keys
+// beyond it are looked up in the maps.
+const maxRecorded = 128
 
 // keyIndex numbers the keys an Extractor reads: the built-in keys, then the
 // user's own.
@@ -177,9 +219,11 @@ func (k *keyIndex) userSlot(name string) (slot, bool) {
 }
 
 // maxValues bounds the values fields holds, so that the per-record state
-// stays small: job records carry about ten of the keys the extractor reads.
-// Past it, the values not held are looked up in the maps.
-const maxValues = 12
+// stays small. Job spans carry about ten of the keys the extractor reads;
+// the richest real job log record, a BullMQ worker's winston line with the
+// job's fields in both its own and BullMQ's spellings, carries 13. Past it,
+// the values not held are looked up in the maps.
+const maxValues = 16
 
 // fields are the values of the keys an extractor reads, taken from up to
 // three maps in order (a span's attributes; a log record's attributes, body
@@ -308,6 +352,48 @@ func (f *fields) add(m pcommon.Map) {
 			s = keyExceptionMessage
 		case "ctx":
 			s = keyCtx
+		case "job_id":
+			s = keyJobID
+		case "jobId":
+			s = keyJobIDCamel
+		case "task_id":
+			s = keyTaskID
+		case "job_class":
+			s = keyJobClass
+		case "jobName":
+			s = keyJobNameCamel
+		case "job_kind":
+			s = keyJobKind
+		case "task":
+			s = keyTask
+		case "task_name":
+			s = keyTaskName
+		case "worker":
+			s = keyWorker
+		case "queue_name":
+			s = keyQueueName
+		case "queueName":
+			s = keyQueueNameCamel
+		case "attemptsMade":
+			s = keyAttemptsMade
+		case "attempts":
+			s = keyAttempts
+		case "retries":
+			s = keyRetries
+		case "state":
+			s = keyState
+		case "outcome":
+			s = keyOutcome
+		case "message":
+			s = keyMessage
+		case "exception.type":
+			s = keyExceptionType
+		case "err":
+			s = keyErr
+		case "reason":
+			s = keyReason
+		case "failedReason":
+			s = keyFailedReason
 		default:
 			var ok bool
 			if s, ok = f.ix.userSlot(name); !ok {

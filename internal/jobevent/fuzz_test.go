@@ -26,6 +26,9 @@ var fuzzKeys = []string{
 	"code.namespace", "sidekiq.job.id", "sidekiq.job.queue", "sidekiq.job.retry_count", "resource.name", "error.type",
 	"error.message", "jid", "class", "job", "retry_count", "event", "msg", "error_class", "error_message", "error", "ctx",
 	"app.job.id", "app.attempt", "app.result", "app.error", "unrelated",
+	"job_id", "jobId", "task_id", "job_class", "jobName", "job_kind", "task", "task_name", "worker", "queue_name", "queueName",
+	"attemptsMade", "attempts", "retries", "state", "outcome", "message", "exception.type", "err", "reason", "failedReason",
+	"exception.message",
 }
 
 // fuzzAttrs decodes data into attributes: per entry a key index, a type and

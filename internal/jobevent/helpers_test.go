@@ -101,6 +101,7 @@ type logSpec struct {
 	body     any // string, map[string]any or nil
 	ts       time.Time
 	observed time.Time
+	severity plog.SeverityNumber
 }
 
 func (l logSpec) build(t testing.TB) plog.LogRecord {
@@ -116,6 +117,7 @@ func (l logSpec) build(t testing.TB) plog.LogRecord {
 	if !l.observed.IsZero() {
 		lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(l.observed))
 	}
+	lr.SetSeverityNumber(l.severity)
 	lr.SetTraceID(testTraceID)
 	lr.SetSpanID(testSpanID)
 	return lr

@@ -303,6 +303,14 @@ func TestParseOutcome(t *testing.T) {
 		"job.failed": OutcomeFailure, "job.retry": OutcomeFailure,
 		"": OutcomeUnknown, "start": OutcomeUnknown, "job.started": OutcomeUnknown, "REVOKED": OutcomeUnknown, "job.": OutcomeUnknown,
 		"job.job.failed": OutcomeUnknown, strings.Repeat("ok", 100): OutcomeUnknown,
+		"job_failed": OutcomeFailure, "job-failed": OutcomeFailure, "JobFailed": OutcomeFailure, "job failed": OutcomeFailure,
+		"failed": OutcomeFailure, "errored": OutcomeFailure, "panicked": OutcomeFailure, "task_failed": OutcomeFailure,
+		"TaskRaised": OutcomeFailure, "completed": OutcomeSuccess, "job_completed": OutcomeSuccess, "succeeded": OutcomeSuccess,
+		"OK": OutcomeSuccess, "success": OutcomeSuccess, "finished": OutcomeSuccess, "Job.Succeeded": OutcomeSuccess,
+		"ſuccess": OutcomeSuccess,
+		"job":     OutcomeUnknown, "started": OutcomeUnknown, "queued": OutcomeUnknown, "retrying": OutcomeUnknown,
+		"failed_login": OutcomeUnknown, "job_failed_twice": OutcomeUnknown, "jobs.failed": OutcomeUnknown, "200": OutcomeUnknown,
+		"FAILED_LOGIN": OutcomeUnknown, "okay": OutcomeUnknown, strings.Repeat("_", 20) + "failed": OutcomeUnknown,
 	} {
 		assert.Equal(t, want, parseOutcome(word), "%q", word)
 	}

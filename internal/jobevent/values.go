@@ -104,27 +104,112 @@ func parseCount(s string) (int64, bool) {
 	return n, true
 }
 
-// parseOutcome reads an outcome word (case-insensitive, optional "job."
-// prefix): River's status, Celery's state, Sidekiq's log msg, the seed's
-// log event.
+// maxOutcomeValue bounds the values parseOutcome reads: longer ones
+// ("task_succeeded" is 14 bytes) are sentences.
+const maxOutcomeValue = 24
+
+// parseOutcome reads an outcome value (River's status, Celery's state, a
+// log record's event): one outcome word, optionally after "job" or "task",
+// in any case, the words separated by '_', '-', '.', ' ' or a change from
+// lower to upper case: "failed", "FAILURE", "job.failed", "job_failed",
+// "JobFailed", "task succeeded".
 func parseOutcome(s string) Outcome {
-	if len(s) > 16 {
+	if len(s) > maxOutcomeValue {
 		return OutcomeUnknown
 	}
-	if len(s) > 4 && strings.EqualFold(s[:4], "job.") {
-		s = s[4:]
+	w, rest := cutValueWord(s)
+	if isJobWord(w) {
+		w, rest = cutValueWord(rest)
 	}
-	// An ASCII word folds only to a word of its length; others may fold
-	// to ASCII ("ſ" is "s"), so they are compared with every word.
-	ascii := isASCII(s)
-	for _, w := range successWords {
-		if (!ascii || len(w) == len(s)) && strings.EqualFold(s, w) {
-			return OutcomeSuccess
+	if more, _ := cutValueWord(rest); more != "" {
+		return OutcomeUnknown
+	}
+	return outcomeWord(w)
+}
+
+// cutValueWord returns the first word of an outcome value and the rest.
+func cutValueWord(s string) (word, rest string) {
+	i := 0
+	for i < len(s) && isValueSeparator(s[i]) {
+		i++
+	}
+	s = s[i:]
+	for j := 0; j < len(s); j++ {
+		if isValueSeparator(s[j]) || (j > 0 && isUpper(s[j]) && isLower(s[j-1])) {
+			return s[:j], s[j:]
 		}
 	}
-	for _, w := range failureWords {
-		if (!ascii || len(w) == len(s)) && strings.EqualFold(s, w) {
-			return OutcomeFailure
+	return s, ""
+}
+
+func isValueSeparator(c byte) bool { return c == '_' || c == '-' || c == '.' || c == ' ' }
+
+func isUpper(c byte) bool { return 'A' <= c && c <= 'Z' }
+
+func isLower(c byte) bool { return 'a' <= c && c <= 'z' }
+
+// maxPhrase bounds the bytes of a log message that messageOutcome reads:
+// the outcome follows the job's name, before any error text.
+const maxPhrase = 256
+
+// messageOutcome reads the outcome of a log message: an outcome value
+// (parseOutcome: Sidekiq's "done" and "fail", "job failed"), or a phrase in
+// which the word "job" or "task" is followed by an outcome word: River's
+// "JobExecutor: Job errored; retrying", Celery's "Task tasks.add[<id>]
+// succeeded in 0.003s: 3", RQ's "Job OK (<id>)". Words are separated by
+// spaces and punctuation; identifiers such as "tasks.retry_failed" are no
+// words, so a job's name cannot give its outcome.
+func messageOutcome(s string) Outcome {
+	if o := parseOutcome(s); o != OutcomeUnknown {
+		return o
+	}
+	if len(s) > maxPhrase {
+		s = s[:maxPhrase]
+	}
+	afterJob := false
+	for s != "" {
+		var w string
+		w, s = cutPhraseWord(s)
+		if !afterJob {
+			afterJob = isJobWord(w)
+		} else if o := outcomeWord(w); o != OutcomeUnknown {
+			return o
+		}
+	}
+	return OutcomeUnknown
+}
+
+// cutPhraseWord returns the first word of a phrase, without a trailing
+// period, and the rest.
+func cutPhraseWord(s string) (word, rest string) {
+	i := 0
+	for i < len(s) && isPhraseSeparator(s[i]) {
+		i++
+	}
+	s = s[i:]
+	j := 0
+	for j < len(s) && !isPhraseSeparator(s[j]) {
+		j++
+	}
+	return strings.TrimRight(s[:j], "."), s[j:]
+}
+
+func isPhraseSeparator(c byte) bool {
+	return c <= ' ' || strings.IndexByte(`:;,()[]{}<>!?"'=|/`, c) >= 0
+}
+
+func isJobWord(w string) bool {
+	return len(w) <= 4 && (strings.EqualFold(w, "job") || strings.EqualFold(w, "task"))
+}
+
+// outcomeWord reads one outcome word, in any case.
+func outcomeWord(w string) Outcome {
+	// An ASCII word folds only to a word of its length; others may fold
+	// to ASCII ("ſ" is "s"), so they are compared with every word.
+	ascii := isASCII(w)
+	for _, o := range outcomeWords {
+		if (!ascii || len(o.word) == len(w)) && strings.EqualFold(w, o.word) {
+			return o.outcome
 		}
 	}
 	return OutcomeUnknown
@@ -139,10 +224,28 @@ func isASCII(s string) bool {
 	return true
 }
 
-var (
-	successWords = [...]string{"ok", "done", "success", "succeeded", "completed"}
-	failureWords = [...]string{"error", "fail", "failed", "failure", "panic", "retry"}
-)
+// outcomeWords are the words that say how a job execution ended, and where
+// real job systems write them.
+var outcomeWords = [...]struct {
+	word    string
+	outcome Outcome
+}{
+	{"ok", OutcomeSuccess},        // RQ: "Job OK (<id>)"
+	{"done", OutcomeSuccess},      // Sidekiq's job logger
+	{"success", OutcomeSuccess},   // Celery's state SUCCESS
+	{"succeeded", OutcomeSuccess}, // Celery: "Task x[<id>] succeeded in 0.01s"
+	{"completed", OutcomeSuccess}, // BullMQ's state and event
+	{"finished", OutcomeSuccess},  // RQ's status
+	{"error", OutcomeFailure},     // River's status
+	{"errored", OutcomeFailure},   // River: "Job errored"
+	{"fail", OutcomeFailure},      // Sidekiq's job logger
+	{"failed", OutcomeFailure},    // BullMQ's state and event, RQ's status
+	{"failure", OutcomeFailure},   // Celery's state FAILURE
+	{"panic", OutcomeFailure},     // River's status
+	{"panicked", OutcomeFailure},  // River: "Job panicked"
+	{"raised", OutcomeFailure},    // Celery: "Task x[<id>] raised unexpected: ..."; RQ: "exception raised while executing"
+	{"retry", OutcomeFailure},     // Celery's state RETRY and "Task x[<id>] retry: ..."
+}
 
 // maxDerivedErrorType bounds an error type derived from a message: a longer
 // text is a sentence, not a type.
