@@ -71,31 +71,80 @@
 // Keys are looked up in the attributes, then in a map body or a JSON-object
 // string body (at most 1 MiB, parsed only when it contains a quoted id key),
 // then in a nested "ctx" map (where Sidekiq's JSON formatter puts jid and
-// class).
+// class). Each field takes the first key, in this order, that has a usable
+// value; the user's keys (Config) come before all of them.
 //
-//	id       the user's keys, jid
-//	outcome  the user's keys, event (job.succeeded, job.failed, job.retry),
-//	         msg (Sidekiq: done, fail), or a plain string body of one word
-//	class    the user's keys, class, job
-//	queue    the user's keys, queue
-//	attempt  the user's keys, retry_count+2 (Sidekiq); unknown when absent
-//	error    type: the user's keys, error_class, error.type, else derived
-//	         from the message; message: the user's keys, error_message,
-//	         error, exception.message
+//	field    keys                                              notes
+//	id       bullmq.job.id, sidekiq.job.id,                        never the bare "id", which
+//	         messaging.message.id, messaging.message_id,           any record may carry
+//	         job_id, jobId, jid, task_id
+//	class    bullmq.job.name, celery.task_name,
+//	         messaging.sidekiq.job_class, messaging.bullmq.job.name,
+//	         messaging.resque.job_class, job_class, jobName,
+//	         job_kind (River), class, job, task_name, task, worker,
+//	         kind, code.namespace (last: loggers set it to their class)
+//	queue    bullmq.queue.name, sidekiq.job.queue,
+//	         messaging.destination.name, messaging.destination,
+//	         queue, queue_name, queueName
+//	attempt  bullmq.job.attempts.made +0, attemptsMade +0          BullMQ counts the attempt
+//	                                                               before "completed"/"failed"
+//	         messaging.bullmq.job.attempts +1                      AppSignal, as on spans
+//	         celery.retries +1, retries +1                         Celery: 0 on the first run
+//	         sidekiq.job.retry_count +2, retry_count +2            Sidekiq: absent on the first
+//	                                                               run, 0 on the second
+//	         attempt +0, attempts +0                               1-based: River, Oban,
+//	                                                               Graphile Worker, Delayed::Job
+//	                                                               (unknown when absent)
+//	outcome  event, status, state, outcome, celery.state           an outcome value (below)
+//	         msg, message, else a plain string body                an outcome value, or a phrase
+//	error    type: error_class, error.type, exception.type, else
+//	         the type or name of a map under err or error (pino's
+//	         serializer), else derived from the message as on
+//	         spans; message: error_message, exception.message,
+//	         error.message, error.msg, failedReason,
+//	         messaging.bullmq.job.failedReason, celery.retry.reason,
+//	         error, err, reason, else the message of a map under
+//	         err or error
 //
-// System is messaging.system when present, else sidekiq for jid records.
-// Sidekiq's own JSON lines ("done" and "fail", jid and class in "ctx") carry
-// no queue, attempt or error: Sidekiq logs the error on lines of its own,
-// which are not executions.
+// A phrase is a message in which the word "job" or "task" is followed, within
+// its first 256 bytes, by an outcome word: River's "JobExecutor: Job errored;
+// retrying", Celery's "Task tasks.add[<id>] succeeded in 0.003s", RQ's
+// "default: Job OK (<id>)", "job failed". Words are separated by spaces and
+// punctuation; identifiers ("tasks.retry_failed") are no words, so a job's
+// name does not give its outcome, nor does an outcome word before the job
+// word ("Failed to report error for job"). The severity never makes a
+// record an execution: it only turns down a message that reads as a success
+// but is logged at ERROR or above ("job completed with errors"). Failure
+// words count at any severity: River and Celery log failed attempts at INFO.
+//
+// System is messaging.system when present, else the library the keys belong
+// to: bullmq for bullmq.* keys, messaging.bullmq.job.name or attemptsMade;
+// celery for celery.*; sidekiq for sidekiq.job.*, messaging.sidekiq.job_class
+// or jid; resque for messaging.resque.job_class; river for job_kind. Records
+// with only generic keys (job_id, task_id...) have none. Sidekiq's own JSON
+// lines ("done" and "fail", jid and class in "ctx") carry no queue, attempt
+// or error: Sidekiq logs the error on lines of its own, which are not
+// executions.
 //
 // # Values
 //
-// Outcome words are matched case-insensitively, after an optional "job."
-// prefix: ok, done, success, succeeded, completed are successes; error, fail,
-// failed, failure, panic, retry are failures; anything else is unknown. An id
-// is a non-empty string or an integer (an integral double counts); other types
-// are absent. An attempt is an integer, an integral double or a decimal
-// string, plus the key's offset; anything else, or a result below 1, is
-// unknown (0). Strings are never copied: Event fields share the data's
-// memory.
+// An outcome value is one outcome word, optionally after "job" or "task",
+// in any case, with its words separated by '_', '-', '.', ' ' or a change
+// from lower to upper case: job_failed, job-failed, job.failed, JobFailed,
+// "job failed", FAILURE all read as "failed". Outcome words:
+//
+//	success  ok, done, success, succeeded, completed, finished
+//	failure  error, errored, fail, failed, failure, panic, panicked,
+//	         raised, retry
+//
+// (RQ writes "Job OK" and status finished, Sidekiq "done" and "fail",
+// Celery SUCCESS, FAILURE, RETRY, "succeeded", "raised unexpected" and
+// "retry:", BullMQ completed and failed, River error, panic, "Job errored"
+// and "Job panicked".) Anything else (started, queued, retrying,
+// failed_login) is unknown, and a record with an unknown outcome is no
+// execution. An id is a non-empty string or an integer (an integral double
+// counts); other types are absent. An attempt is an integer, an integral
+// double or a decimal string, plus the key's offset; anything else, or a
+// result below 1, is unknown (0). Strings are never copied: Event fields
+// share the data's memory.
 package jobevent // import "github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
