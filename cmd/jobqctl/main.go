@@ -6,7 +6,13 @@
 //
 //	jobqctl snapshot --system sidekiq --endpoint host:port [--namespace NS]
 //	    [--username USER] [--password-env VAR] [--db N] [--tls] [--tls-ca-file FILE]
-//	    [--timeout 10s] [--stalled-after 5m] [--by-class N] [--json]
+//	    [--timeout 10s] [--stalled-after 5m] [--by-class N]
+//	    [--queues-max N] [--include REGEXP]... [--exclude REGEXP]... [--json]
+//
+// The queue flags are the receiver's queues settings (max, include, exclude)
+// with the same defaults and validation. Names from Redis that contain
+// control or other non-printable characters are printed quoted, with Go
+// escapes, so that no name can drive the terminal or forge a table row.
 //
 // Exit codes: 0 ok, 1 Redis or snapshot error, 2 usage error.
 package main // import "github.com/otelcol-jobs/otelcol-jobs/cmd/jobqctl"
@@ -56,6 +62,8 @@ const usage = `usage: jobqctl snapshot --system sidekiq [flags]
 
 Takes one snapshot of a job system's Redis exactly as the job_queue receiver
 does (read-only) and prints it, with the Redis round trips and commands it cost.
+Like the receiver it shows at most --queues-max queues and says how many it
+cut: --queues-max 0 shows all, --include and --exclude select by name.
 `
 
 // run is jobqctl without the process around it: arguments in, text out, an
@@ -86,7 +94,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	defer s.Close()
 	snap, err := s.Snapshot(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "jobqctl: %v\n", err) // the reader's errors name the system and the server
+		// The reader's errors name the system, the server and possibly a key.
+		fmt.Fprintf(stderr, "jobqctl: %s\n", printable(err.Error()))
 		return exitRedis
 	}
 
@@ -123,6 +132,9 @@ func parseSnapshotFlags(args []string, stderr io.Writer, getenv func(string) str
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "give up after this long")
 	fs.DurationVar(&cfg.StalledAfter, "stalled-after", cfg.StalledAfter, "in-flight jobs older than this are stalled")
 	byClass := fs.Int("by-class", 0, "also break retry/dead down by class and error, reading the newest N entries of each set (0 = off)")
+	fs.IntVar(&cfg.Queues.Max, "queues-max", cfg.Queues.Max, "show at most this many queues, by name order (0 = all), as the receiver's queues.max")
+	fs.Var((*patterns)(&cfg.Queues.Include), "include", "show only queues whose name matches `regexp` (repeatable: any of them), as queues.include")
+	fs.Var((*patterns)(&cfg.Queues.Exclude), "exclude", "hide queues whose name matches `regexp` (repeatable), as queues.exclude")
 	asJSON := fs.Bool("json", false, "print the snapshot as JSON (durations in nanoseconds)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage+"\nflags:\n")
@@ -165,7 +177,19 @@ func parseSnapshotFlags(args []string, stderr io.Writer, getenv func(string) str
 	return cfg, *asJSON, nil
 }
 
-// printSnapshot writes the snapshot as tables.
+// patterns is a repeatable flag collecting regular expressions; the
+// receiver's configuration validation compiles them.
+type patterns []string
+
+func (p *patterns) String() string { return strings.Join(*p, " ") }
+
+func (p *patterns) Set(v string) error {
+	*p = append(*p, v)
+	return nil
+}
+
+// printSnapshot writes the snapshot as tables. Every string read from Redis
+// goes through printable.
 func printSnapshot(w io.Writer, cfg *jobqueuereceiver.Config, s *jobqueuereceiver.Snapshot) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	ns := ""
@@ -182,23 +206,23 @@ func printSnapshot(w io.Writer, cfg *jobqueuereceiver.Config, s *jobqueuereceive
 			paused = yesNo(q.Paused)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%d\t%s\n",
-			q.Name, q.Size, duration(q.Latency), q.Running, duration(q.RunningMaxAge), q.Stalled, paused)
+			printable(q.Name), q.Size, duration(q.Latency), q.Running, duration(q.RunningMaxAge), q.Stalled, paused)
 	}
 	fmt.Fprintf(tw, "%d of %d discovered queues shown", len(s.Queues), s.QueuesDiscovered)
 	if s.QueuesDropped > 0 {
-		fmt.Fprintf(tw, " (%d cut by the queue limit)", s.QueuesDropped)
+		fmt.Fprintf(tw, " (%d more cut by --queues-max %d, by name order; --queues-max 0 shows all)", s.QueuesDropped, cfg.Queues.Max)
 	}
 	fmt.Fprintln(tw)
 
 	fmt.Fprintf(tw, "\nSTATE\tQUEUE\tJOBS\n")
 	for _, j := range s.Jobs {
-		fmt.Fprintf(tw, "%s\t%s\t%d\n", j.State, orDash(j.Queue), j.Count)
+		fmt.Fprintf(tw, "%s\t%s\t%d\n", j.State, orDash(printable(j.Queue)), j.Count)
 	}
 	fmt.Fprintf(tw, "\nTOTALS\tPROCESSED\tFAILED\n")
 	for _, t := range s.Totals {
 		scope := "all queues"
 		if t.Queue != "" {
-			scope = t.Queue
+			scope = printable(t.Queue)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\n", scope, t.Processed, t.Failed)
 	}
@@ -210,7 +234,7 @@ func printSnapshot(w io.Writer, cfg *jobqueuereceiver.Config, s *jobqueuereceive
 			mem = bytesIEC(p.MemoryBytes)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n",
-			p.ID, p.Hostname, p.PID, p.Busy, p.Concurrency, mem, duration(p.HeartbeatAge), yesNo(p.Quiet))
+			printable(p.ID), printable(p.Hostname), p.PID, p.Busy, p.Concurrency, mem, duration(p.HeartbeatAge), yesNo(p.Quiet))
 	}
 	fmt.Fprintf(tw, "%d live processes, %d of %d worker slots busy, %d stale registry entries\n",
 		len(s.Processes), s.WorkersBusy(), s.WorkersCapacity(), s.ProcessesStale)
@@ -218,16 +242,29 @@ func printSnapshot(w io.Writer, cfg *jobqueuereceiver.Config, s *jobqueuereceive
 	if len(s.ByClass) > 0 {
 		fmt.Fprintf(tw, "\nSTATE\tCLASS\tERROR\tJOBS\n")
 		for _, c := range s.ByClass {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", c.State, c.Class, orDash(c.ErrorType), c.Count)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", c.State, printable(c.Class), orDash(printable(c.ErrorType)), c.Count)
 		}
 	}
 	if len(s.Problems) > 0 {
 		fmt.Fprintf(tw, "\nPROBLEM\tKEY\tDETAIL\n")
 		for _, p := range s.Problems {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Kind, p.Key, p.Detail)
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Kind, printable(p.Key), printable(p.Detail))
 		}
 	}
 	return tw.Flush()
+}
+
+// printable returns s as is when every character in it is printable (spaces
+// other than U+0020 are not), else s quoted with Go escapes: an ESC, a
+// carriage return or a tab in a name read from Redis is shown, never
+// interpreted by the terminal or the table.
+func printable(s string) string {
+	for _, r := range s {
+		if !strconv.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 func duration(d time.Duration) string { return d.Round(time.Millisecond).String() }

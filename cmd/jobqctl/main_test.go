@@ -219,3 +219,123 @@ func TestBuiltBinary(t *testing.T) {
 	require.True(t, errors.As(err, &exitErr), "%v", err)
 	assert.Equal(t, exitUsage, exitErr.ExitCode())
 }
+
+// queueRows returns the first field of every row of the QUEUE table.
+func queueRows(t *testing.T, out string) []string {
+	t.Helper()
+	_, table, ok := strings.Cut(out, "\nQUEUE ")
+	require.True(t, ok, out)
+	lines := strings.Split(table, "\n")[1:]
+	var names []string
+	for _, line := range lines {
+		if strings.Contains(line, "discovered queues shown") {
+			return names
+		}
+		names = append(names, strings.Fields(line)[0])
+	}
+	t.Fatalf("no end of the QUEUE table in:\n%s", out)
+	return nil
+}
+
+// TestSnapshotQueueSelection reads a Redis with 1,000 queues: the default
+// guard shows 500 and says how many it cut, --queues-max 0 shows them all,
+// --include and --exclude select as the receiver's queues settings do.
+func TestSnapshotQueueSelection(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	ctx := context.Background()
+	pipe := c.Pipeline()
+	for i := range 1000 {
+		q := "q" + strconv.Itoa(1000+i)
+		pipe.SAdd(ctx, "queues", q)
+		pipe.LPush(ctx, "queue:"+q, `{"class":"J","enqueued_at":1700000000}`)
+	}
+	_, err := pipe.Exec(ctx)
+	require.NoError(t, err)
+	base := []string{"snapshot", "--system", "sidekiq", "--endpoint", srv.Addr()}
+
+	code, out, errOut := runCmd(base, nil)
+	require.Equal(t, exitOK, code, errOut)
+	assert.Len(t, queueRows(t, out), 500)
+	assert.Contains(t, out, "500 of 1000 discovered queues shown (500 more cut by --queues-max 500, by name order; --queues-max 0 shows all)")
+
+	code, out, errOut = runCmd(append(base, "--json"), nil)
+	require.Equal(t, exitOK, code, errOut)
+	var snap jobqueuereceiver.Snapshot
+	require.NoError(t, json.Unmarshal([]byte(out), &snap))
+	assert.Len(t, snap.Queues, 500)
+	assert.Equal(t, 1000, snap.QueuesDiscovered)
+	assert.Equal(t, 500, snap.QueuesDropped)
+
+	code, out, errOut = runCmd(append(base, "--queues-max", "0"), nil)
+	require.Equal(t, exitOK, code, errOut)
+	assert.Len(t, queueRows(t, out), 1000)
+	assert.Contains(t, out, "1000 of 1000 discovered queues shown\n")
+
+	code, out, errOut = runCmd(append(base, "--queues-max", "0", "--json"), nil)
+	require.Equal(t, exitOK, code, errOut)
+	require.NoError(t, json.Unmarshal([]byte(out), &snap))
+	assert.Len(t, snap.Queues, 1000)
+	assert.Zero(t, snap.QueuesDropped)
+	assert.Contains(t, out, `"queues_dropped": 0`, "the JSON always says it")
+
+	// q1100..q1199 and q1900..q1999, without q1150..q1159, at most 150.
+	code, out, errOut = runCmd(append(base, "--include", "^q11", "--include", "^q19", "--exclude", "^q115", "--queues-max", "150"), nil)
+	require.Equal(t, exitOK, code, errOut)
+	rows := queueRows(t, out)
+	require.Len(t, rows, 150)
+	assert.Equal(t, "q1100", rows[0])
+	assert.NotContains(t, rows, "q1150")
+	assert.Equal(t, "q1959", rows[149], "90 of q11xx, then 60 of q19xx")
+	assert.Contains(t, out, "150 of 1000 discovered queues shown (40 more cut by --queues-max 150")
+}
+
+func TestQueueSelectionFlagErrors(t *testing.T) {
+	for _, tt := range []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"--queues-max", "-1"}, "queues: max: must be >= 0 (0 = no limit), got -1"},
+		{[]string{"--include", "("}, "queues: include[0]: invalid regular expression \"(\""},
+		{[]string{"--exclude", "ok", "--exclude", "[z-a]"}, "queues: exclude[1]: invalid regular expression \"[z-a]\""},
+	} {
+		code, out, errOut := runCmd(append([]string{"snapshot", "--system", "sidekiq"}, tt.args...), nil)
+		assert.Equal(t, exitUsage, code, out)
+		assert.Contains(t, errOut, tt.stderr)
+	}
+}
+
+// TestSnapshotTableEscapesControlCharacters: names in Redis are anyone's
+// bytes. Printed raw, an escape sequence in a queue name would drive the
+// user's terminal (clear it, set its title, move the cursor) and \r or \n
+// would forge rows; the table prints such names quoted, escapes visible.
+func TestSnapshotTableEscapesControlCharacters(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	ctx := context.Background()
+	evil := "evil\x1b[2J\x1b]0;pwned\x07\rdefault\n99999"
+	host := "web\x1b[31m-1"
+	identity := host + ":1:aaaaaaaaaaaa"
+	info, err := json.Marshal(map[string]any{"hostname": host, "pid": 1, "concurrency": 5, "queues": []string{evil}})
+	require.NoError(t, err)
+	pipe := c.Pipeline()
+	pipe.SAdd(ctx, "queues", evil, "plain")
+	pipe.LPush(ctx, "queue:"+evil, `{"class":"J","enqueued_at":1700000000}`)
+	pipe.LPush(ctx, "queue:plain", `{"class":"J","enqueued_at":1700000000}`)
+	pipe.SAdd(ctx, "processes", identity)
+	pipe.HSet(ctx, identity, "info", string(info), "busy", 0, "beat", time.Now().Unix())
+	pipe.ZAdd(ctx, "retry", redis.Z{Score: 1, Member: `{"class":"Job\r\nretry  Forged  Error  1000","error_class":"E\u009b2J"}`})
+	_, err = pipe.Exec(ctx)
+	require.NoError(t, err)
+
+	code, out, errOut := runCmd([]string{"snapshot", "--system", "sidekiq", "--endpoint", srv.Addr(), "--by-class", "10"}, nil)
+	require.Equal(t, exitOK, code, errOut)
+	for _, ctl := range []string{"\x1b", "\x07", "\r", "\u009b"} {
+		assert.NotContains(t, out, ctl)
+	}
+	assert.Equal(t, []string{`"evil\x1b[2J\x1b]0;pwned\a\rdefault\n99999"`, "plain"}, queueRows(t, out))
+	assert.Equal(t, `"web\x1b[31m-1:1:aaaaaaaaaaaa"`, row(t, out, `"web`)[0])
+	assert.Equal(t, `"web\x1b[31m-1"`, row(t, out, `"web`)[1])
+	assert.Contains(t, out, `"Job\r\nretry  Forged  Error  1000"  "E\u009b2J"`)
+	assert.NotContains(t, out, "\nretry  Forged", "no forged row")
+}
