@@ -529,26 +529,22 @@ func TestSnapshotRedisDown(t *testing.T) {
 // TestSnapshotRedisHungThenBack: a hung server fails the snapshot within the
 // client's timeout; once it answers again, so does the reader.
 func TestSnapshotRedisHungThenBack(t *testing.T) {
-	srv := redistest.Start(t, redistest.WithArgs("--enable-debug-command", "yes"))
-	f := newFixture(t, srv.Client(t), "")
+	srv := redistest.Start(t)
+	admin := srv.Client(t)
+	f := newFixture(t, admin, "")
 	f.enqueue("default", f.job6("J", "default", f.ago(time.Second)))
 	c, err := (&redisclient.Config{Endpoint: srv.Addr()}).NewClient(context.Background(), 200*time.Millisecond)
 	require.NoError(t, err)
 	defer c.Close()
 	r := NewReader(c, fixedNow(Options{}))
 
-	admin := srv.Client(t)
-	blocked := make(chan struct{})
-	go func() {
-		defer close(blocked)
-		_ = admin.Do(context.Background(), "DEBUG", "SLEEP", "1").Err()
-	}()
-	time.Sleep(50 * time.Millisecond)
+	srv.Hang(t, time.Second)
 	s, err := r.Snapshot(context.Background())
 	assert.Nil(t, s)
 	require.ErrorContains(t, err, "sidekiq: read registries from "+srv.Addr())
 	require.ErrorContains(t, err, "i/o timeout")
-	<-blocked
+	require.Eventually(t, func() bool { return admin.Ping(context.Background()).Err() == nil }, 10*time.Second, 20*time.Millisecond,
+		"the hang ends")
 
 	s, err = r.Snapshot(context.Background())
 	require.NoError(t, err)
