@@ -4,6 +4,10 @@
 // Package snapshot holds what one read of a job system's Redis saw, as plain
 // Go values. Readers (one package per job system) fill it; the receiver turns
 // it into metrics and alerts; jobqctl prints it. Nothing here knows pdata.
+//
+// Every name in a Snapshot (queue, process identity, hostname, tag, class,
+// error type, problem key) is bounded by Name, so each consumer can use it
+// as a metric attribute or alert label as is.
 package snapshot // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
 
 import (
