@@ -152,6 +152,7 @@ func (c *Config) NewClient(ctx context.Context, timeout time.Duration) (*redis.C
 	}
 	opts := &redis.Options{
 		Addr:                  c.Endpoint,
+		Dialer:                dialer(tlsConfig, timeout),
 		Username:              c.Username,
 		Password:              string(c.Password),
 		DB:                    c.DB,
@@ -177,6 +178,7 @@ func (c *Config) NewClient(ctx context.Context, timeout time.Duration) (*redis.C
 		client := redis.NewFailoverClient(&redis.FailoverOptions{
 			MasterName:            c.Sentinel.MasterName,
 			SentinelAddrs:         c.Sentinel.Addresses,
+			Dialer:                opts.Dialer,
 			SentinelUsername:      c.Sentinel.Username,
 			SentinelPassword:      string(c.Sentinel.Password),
 			Username:              opts.Username,

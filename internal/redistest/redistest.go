@@ -66,6 +66,9 @@ type Server struct {
 
 	// monitor is set for a sentinel: "<master name> <host> <port>".
 	monitor string
+	// tls serves TLS only (WithTLS), with these PEM files.
+	tls                       bool
+	caFile, certFile, keyFile string
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -123,18 +126,23 @@ func (s *Server) Port() int { return s.port }
 // Dir is the server's working directory (for ACL files, certificates, ...).
 func (s *Server) Dir() string { return s.dir }
 
-// Client returns a plain client for the default user, closed when the test ends.
-// Tests use it to prepare and inspect state.
+// Client returns a client for the default user (over TLS for a WithTLS
+// server), closed when the test ends. Tests use it to prepare and inspect
+// state.
 func (s *Server) Client(tb testing.TB) *redis.Client {
 	tb.Helper()
-	c := redis.NewClient(&redis.Options{
+	opts := &redis.Options{
 		Addr:            s.Addr(),
 		Protocol:        2,
 		DisableIdentity: true,
 		MaintNotificationsConfig: &maintnotifications.Config{
 			Mode: maintnotifications.ModeDisabled,
 		},
-	})
+	}
+	if s.tls {
+		opts.TLSConfig = s.clientTLS()
+	}
+	c := redis.NewClient(opts)
 	tb.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -192,6 +200,9 @@ func (s *Server) start() {
 		"--daemonize", "no",
 		"--loglevel", "warning",
 	}, s.args...)
+	if s.tls {
+		args = append(args, s.tlsArgs()...)
+	}
 	if s.monitor != "" {
 		// A sentinel rewrites its configuration file, so it needs one.
 		conf := s.WriteFile("sentinel.conf", fmt.Sprintf(

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
@@ -39,4 +40,17 @@ func TestHang(t *testing.T) {
 	require.ErrorAs(t, c.Ping(context.Background()).Err(), &netErr)
 	require.True(t, netErr.Timeout(), "the server answered while hanging")
 	require.Eventually(t, func() bool { return c.Ping(context.Background()).Err() == nil }, 10*time.Second, 20*time.Millisecond)
+}
+
+// TestTLS: a WithTLS server answers its Client over TLS, verified against
+// CAFile, and nothing in plain TCP.
+func TestTLS(t *testing.T) {
+	s := Start(t, WithTLS())
+	require.FileExists(t, s.CAFile())
+	c := s.Client(t)
+	require.NoError(t, c.Set(context.Background(), "k", "v", 0).Err())
+
+	plain := redis.NewClient(&redis.Options{Addr: s.Addr(), Protocol: 2, DisableIdentity: true, MaxRetries: -1})
+	defer plain.Close()
+	require.Error(t, plain.Ping(context.Background()).Err(), "a plain client is refused")
 }

@@ -6,7 +6,6 @@ package jobqueuereceiver
 import (
 	"context"
 	"errors"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -448,18 +447,12 @@ func TestBadDataDoesNotHideGoodData(t *testing.T) {
 }
 
 func TestTLSWithACLUser(t *testing.T) {
-	dir := t.TempDir()
-	caFile, certFile, keyFile := writeTestCertificates(t, dir)
-	tlsPort := redistest.FreePort(t)
-	srv := redistest.Start(t, redistest.WithArgs(
-		"--tls-port", strconv.Itoa(tlsPort),
-		"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--tls-ca-cert-file", caFile,
-		"--tls-auth-clients", "no"))
+	srv := redistest.Start(t, redistest.WithTLS())
 	admin := srv.Client(t)
 	writeSmallSidekiq(t, admin, time.Now())
 	require.NoError(t, admin.Do(context.Background(),
 		"ACL", "SETUSER", "jobq", "on", ">tls-pw", "~*", "&*", "-@all", "+@read", "+@connection").Err())
-	tlsAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(tlsPort))
+	tlsAddr, caFile := srv.Addr(), srv.CAFile()
 
 	cfg := configFor(tlsAddr)
 	cfg.Username, cfg.Password = "jobq", "tls-pw"
@@ -479,7 +472,7 @@ func TestTLSWithACLUser(t *testing.T) {
 	})
 	t.Run("a missing CA file fails at start", func(t *testing.T) {
 		cfg := configFor(tlsAddr)
-		require.NoError(t, confmapUnmarshal(cfg, map[string]any{"tls": map[string]any{"ca_file": dir + "/missing.pem"}}))
+		require.NoError(t, confmapUnmarshal(cfg, map[string]any{"tls": map[string]any{"ca_file": t.TempDir() + "/missing.pem"}}))
 		_, err := NewSnapshotter(context.Background(), cfg)
 		require.ErrorContains(t, err, "tls:")
 	})
