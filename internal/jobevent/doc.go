@@ -99,8 +99,10 @@
 //	         msg, message, else a plain string body                an outcome value, or a phrase
 //	error    type: error_class, error.type, exception.type, else
 //	         the type or name of a map under err or error (pino's
-//	         serializer), else derived from the message as on
-//	         spans; message: error_message, exception.message,
+//	         serializer), else error when it is one word beside a
+//	         message of its own (error: CardDeclinedError,
+//	         error_message: ...), else derived from the message as
+//	         on spans; message: error_message, exception.message,
 //	         error.message, error.msg, failedReason,
 //	         messaging.bullmq.job.failedReason, celery.retry.reason,
 //	         error, err, reason, else the message of a map under

@@ -189,6 +189,9 @@ func (x *Extractor) FromLog(lr plog.LogRecord, ev *Event) bool {
 			ev.ErrorType = firstNonEmpty(str(errObj, "type"), str(errObj, "name"))
 		}
 		if ev.ErrorType == "" {
+			ev.ErrorType = errorName(f.strAt(keyError), ev.ErrorMessage)
+		}
+		if ev.ErrorType == "" {
 			ev.ErrorType = errorTypeFromMessage(ev.ErrorMessage)
 		}
 	}
@@ -216,6 +219,16 @@ func logSystem(f *fields) string {
 		}
 	}
 	return ""
+}
+
+// errorName is the error key's value when it names the error's type beside
+// a message of its own ({"error": "CardDeclinedError", "error_message":
+// "card declined"}): one word, not the message.
+func errorName(errorValue, message string) string {
+	if errorValue == message || len(errorValue) > maxDerivedErrorType || strings.ContainsAny(errorValue, " \t\n") {
+		return ""
+	}
+	return errorValue
 }
 
 // errorObject is the error logged as a map under err or error, as pino's

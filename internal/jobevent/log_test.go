@@ -370,6 +370,10 @@ func TestFromLogErrorKeys(t *testing.T) {
 			failure("TypeError", "x is undefined")},
 		{"the error's name and its message (winston)", logSpec{attrs: attrs("error", "CardDeclinedError", "error_message", "declined",
 			"exception.type", "CardDeclinedError")}, failure("CardDeclinedError", "declined")},
+		{"the error's name beside its message", logSpec{attrs: attrs("error", "CardDeclinedError", "error_message", "declined")},
+			failure("CardDeclinedError", "declined")},
+		{"an error sentence beside a message is no name", logSpec{attrs: attrs("error", "card declined", "error_message", "db: gone")},
+			failure("db", "db: gone")},
 		{"success carries no error", logSpec{attrs: map[string]any{"job_id": "j", "event": "job_completed", "error": "none"}},
 			&Event{ID: "j", Outcome: OutcomeSuccess}},
 	})
