@@ -6,6 +6,7 @@ package statestore // import "github.com/otelcol-jobs/otelcol-jobs/internal/stat
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -25,6 +26,20 @@ type Batch struct {
 	entries []Entry
 	claims  []claimArgs
 	lists   []string // the sets the claims list
+	// gates in the order added, and their indexes grouped by op (see
+	// groupGates), so that a store reads an op's gates in one slice.
+	gates   []gate
+	byOp    []int32
+	grouped bool
+}
+
+// gate is one CountOnce: op's add counts delta more when this Apply set
+// mark (or found it set by this Apply).
+type gate struct {
+	op    Ref
+	mark  string
+	delta int64
+	ttl   time.Duration
 }
 
 // Ref names one op of a Batch; it reads that op's results after Apply.
@@ -80,9 +95,14 @@ type op struct {
 	// src is the op a claim decides on.
 	src Ref
 
+	// gateFrom and gates locate the op's gates in Batch.byOp.
+	gateFrom, gates int32
+
 	value        int64
 	ok           bool
 	first, count int32
+	// gain is what the op's gates added in this Apply (memory store).
+	gain int64
 }
 
 func (o *op) window() Window { return Window{Length: o.ttl, Buckets: o.limit} }
@@ -96,6 +116,10 @@ func (b *Batch) Reset() {
 	b.claims = b.claims[:0]
 	clear(b.lists)
 	b.lists = b.lists[:0]
+	clear(b.gates)
+	b.gates = b.gates[:0]
+	b.byOp = b.byOp[:0]
+	b.grouped = false
 }
 
 // Len is the number of ops in the batch.
@@ -199,6 +223,67 @@ func (b *Batch) RemoveMember(key, member string) Ref {
 	return b.add(op{kind: opRemoveMember, key: key, member: member})
 }
 
+// CountOnce deduplicates one event of op r, an Incr, a WindowAdd or a
+// TopAdd: the op adds delta more (to its own delta, which should then leave
+// the event out) only when this Apply is the first to see mark within ttl
+// (SET NX PX). So an event reaching the store twice, from two signals (a
+// job's span and its log record), two pipelines or two replicas, counts
+// once; mark names the event (e.g. a hash of its trace and span ids). One
+// mark may gate several ops of a batch, and counts in each (an execution in
+// a failures and an executions window): the caller leaves out the repeats
+// of an event within its batch. An op with gates still reads its count
+// when none counts (delta 0 reads, as WindowAdd's).
+//
+// The ops with gates run, in the order added, after the batch's other ops,
+// with the claims (a Lua script on Redis); so does a claim's op. A gate
+// whose mark is a key of another kind fails its op, and the marks set
+// before it in that op stay set.
+func (b *Batch) CountOnce(r Ref, mark string, delta int64, ttl time.Duration) {
+	b.gates = append(b.gates, gate{op: r, mark: mark, delta: delta, ttl: ttl})
+	b.grouped = false
+}
+
+// gated says the op has gates (once grouped).
+func (o *op) gated() bool { return o.gates > 0 }
+
+// scripted says op i runs after the plain ops, in order: it has gates, or a
+// claim decides on it, or it is a claim.
+func (b *Batch) scripted(i int) bool { return b.ops[i].gated() || b.claimed(i) }
+
+// opGates are op i's gates.
+func (b *Batch) opGates(o *op) []int32 { return b.byOp[o.gateFrom : o.gateFrom+o.gates] }
+
+// groupGates indexes the gates by op (a counting sort: gates of different
+// ops may be added interleaved), once per batch.
+func (b *Batch) groupGates() {
+	if b.grouped {
+		return
+	}
+	b.grouped = true
+	for i := range b.ops {
+		b.ops[i].gateFrom, b.ops[i].gates = 0, 0
+	}
+	for _, g := range b.gates {
+		if int(g.op) >= 0 && int(g.op) < len(b.ops) {
+			b.ops[g.op].gates++
+		}
+	}
+	var at int32
+	for i := range b.ops {
+		o := &b.ops[i]
+		o.gateFrom, at = at, at+o.gates
+		o.gates = 0
+	}
+	b.byOp = slices.Grow(b.byOp[:0], int(at))[:at]
+	for k, g := range b.gates {
+		if int(g.op) >= 0 && int(g.op) < len(b.ops) {
+			o := &b.ops[g.op]
+			b.byOp[o.gateFrom+o.gates] = int32(k)
+			o.gates++
+		}
+	}
+}
+
 func (b *Batch) add(o op) Ref {
 	b.ops = append(b.ops, o)
 	return Ref(len(b.ops) - 1)
@@ -209,7 +294,7 @@ func (b *Batch) add(o op) Ref {
 func (b *Batch) clearResults() {
 	for i := range b.ops {
 		o := &b.ops[i]
-		o.value, o.ok, o.first, o.count = 0, false, 0, 0
+		o.value, o.ok, o.first, o.count, o.gain = 0, false, 0, 0, 0
 	}
 	clear(b.entries)
 	b.entries = b.entries[:0]
@@ -224,6 +309,12 @@ func (b *Batch) setEntries(i, first int) {
 // validate checks every op before a store runs any, so both backends reject
 // the same batches.
 func (b *Batch) validate() error {
+	for _, g := range b.gates {
+		if err := b.validateGate(g); err != nil {
+			return fmt.Errorf("CountOnce on op %d (mark %q): %w", g.op, g.mark, err)
+		}
+	}
+	b.groupGates()
 	for i := range b.ops {
 		err := b.ops[i].validate()
 		if err == nil && b.ops[i].kind == opClaim {
@@ -256,6 +347,19 @@ func (o *op) validate() error {
 		}
 	}
 	return nil
+}
+
+func (b *Batch) validateGate(g gate) error {
+	if int(g.op) < 0 || int(g.op) >= len(b.ops) {
+		return errors.New("no such op")
+	}
+	switch k := b.ops[g.op].kind; {
+	case k != opIncr && k != opWindowAdd && k != opTopAdd:
+		return fmt.Errorf("cannot count once on %s", k)
+	case g.mark == "":
+		return errors.New("empty mark")
+	}
+	return positiveTTL(g.ttl)
 }
 
 // maxTTL keeps expiry times far from int64 overflow.

@@ -1,24 +1,35 @@
--- The claims of a batch (claim.go), each with the counting op it decides
--- on, in order; each claim is atomic (the whole call is). The op's commands
--- are those redis.go sends for it in a pipeline, the decision is
--- claimArgs.decide's, and the claim's effect MemberMax's or RemoveMember's;
--- memory.go's claim is the same in Go.
+-- The ops of a batch that run in order after its plain commands (redis.go):
+-- the claims (claim.go), each with the counting op it decides on, and the
+-- ops with gates (Batch.CountOnce); each entry is atomic (the whole call
+-- is). An op's commands are those redis.go sends for it in a pipeline, the
+-- decision is claimArgs.decide's, and the claim's effect MemberMax's or
+-- RemoveMember's; memory.go does the same in Go.
 --
--- ARGV holds 21 values per claim, KEYS its keys, claim after claim:
---   1 its number of keys, 2 the op (incr, window or distinct), 3 list limit,
---   4 has Of, 5 member, 6 capacity, 7 TTL ms, 8 known level, 9 final,
+-- ARGV[1] is the batch's token: the value of the marks its gates set, so
+-- that a mark set by an earlier entry or call of the same batch counts
+-- again (the same execution in a failures and an executions window).
+-- Then 23 values per entry, then 2 per gate of the entry; KEYS its keys,
+-- entry after entry:
+--   1 its number of keys (without the marks), 2 the op (incr, window,
+--   distinct or top), 3 list limit, 4 has Of, 5 member, 6 capacity, 7 TTL
+--   ms, 8 known level, 9 final,
 --   10-16 the rule: threshold, factor, base, calm, min ratio, calm ratio, min of,
 --   17-21 the op's arguments:
 --     incr: delta, TTL ms
 --     window: delta, TTL ms, buckets, bucket of the add, first live bucket
 --     distinct: member, score, cutoff score, capacity, TTL ms
+--     top: delta, member, capacity, TTL ms
+--   22 its number of gates, 23 1 when a claim decides on the op,
+--   then per gate: delta, mark TTL ms;
 --   keys: the counted key, the registry set, the Of window (when it has
---   one), then the sets to list.
--- Returns, claim after claim: count, level after, 1 when raised or resolved,
--- the op's error or '', the claim's error or '', the number of listed
--- members, then each listed member and its score.
+--   one), then the sets to list (a claim's), then the gates' marks.
+-- Returns, entry after entry: count, level after (the op's OK without a
+-- claim), 1 when raised or resolved, the op's error or '', the claim's
+-- error or '', the number of listed members, then each listed member and
+-- its score.
 
-local width = 21
+local token = ARGV[1]
+local width = 23
 
 -- sum adds up window buckets (HMGET replies); nil and an error for a bucket
 -- that is not an integer.
@@ -36,25 +47,70 @@ local function sum(values)
   return n
 end
 
--- count runs the op of the claim at ARGV offset a, keys from k; it returns
--- the count and the Of count, or nil and the op's error (then it changed
--- nothing), or the count and the claim's error.
+-- delta is the op's delta at ARGV offset a plus those of its gates whose
+-- mark this batch set (SET NX, or found with the batch's token); nil and
+-- an error for a mark of another type (the marks before it stay set).
+local function delta(a, k)
+  local d, gates = tonumber(ARGV[a + 17]), tonumber(ARGV[a + 22])
+  local mark = k + tonumber(ARGV[a + 1])
+  for g = 0, gates - 1 do
+    local old = redis.pcall('SET', KEYS[mark + g], token, 'NX', 'GET', 'PX', ARGV[a + 25 + 2 * g])
+    if type(old) == 'table' then
+      return nil, old.err
+    end
+    if not old or old == token then
+      d = d + tonumber(ARGV[a + 24 + 2 * g])
+    end
+  end
+  return d
+end
+
+-- count runs the op of the entry at ARGV offset a, keys from k; it returns
+-- the count and the Of count (TopAdd: whether the member made the cut), or
+-- nil and the op's error (then it changed nothing but marks), or the count
+-- and the claim's error.
 local function count(a, k)
   local op, key = ARGV[a + 2], KEYS[k]
+  if op == 'distinct' then
+    local added = redis.pcall('ZADD', key, 'GT', ARGV[a + 18], ARGV[a + 17])
+    if type(added) == 'table' then
+      return nil, added.err
+    end
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[a + 19])
+    redis.call('ZREMRANGEBYRANK', key, 0, -tonumber(ARGV[a + 20]) - 1)
+    redis.call('PEXPIRE', key, ARGV[a + 21])
+    return redis.call('ZCARD', key), 0
+  end
+  local d, err = delta(a, k)
+  if not d then
+    return nil, err
+  end
   if op == 'incr' then
-    local n = redis.pcall('INCRBY', key, ARGV[a + 17])
+    local n = redis.pcall('INCRBY', key, d)
     if type(n) == 'table' then
       return nil, n.err
     end
     redis.call('PEXPIRE', key, ARGV[a + 18], 'NX')
     return n, 0
+  elseif op == 'top' then
+    local added = redis.pcall('ZINCRBY', key, d, ARGV[a + 18])
+    if type(added) == 'table' then
+      return nil, added.err
+    end
+    redis.call('ZREMRANGEBYRANK', key, 0, -tonumber(ARGV[a + 19]) - 1)
+    redis.call('PEXPIRE', key, ARGV[a + 20])
+    local score = redis.call('ZSCORE', key, ARGV[a + 18])
+    if not score then
+      return 0, 0 -- trimmed away
+    end
+    return tonumber(score), 1
   elseif op == 'window' then
     local n, at, from = tonumber(ARGV[a + 19]), tonumber(ARGV[a + 20]), tonumber(ARGV[a + 21])
     if from > at then
       return 0, 0 -- older than the window ending now
     end
-    if tonumber(ARGV[a + 17]) ~= 0 then
-      local added = redis.pcall('HINCRBY', key, ARGV[a + 20], ARGV[a + 17])
+    if d ~= 0 then
+      local added = redis.pcall('HINCRBY', key, ARGV[a + 20], d)
       if type(added) == 'table' then
         return nil, added.err
       end
@@ -88,17 +144,8 @@ local function count(a, k)
     local of
     of, err = sum(values)
     return c, of or 0, err
-  elseif op == 'distinct' then
-    local added = redis.pcall('ZADD', key, 'GT', ARGV[a + 18], ARGV[a + 17])
-    if type(added) == 'table' then
-      return nil, added.err
-    end
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[a + 19])
-    redis.call('ZREMRANGEBYRANK', key, 0, -tonumber(ARGV[a + 20]) - 1)
-    redis.call('PEXPIRE', key, ARGV[a + 21])
-    return redis.call('ZCARD', key), 0
   end
-  return nil, 'cannot claim on ' .. op
+  return nil, 'cannot run ' .. op
 end
 
 -- claim decides and applies the claim at ARGV offset a, keys from k, on
@@ -167,13 +214,15 @@ local function claim(a, k, c, of)
   return tonumber(score), raised
 end
 
-local out, k = {}, 1
-for a = 0, #ARGV - 1, width do
-  local nkeys, n = tonumber(ARGV[a + 1]), #out
+local out, k, a = {}, 1, 1
+while a < #ARGV do
+  local nkeys, gates, n = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 22]), #out
   local c, of, err = count(a, k)
   if not c then
     -- of is the op's error.
     out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6] = 0, 0, 0, of, '', 0
+  elseif ARGV[a + 23] ~= '1' then
+    out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6] = c, of, 0, '', '', 0
   else
     local value, ok = 0, 0
     if not err then
@@ -194,6 +243,6 @@ for a = 0, #ARGV - 1, width do
       out[n + 6] = (#out - n - 6) / 2
     end
   end
-  k = k + nkeys
+  k, a = k + nkeys + gates, a + width + 2 * gates
 end
 return out

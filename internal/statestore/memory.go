@@ -44,6 +44,8 @@ type Memory struct {
 	auxFree   []int32
 	bytes     int64
 	evictions int64
+	// applies numbers the Apply calls, for the marks of CountOnce.
+	applies int64
 }
 
 // chunkSize entries are allocated at a time.
@@ -117,28 +119,65 @@ func (m *Memory) Apply(_ context.Context, b *Batch) error {
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.sweep(t.ns, len(b.ops)+16)
+	m.applies++
+	m.sweep(t.ns, len(b.ops)+len(b.gates)+16)
 	var errs opErrors
 	for i := range b.ops {
-		if b.claimed(i) {
+		if b.scripted(i) {
 			continue
 		}
 		if err := m.apply(b, i, t); err != nil {
 			errs.add(&b.ops[i], err)
 		}
 	}
+	// Then, in order, what the Redis store runs in its script: the ops
+	// with gates and the claims, each with its op.
 	for i := range b.ops {
-		if b.ops[i].kind != opClaim {
+		o := &b.ops[i]
+		if o.kind == opClaim || !b.scripted(i) {
 			continue
 		}
-		if err := m.apply(b, i-1, t); err != nil {
-			errs.add(&b.ops[i-1], err)
-			errs.add(&b.ops[i], err)
-		} else if err := m.claim(b, i, t); err != nil {
-			errs.add(&b.ops[i], err)
+		claim := i + 1
+		if claim == len(b.ops) || b.ops[claim].kind != opClaim {
+			claim = -1
+		}
+		err := m.countGates(b, o, t)
+		if err == nil {
+			err = m.apply(b, i, t)
+		}
+		switch {
+		case err != nil:
+			errs.add(o, err)
+			if claim > 0 {
+				errs.add(&b.ops[claim], err)
+			}
+		case claim > 0:
+			if err := m.claim(b, claim, t); err != nil {
+				errs.add(&b.ops[claim], err)
+			}
 		}
 	}
 	return errs.err()
+}
+
+// countGates sets o.gain, the deltas of o's gates whose mark this Apply set
+// first (a mark's value is the number of the Apply that set it).
+func (m *Memory) countGates(b *Batch, o *op, t times) error {
+	o.gain = 0
+	for _, k := range b.opGates(o) {
+		g := &b.gates[k]
+		e, err := m.get(g.mark, kindString, t.ns)
+		switch {
+		case err != nil:
+			return err
+		case e == nil:
+			m.create(g.mark, kindString, t.ns+int64(g.ttl)).value = m.applies
+		case e.value != m.applies:
+			continue
+		}
+		o.gain += g.delta
+	}
+	return nil
 }
 
 // Stats implements Store.
@@ -164,7 +203,7 @@ func (m *Memory) apply(b *Batch, i int, t times) error {
 		if e == nil {
 			e = m.create(o.key, kindString, t.ns+int64(o.ttl))
 		}
-		e.value += o.n
+		e.value += o.n + o.gain
 		o.value = e.value
 	case opMax:
 		e, err := m.get(o.key, kindMax, t.ns)
@@ -299,6 +338,7 @@ func (m *Memory) claim(b *Batch, i int, t times) error {
 }
 
 func (m *Memory) windowAdd(o *op, t times) error {
+	delta := o.n + o.gain
 	w := o.window()
 	_, from, at := windowSpan(w, eventMs(o, t.ms), t.ms)
 	if from > at {
@@ -309,7 +349,7 @@ func (m *Memory) windowAdd(o *op, t times) error {
 		return err
 	}
 	if e == nil {
-		if o.n == 0 {
+		if delta == 0 {
 			return nil
 		}
 		e = m.create(o.key, kindWindow, 0)
@@ -324,13 +364,13 @@ func (m *Memory) windowAdd(o *op, t times) error {
 		}
 		m.aux[e.value].buckets = ring
 	}
-	if o.n != 0 {
+	if delta != 0 {
 		slot := &ring[floorMod(at, int64(w.Buckets))]
 		if slot.idx < at {
 			*slot = bucket{idx: at}
 		}
 		if slot.idx == at {
-			slot.n += o.n
+			slot.n += delta
 		}
 		e.expires = t.ns + windowTTLMs(w)*1e6
 	}
@@ -379,7 +419,7 @@ func (m *Memory) setAdd(o *op, t times) error {
 	changed := false
 	switch {
 	case o.kind == opTopAdd:
-		value, changed = old+o.n, true
+		value, changed = old+o.n+o.gain, true
 	case !present || value > old:
 		changed = true
 	}

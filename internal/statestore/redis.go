@@ -8,6 +8,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -32,14 +33,18 @@ import (
 //	Members      ZREVRANGE k 0 limit-1 WITHSCORES
 //	RemoveMember ZREM k m
 //	Claim        in EVALSHA claim.lua at the end: its op's commands, then ZADD GT CH or ZREM
+//	CountOnce    in EVALSHA claim.lua at the end: SET mark token NX GET PX ttl, then its op's commands
 //
 // The pipeline is not a transaction: ops of concurrent replicas interleave
 // between commands, which every op above tolerates (the exactly-once answers
 // come from single commands: ZADD CH, SET NX, DEL, ZREM). The claims of a
-// batch, each with its op, run at the end of the pipeline in calls of the
-// claim script (up to claimsPerCall claims a call: one script call costs the
-// server what several plain commands do), so each decision is taken on the
-// count its op left. Every key gets a TTL, so nothing outlives its use.
+// batch, each with its op, and the ops with gates (CountOnce) run at the
+// end of the pipeline in calls of the claim script (up to entriesPerCall
+// entries a call: one script call costs the server what several plain
+// commands do), so each decision is taken on the count its op left, and
+// each gated add on the marks it set. A gate's mark holds the token of the
+// Apply that set it (random per store, numbered per Apply), so the same
+// mark counts in every op of its batch, in any call, and in no other batch. Every key gets a TTL, so nothing outlives its use.
 // Bucket numbers and cutoffs are computed from the store's clock, like the
 // memory store's.
 //
@@ -56,6 +61,10 @@ type Redis struct {
 	close   func() error
 	// loaded is true once the server answered a SCRIPT LOAD of claim.lua.
 	loaded atomic.Bool
+	// id and applies make each Apply's token (see Batch.CountOnce): id is
+	// random, so that replicas' tokens differ.
+	id      string
+	applies atomic.Uint64
 }
 
 //go:embed claim.lua
@@ -74,6 +83,7 @@ func NewRedis(client redis.UniversalClient, keyPrefix string, timeout time.Durat
 		timeout: timeout,
 		clock:   o.clock,
 		close:   sync.OnceValue(client.Close),
+		id:      strconv.FormatUint(rand.Uint64(), 36) + ":",
 	}
 }
 
@@ -100,11 +110,11 @@ func (s *Redis) Apply(ctx context.Context, b *Batch) error {
 	pipe := s.client.Pipeline()
 	spans := make([]cmdSpan, len(b.ops))
 	for i := range b.ops {
-		if !b.claimed(i) {
+		if !b.scripted(i) {
 			spans[i] = s.queue(ctx, pipe, &b.ops[i], nowMs)
 		}
 	}
-	calls, load := s.queueClaims(ctx, pipe, b, nowMs)
+	calls, load := s.queueScripted(ctx, pipe, b, nowMs)
 	if pipe.Len() == 0 {
 		return nil // only adds older than their window
 	}
@@ -127,7 +137,7 @@ func (s *Redis) Apply(ctx context.Context, b *Batch) error {
 		}
 	}
 	if calls >= 0 {
-		readClaims(b, cmds[calls:], &errs)
+		readScripted(b, cmds[calls:], &errs)
 	}
 	return errs.err()
 }
@@ -254,55 +264,79 @@ func (s *Redis) queue(ctx context.Context, pipe redis.Pipeliner, o *op, nowMs in
 	return sp
 }
 
-// claimsPerCall bounds the claims of one script call, so that a call holds
-// the server for about a millisecond at most.
-const claimsPerCall = 256
+// entriesPerCall and gatesPerCall bound the entries (an op with its claim
+// or its gates) and the gates of one script call, so that a call holds the
+// server for about a millisecond at most.
+const (
+	entriesPerCall = 256
+	gatesPerCall   = 1024
+)
 
-// claimWidth is the number of ARGV values of one claim (see claim.lua).
-const claimWidth = 21
+// entryHead says op i starts an entry of the script: a gated op or a
+// claim's op (the claim is part of its op's entry).
+func (b *Batch) entryHead(i int) bool { return b.ops[i].kind != opClaim && b.scripted(i) }
 
-// queueClaims adds the calls of the claim script that run the batch's
-// claims, each with its op, after the other ops; first is the index of the
-// first call in the pipeline (-1: no claims). load is the SCRIPT LOAD sent
-// before them when the script may not be loaded yet.
-func (s *Redis) queueClaims(ctx context.Context, pipe redis.Pipeliner, b *Batch, nowMs int64) (first int, load *redis.StringCmd) {
-	if len(b.claims) == 0 {
+// queueScripted adds the calls of the script that run, after the other
+// ops, in order, the claims with their ops and the ops with gates; first is
+// the index of the first call in the pipeline (-1: none). load is the
+// SCRIPT LOAD sent before them when the script may not be loaded yet.
+func (s *Redis) queueScripted(ctx context.Context, pipe redis.Pipeliner, b *Batch, nowMs int64) (first int, load *redis.StringCmd) {
+	if len(b.claims) == 0 && len(b.gates) == 0 {
 		return -1, nil
 	}
 	if !s.loaded.Load() {
 		load = pipe.ScriptLoad(ctx, claimSource)
 	}
 	first = pipe.Len()
+	token := s.token()
 	var keys, argv []any
-	n, left := 0, len(b.claims)
+	entries, gates := 0, 0
+	flush := func() {
+		args := make([]any, 0, 4+len(keys)+len(argv))
+		args = append(args, "evalsha", claimScript.Hash(), len(keys))
+		args = append(append(append(args, keys...), token), argv...)
+		_ = pipe.Process(ctx, redis.NewCmd(ctx, args...))
+		keys, argv, entries, gates = keys[:0], argv[:0], 0, 0
+	}
 	for i := range b.ops {
-		if b.ops[i].kind != opClaim {
+		if !b.entryHead(i) {
 			continue
 		}
-		keys, argv = s.appendClaim(keys, argv, b, i, nowMs)
-		if n, left = n+1, left-1; n == claimsPerCall || left == 0 {
-			args := make([]any, 0, 3+len(keys)+len(argv))
-			args = append(args, "evalsha", claimScript.Hash(), len(keys))
-			args = append(append(args, keys...), argv...)
-			_ = pipe.Process(ctx, redis.NewCmd(ctx, args...))
-			keys, argv, n = keys[:0], argv[:0], 0
+		keys, argv = s.appendEntry(keys, argv, b, i, nowMs)
+		entries, gates = entries+1, gates+int(b.ops[i].gates)
+		if entries == entriesPerCall || gates >= gatesPerCall {
+			flush()
 		}
+	}
+	if entries > 0 {
+		flush()
 	}
 	return first, load
 }
 
-// appendClaim appends the keys and the ARGV values of claim op i.
-func (s *Redis) appendClaim(keys, argv []any, b *Batch, i int, nowMs int64) ([]any, []any) {
-	o, src := &b.ops[i], &b.ops[i-1]
-	c := b.claimOf(o)
-	listed := b.listed(c)
+// token is a value no other Apply uses, for the marks of a batch's gates.
+func (s *Redis) token() string {
+	return s.id + strconv.FormatUint(s.applies.Add(1), 36)
+}
+
+// appendEntry appends the keys and the ARGV values of the entry of op i:
+// the op, its claim when one follows, its gates.
+func (s *Redis) appendEntry(keys, argv []any, b *Batch, i int, nowMs int64) ([]any, []any) {
+	src := &b.ops[i]
 	nkeys := len(keys)
-	keys = append(keys, s.prefix+src.key, s.prefix+o.key)
-	if c.of != "" {
-		keys = append(keys, s.prefix+c.of)
-	}
-	for _, key := range listed {
-		keys = append(keys, s.prefix+key)
+	keys = append(keys, s.prefix+src.key)
+	var c claimArgs
+	var o op
+	claimed := i+1 < len(b.ops) && b.ops[i+1].kind == opClaim
+	if claimed {
+		o, c = b.ops[i+1], *b.claimOf(&b.ops[i+1])
+		keys = append(keys, s.prefix+o.key)
+		if c.of != "" {
+			keys = append(keys, s.prefix+c.of)
+		}
+		for _, key := range b.listed(&c) {
+			keys = append(keys, s.prefix+key)
+		}
 	}
 	r := c.rule
 	argv = append(argv, len(keys)-nkeys, "", c.listLimit, c.of != "", o.member, o.limit, o.ttl.Milliseconds(), o.n, c.final,
@@ -320,60 +354,82 @@ func (s *Redis) appendClaim(keys, argv []any, b *Batch, i int, nowMs int64) ([]a
 	case opDistinctAdd:
 		argv[kind] = "distinct"
 		argv = append(argv, src.member, eventMs(src, nowMs), nowMs-src.ttl.Milliseconds(), src.limit, src.ttl.Milliseconds())
+	case opTopAdd:
+		argv[kind] = "top"
+		argv = append(argv, src.n, src.member, src.limit, src.ttl.Milliseconds(), 0)
+	}
+	argv = append(argv, src.gates, claimed)
+	for _, k := range b.opGates(src) {
+		g := &b.gates[k]
+		keys = append(keys, s.prefix+g.mark)
+		argv = append(argv, g.delta, g.ttl.Milliseconds())
 	}
 	return keys, argv
 }
 
-// readClaims fills the results of the batch's claims and of their ops from
-// the replies of the script calls, in order.
-func readClaims(b *Batch, calls []redis.Cmder, errs *opErrors) {
+// readScripted fills the results of the script's entries, in order, from
+// the replies of its calls.
+func readScripted(b *Batch, calls []redis.Cmder, errs *opErrors) {
 	var reply []any
 	var callErr error
-	at, n := 0, 0
+	at, entries, gates := 0, 0, 0
 	for i := range b.ops {
-		if b.ops[i].kind != opClaim {
+		if !b.entryHead(i) {
 			continue
 		}
-		if n == 0 {
+		if entries == 0 {
 			reply, callErr = calls[0].(*redis.Cmd).Slice()
 			calls, at = calls[1:], 0
 		}
-		n = (n + 1) % claimsPerCall
+		entries, gates = entries+1, gates+int(b.ops[i].gates)
+		if entries == entriesPerCall || gates >= gatesPerCall {
+			entries, gates = 0, 0
+		}
+		claim := i + 1
+		if claim == len(b.ops) || b.ops[claim].kind != opClaim {
+			claim = -1
+		}
 		srcErr, claimErr := callErr, error(nil)
 		if srcErr == nil {
-			at, srcErr, claimErr = readClaim(b, i, reply, at)
+			at, srcErr, claimErr = readEntry(b, i, claim, reply, at)
 		}
 		if srcErr != nil {
-			errs.add(&b.ops[i-1], srcErr)
+			errs.add(&b.ops[i], srcErr)
 			claimErr = srcErr
 		}
-		if claimErr != nil {
-			errs.add(&b.ops[i], claimErr)
+		if claimErr != nil && claim > 0 {
+			errs.add(&b.ops[claim], claimErr)
 		}
 	}
 }
 
-// readClaim reads the results of claim op i and of its op from reply[at:]
-// and returns where the next claim's start.
-func readClaim(b *Batch, i int, reply []any, at int) (next int, srcErr, claimErr error) {
+// readEntry reads the results of op i, and of its claim op when claim > 0,
+// from reply[at:] and returns where the next entry starts.
+func readEntry(b *Batch, i, claim int, reply []any, at int) (next int, srcErr, claimErr error) {
 	const fixed = 6
 	if len(reply) < at+fixed {
-		return len(reply), errors.New("claim reply too short"), nil
+		return len(reply), errors.New("script reply too short"), nil
 	}
 	r := reply[at : at+fixed]
 	listed, _ := r[5].(int64)
 	next = at + fixed + 2*int(listed)
 	if listed < 0 || len(reply) < next {
-		return len(reply), errors.New("claim reply too short"), nil
+		return len(reply), errors.New("script reply too short"), nil
 	}
 	if msg, _ := r[3].(string); msg != "" {
 		return next, errors.New(msg), nil
 	}
-	b.ops[i-1].value, _ = r[0].(int64)
+	src := &b.ops[i]
+	src.value, _ = r[0].(int64)
+	if claim < 0 {
+		ok, _ := r[1].(int64)
+		src.ok = src.kind == opTopAdd && ok == 1
+		return next, nil, nil
+	}
 	if msg, _ := r[4].(string); msg != "" {
 		return next, nil, errors.New(msg)
 	}
-	o := &b.ops[i]
+	o := &b.ops[claim]
 	o.value, _ = r[1].(int64)
 	ok, _ := r[2].(int64)
 	o.ok = ok == 1
@@ -387,7 +443,7 @@ func readClaim(b *Batch, i int, reply []any, at int) (next int, srcErr, claimErr
 		}
 		b.entries = append(b.entries, Entry{Member: member, Score: int64(f)})
 	}
-	b.setEntries(i, first)
+	b.setEntries(claim, first)
 	return next, nil, nil
 }
 

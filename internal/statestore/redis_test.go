@@ -30,6 +30,7 @@ func everyOp(b *Batch, ttl time.Duration) {
 	b.DistinctAdd("distinct", "a", time.Time{}, ttl, 5)
 	b.MemberMax("active", "a", 1, 5, ttl)
 	b.Claim(b.Incr("claimed", 2, ttl), Claim{Set: "registry", Member: "a", Capacity: 5, TTL: ttl, Rule: Rule{Threshold: 1}})
+	b.CountOnce(b.Incr("gated", 0, ttl), "once", 1, ttl)
 }
 
 // TestRedisEveryKeyExpires: no op leaves a key without a TTL in a shared
@@ -44,7 +45,7 @@ func TestRedisEveryKeyExpires(t *testing.T) {
 	keys, err := admin.Keys(ctx, "*").Result()
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{"p:incr", "p:max", "p:mark", "p:window", "p:top", "p:distinct", "p:active",
-		"p:claimed", "p:registry"}, keys)
+		"p:claimed", "p:registry", "p:gated", "p:once"}, keys)
 	for _, k := range keys {
 		ttl, err := admin.PTTL(ctx, k).Result()
 		require.NoError(t, err)
@@ -84,6 +85,13 @@ func TestRedisTTL(t *testing.T) {
 		return apply(t, s, func(b *Batch) { b.MarkOnce("mark", 50*time.Millisecond) }).OK(0)
 	}, 5*time.Second, 10*time.Millisecond)
 
+	// An event whose mark lived 50ms counts again once the mark is gone.
+	gated := func() int64 {
+		return apply(t, s, func(b *Batch) { b.CountOnce(b.Incr("gated", 0, time.Hour), "once", 1, 50*time.Millisecond) }).Value(0)
+	}
+	require.Equal(t, int64(1), gated())
+	require.Eventually(t, func() bool { return gated() > 1 }, 5*time.Second, 10*time.Millisecond)
+
 	// A counter that lives 50ms starts again from the delta.
 	require.Eventually(t, func() bool {
 		return apply(t, s, func(b *Batch) { b.Incr("short", 1, 50*time.Millisecond) }).Value(0) == 1
@@ -116,14 +124,17 @@ func TestRedisOnePipelinePerApply(t *testing.T) {
 			b.Delete(k)
 		}
 	})
-	assert.Equal(t, 300*13, b.Len())
+	assert.Equal(t, 300*14, b.Len())
 	assert.Equal(t, int64(1), counter.RoundTrips(), "the claim script is loaded in the same pipeline")
-	// 300 claims take two script calls; each claim got its own results.
+	// 300 claims and 300 gated ops take three script calls; each got its
+	// own results.
 	for i := range 300 {
-		claimed := Ref(13*i + 8)
+		claimed := Ref(14*i + 8)
 		require.Equal(t, int64(2*i+2), b.Value(claimed-1))
 		require.Equal(t, i == 0, b.OK(claimed), "claim %d", i)
 		require.Equal(t, int64(1), b.Value(claimed), "claim %d", i)
+		// One mark counts in every op of its batch that it gates.
+		require.Equal(t, int64(i+1), b.Value(claimed+1), "gated %d", i)
 	}
 	assert.Greater(t, counter.Commands(), int64(b.Len()))
 

@@ -40,6 +40,8 @@
 // [Batch.Delete] and [Batch.RemoveMember] (claim a resolution once). When the
 // decision depends on a count the same batch changes, [Batch.Claim] takes it
 // on the store, on the new count, so that the batch still costs one round
+// trip. [Batch.CountOnce] makes a count skip an event the store has seen
+// (e.g. a job execution as a span and as a log record), in the same round
 // trip.
 //
 // Nothing here knows pdata or job systems; keys are opaque strings chosen by
