@@ -23,11 +23,12 @@ import (
 )
 
 // The job names testdata/bullmq/worker.js enqueues: the same workload as
-// River's (retryLoopAttempts, burstJobs, successJobs).
+// River's, and a log record for each attempt.
 const (
 	bullmqRetryLoop = "charge-card"
 	bullmqBurst     = "sync-inventory"
 	bullmqOK        = "send-receipt"
+	bullmqJobLogs   = retryLoopAttempts + burstJobs + successJobs
 )
 
 // TestBullMQLogs runs a BullMQ worker (testdata/bullmq) on a real Redis,
@@ -35,8 +36,7 @@ const (
 // pino as JSON lines, and with winston both to a JSON file and through
 // OpenTelemetry's winston transport as OTLP.
 func TestBullMQLogs(t *testing.T) {
-	app := installWorkerApp(t)
-	jobLogs := 1*retryLoopAttempts + burstJobs + successJobs
+	app := installBullMQWorker(t)
 
 	t.Run("pino", func(t *testing.T) {
 		logFile := filepath.Join(t.TempDir(), "pino.log")
@@ -44,7 +44,7 @@ func TestBullMQLogs(t *testing.T) {
 		keepCapture(t, logFile, "bullmq", "pino.jsonl")
 
 		alerts, parsed := fileLogAlerts(t, "bullmq-pino", logFile)
-		assertPinoRecords(t, parsed, jobLogs)
+		assertPinoRecords(t, parsed, bullmqJobLogs)
 		assertScenarioAlerts(t, alerts, bullmqRetryLoop, bullmqBurst, bullmqOK)
 		t.Run("over OTLP", func(t *testing.T) {
 			assertScenarioAlerts(t, otlpAlerts(t, "bullmq-pino", parsed), bullmqRetryLoop, bullmqBurst, bullmqOK)
@@ -60,10 +60,10 @@ func TestBullMQLogs(t *testing.T) {
 		keepCapture(t, writeOTLPJSON(t, exported), "bullmq", "winston-otlp.json")
 
 		alerts, parsed := fileLogAlerts(t, "bullmq-winston", logFile)
-		assertWinstonRecords(t, parsed, jobLogs)
+		assertWinstonRecords(t, parsed, bullmqJobLogs)
 		assertScenarioAlerts(t, alerts, bullmqRetryLoop, bullmqBurst, bullmqOK)
 		t.Run("over OTLP", func(t *testing.T) {
-			assertWinstonRecords(t, exported, jobLogs)
+			assertWinstonRecords(t, exported, bullmqJobLogs)
 			assertScenarioAlerts(t, otlpAlerts(t, "bullmq-winston", exported), bullmqRetryLoop, bullmqBurst, bullmqOK)
 		})
 	})
@@ -75,14 +75,13 @@ func TestBullMQLogs(t *testing.T) {
 // checked.
 func TestBullMQSample(t *testing.T) {
 	const dir = "../../testdata/logs/bullmq/"
-	jobLogs := 1*retryLoopAttempts + burstJobs + successJobs
 	t.Run("pino", func(t *testing.T) {
 		_, parsed := fileLogAlerts(t, "bullmq-pino", dir+"pino.jsonl")
-		assertPinoRecords(t, parsed, jobLogs)
+		assertPinoRecords(t, parsed, bullmqJobLogs)
 	})
 	t.Run("winston", func(t *testing.T) {
 		_, parsed := fileLogAlerts(t, "bullmq-winston", dir+"winston.jsonl")
-		assertWinstonRecords(t, parsed, jobLogs)
+		assertWinstonRecords(t, parsed, bullmqJobLogs)
 	})
 }
 
@@ -127,9 +126,9 @@ func assertWinstonRecords(t *testing.T, logs plog.Logs, want int) {
 	}
 }
 
-// installWorkerApp copies testdata/bullmq to a temporary directory and
+// installBullMQWorker copies testdata/bullmq to a temporary directory and
 // installs its locked dependencies there (npm's cache makes a repeat quick).
-func installWorkerApp(t *testing.T) string {
+func installBullMQWorker(t *testing.T) string {
 	t.Helper()
 	redistest.RequireTool(t, "node", "apt-get install -y nodejs npm")
 	npm := redistest.RequireTool(t, "npm", "apt-get install -y npm")
