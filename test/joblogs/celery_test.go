@@ -43,8 +43,8 @@ func TestCeleryWorkerLogs(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 
 	logFile := filepath.Join(t.TempDir(), "worker.log")
-	// The solo pool runs the tasks in the worker process: with the default
-	// prefork pool a retry waits for the Redis transport's next poll.
+	// The solo pool runs the tasks in the worker process, one at a time: the
+	// lines are prefork's (but for the process name) and the run is quicker.
 	worker := exec.Command(debianPython, "-m", "celery", "-A", "tasks", "worker",
 		"--pool", "solo", "--loglevel", "INFO", "--logfile", logFile,
 		"--without-heartbeat", "--without-mingle", "--without-gossip", "--hostname", "joblogs@localhost")
