@@ -63,9 +63,13 @@ func TestCeleryWorkerLogs(t *testing.T) {
 
 	alerts, parsed := fileLogAlerts(t, "celery", logFile)
 	assertCeleryRecords(t, parsed, 4+1+burst+ok)
+	errorTypes := map[string]any{"excessive_retries": "ValueError", "failure_cluster": "ConnectionError"}
 	assertScenarioAlerts(t, alerts, "tasks.flaky", "tasks.burst", "tasks.ok")
+	assert.Equal(t, errorTypes, firingErrorTypes(alerts))
 	t.Run("over OTLP", func(t *testing.T) {
-		assertScenarioAlerts(t, otlpAlerts(t, "celery", parsed), "tasks.flaky", "tasks.burst", "tasks.ok")
+		alerts := otlpAlerts(t, "celery", parsed)
+		assertScenarioAlerts(t, alerts, "tasks.flaky", "tasks.burst", "tasks.ok")
+		assert.Equal(t, errorTypes, firingErrorTypes(alerts))
 	})
 }
 

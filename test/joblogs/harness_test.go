@@ -284,3 +284,16 @@ func records(logs plog.Logs) []plog.LogRecord {
 	}
 	return all
 }
+
+// firingErrorTypes maps each firing alert's name to its error.type, for
+// systems whose logs name the error: it shows the error parsed from a line
+// (or its traceback) reached the alert.
+func firingErrorTypes(alerts []alertRecord) map[string]any {
+	types := map[string]any{}
+	for _, a := range alerts {
+		if a.State == "firing" {
+			types[a.Name] = a.Attrs["error.type"]
+		}
+	}
+	return types
+}

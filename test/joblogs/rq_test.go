@@ -50,9 +50,13 @@ func TestRQWorkerLogs(t *testing.T) {
 
 	alerts, parsed := fileLogAlerts(t, "rq", logFile)
 	assertRQRecords(t, parsed, 4+1+burst, ok)
+	errorTypes := map[string]any{"excessive_retries": "ValueError", "failure_cluster": "ConnectionError"}
 	assertScenarioAlerts(t, alerts, "tasks.flaky", "tasks.burst", "tasks.ok")
+	assert.Equal(t, errorTypes, firingErrorTypes(alerts))
 	t.Run("over OTLP", func(t *testing.T) {
-		assertScenarioAlerts(t, otlpAlerts(t, "rq", parsed), "tasks.flaky", "tasks.burst", "tasks.ok")
+		alerts := otlpAlerts(t, "rq", parsed)
+		assertScenarioAlerts(t, alerts, "tasks.flaky", "tasks.burst", "tasks.ok")
+		assert.Equal(t, errorTypes, firingErrorTypes(alerts))
 	})
 }
 
