@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -20,6 +21,7 @@ import (
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configtls"
+	"go.uber.org/zap"
 )
 
 // Config is how a component reaches one Redis server: at Endpoint, or as
@@ -68,7 +70,7 @@ func (c *Config) Target() string {
 	if c.Sentinel.Enabled() {
 		return "sentinel:" + c.Sentinel.MasterName
 	}
-	return c.Endpoint
+	return redactCredentials(c.Endpoint)
 }
 
 // Server is the server.address and server.port of the Redis a client of c
@@ -80,7 +82,7 @@ func (c *Config) Server() (address string, port int64) {
 	}
 	host, p, err := net.SplitHostPort(c.Endpoint)
 	if err != nil {
-		return c.Endpoint, 0 // not validated
+		return redactCredentials(c.Endpoint), 0 // not validated
 	}
 	port, _ = strconv.ParseInt(p, 10, 64)
 	return host, port
@@ -122,18 +124,69 @@ func (s *SentinelConfig) validate() []error {
 	return errs
 }
 
+// validateAddress checks a host:port. Its errors quote the address with
+// any credentials hidden: one written as a URL may carry a password.
 func validateAddress(key, addr string) error {
 	if addr == "" {
 		return fmt.Errorf("%s: must be set (host:port)", key)
 	}
+	shown := redactCredentials(addr)
+	if strings.Contains(addr, "://") {
+		return fmt.Errorf("%s: %q is a URL: write host:port and set username, password and db as keys of their own", key, shown)
+	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("%s: %q is not host:port: %w", key, addr, err)
+		reason := err.Error()
+		var addrErr *net.AddrError
+		if errors.As(err, &addrErr) {
+			reason = addrErr.Err // without the address it quotes
+		}
+		return fmt.Errorf("%s: %q is not host:port: %s", key, shown, reason)
 	}
-	if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 || host == "" {
-		return fmt.Errorf("%s: %q needs a host and a port between 1 and 65535", key, addr)
+	if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 || host == "" || strings.Contains(host, "@") {
+		return fmt.Errorf("%s: %q needs a host and a port between 1 and 65535", key, shown)
 	}
 	return nil
+}
+
+// redactCredentials hides what comes before an '@' (after the scheme of a
+// URL): an address written as user:password@host:port or as a URL.
+func redactCredentials(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return addr
+	}
+	scheme := ""
+	if i := strings.Index(addr[:at], "://"); i >= 0 {
+		scheme = addr[:i+len("://")]
+	}
+	return scheme + "***" + addr[at:]
+}
+
+// WarnCleartextPassword logs a warning when a password would travel in
+// clear text although a tls key is present: `insecure: true` (without a
+// CA) means no TLS at all, as everywhere in the collector. Components call
+// it once at start, next to NewClient.
+func (c *Config) WarnCleartextPassword(ctx context.Context, logger *zap.Logger) {
+	if !c.TLS.HasValue() {
+		return // plain TCP is the documented default, not a surprise
+	}
+	if tlsConfig, err := c.TLS.Get().LoadTLSConfig(ctx); err != nil || tlsConfig != nil {
+		return // TLS on (or an error NewClient reports)
+	}
+	var keys []string
+	if c.Password != "" {
+		keys = append(keys, "password")
+	}
+	if c.Sentinel.Enabled() && c.Sentinel.Password != "" {
+		keys = append(keys, "sentinel.password")
+	}
+	if len(keys) == 0 {
+		return
+	}
+	logger.Warn("tls.insecure is true, which turns TLS off: the Redis password travels in clear text. "+
+		"Remove insecure to use TLS (insecure_skip_verify only skips the certificate check), or remove the tls key if plain TCP is meant",
+		zap.String("redis", c.Target()), zap.Strings("passwords", keys))
 }
 
 // NewClient builds a client whose every command is bounded by timeout: of
@@ -143,6 +196,11 @@ func validateAddress(key, addr string) error {
 // goroutine, so it works under a read-only ACL user and leaves no goroutine
 // behind after Close.
 func (c *Config) NewClient(ctx context.Context, timeout time.Duration) (*redis.Client, error) {
+	// Refused here too, for callers that skip Validate: go-redis's own
+	// errors would quote an endpoint with credentials in it.
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
 	var tlsConfig *tls.Config
 	if c.TLS.HasValue() {
 		var err error

@@ -37,7 +37,7 @@ func (s *Server) CAFile() string { return s.caFile }
 func (s *Server) tlsArgs() []string {
 	s.tb.Helper()
 	if s.caFile == "" {
-		s.caFile, s.certFile, s.keyFile = writeCertificates(s.tb, s.dir)
+		s.caFile, s.certFile, s.keyFile = WriteCertificates(s.tb, s.dir)
 	}
 	return []string{
 		"--port", "0", "--tls-port", strconv.Itoa(s.port),
@@ -58,9 +58,9 @@ func (s *Server) clientTLS() *tls.Config {
 	return &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 }
 
-// writeCertificates writes a throw-away CA and a server certificate for
+// WriteCertificates writes a throw-away CA and a server certificate for
 // 127.0.0.1 signed by it, and returns the three PEM files.
-func writeCertificates(tb testing.TB, dir string) (caFile, certFile, keyFile string) {
+func WriteCertificates(tb testing.TB, dir string) (caFile, certFile, keyFile string) {
 	tb.Helper()
 	must := func(err error) {
 		if err != nil {

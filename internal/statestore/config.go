@@ -126,6 +126,7 @@ func (c *Config) NewStore(ctx context.Context, logger *zap.Logger, opts ...Optio
 		return local, nil
 	}
 	redisclient.RouteLibraryLogs(logger)
+	c.Redis.WarnCleartextPassword(ctx, logger)
 	client, err := c.Redis.NewClient(ctx, c.Redis.Timeout)
 	if err != nil {
 		return nil, fmt.Errorf("state store: %w", err)

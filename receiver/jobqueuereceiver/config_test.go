@@ -88,6 +88,7 @@ func TestLoadConfig(t *testing.T) {
 		{id: "no_system", errs: []string{"system: must be set (one of: sidekiq)"}},
 		{id: "planned_system", errs: []string{`system: "bullmq" is not supported yet (supported: sidekiq)`}},
 		{id: "unknown_system", errs: []string{`system: unknown job system "delayed_job"`}},
+		{id: "url_endpoint", errs: []string{`endpoint: "redis://***@redis.internal:6379" is a URL: write host:port`}},
 		{id: "sentinel", expected: sentinel},
 		{id: "sentinel_without_addresses", errs: []string{"sentinel.addresses: must list at least one sentinel"}},
 		{id: "bad_endpoint", errs: []string{`endpoint: "redis-without-port" is not host:port`}},

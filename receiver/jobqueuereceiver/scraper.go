@@ -99,6 +99,7 @@ func newScraper(cfg *Config, set receiver.Settings, newSnapshotter func(context.
 // start builds the client. Redis need not be up: go-redis connects lazily,
 // so an absent server only fails scrapes until it appears.
 func (s *jobQueueScraper) start(ctx context.Context, _ component.Host) error {
+	s.cfg.WarnCleartextPassword(ctx, s.logger)
 	snapshotter, err := s.newSnapshotter(ctx)
 	if err != nil {
 		return err
