@@ -212,8 +212,10 @@ func nonBlankLines(text string) int {
 
 // runWorker starts a job system's worker and waits until done, polling the
 // worker's log file, returns "" (every job has ended); then it stops the
-// worker with SIGTERM, the graceful stop every one of them knows, and waits
-// for it. Output the caller did not redirect is shown if the test fails.
+// worker with SIGTERM, the graceful stop every one of them knows (a worker
+// that quit by itself, such as rq's burst mode, is left as it is). A worker
+// that exits before its jobs have ended fails the test at once. Output the
+// caller did not redirect is shown if the test fails.
 func runWorker(t *testing.T, cmd *exec.Cmd, logFile string, done func(log string) string) {
 	t.Helper()
 	var output bytes.Buffer
@@ -226,29 +228,43 @@ func runWorker(t *testing.T, cmd *exec.Cmd, logFile string, done func(log string
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	stopped := false
+	var waited bool
+	var exitErr error
 	defer func() {
-		if !stopped {
+		if !waited {
 			_ = cmd.Process.Kill()
 			<-exited
+		}
+		if t.Failed() {
 			t.Logf("worker output:\n%s", output.String())
 		}
 	}()
 	deadline := time.Now().Add(waitLimit)
-	for why := "no log yet"; why != ""; {
+	for {
 		text, _ := os.ReadFile(logFile)
-		if why = done(string(text)); why == "" {
+		why := done(string(text))
+		if why == "" {
 			break
+		}
+		if waited {
+			t.Fatalf("the worker exited (%v) before its jobs ended: %s\nlog:\n%s", exitErr, why, text)
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the worker did not finish its jobs: %s\nlog:\n%s", why, text)
 		}
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case exitErr = <-exited:
+			waited = true // read the log once more: it may have ended just now
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if waited {
+		return
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	select {
 	case <-exited:
-		stopped = true
+		waited = true
 	case <-time.After(waitLimit):
 		t.Fatal("the worker did not stop after SIGTERM")
 	}
