@@ -162,6 +162,7 @@ func TestExitCodes(t *testing.T) {
 	down := redistest.Start(t)
 	down.Stop()
 	wrongPW := redistest.Start(t, redistest.WithArgs("--requirepass", "right"))
+	tlsOnly := redistest.Start(t, redistest.WithTLS())
 	tests := []struct {
 		name   string
 		args   []string
@@ -183,6 +184,12 @@ func TestExitCodes(t *testing.T) {
 		{"redis down", []string{"snapshot", "--system", "sidekiq", "--endpoint", down.Addr(), "--timeout", "2s"}, nil, exitRedis, "connection refused"},
 		{"wrong password", []string{"snapshot", "--system", "sidekiq", "--endpoint", wrongPW.Addr(), "--password-env", "PW"},
 			map[string]string{"PW": "wrong"}, exitRedis, "WRONGPASS"},
+		{"missing db", []string{"snapshot", "--system", "sidekiq", "--endpoint", wrongPW.Addr(), "--password-env", "PW", "--db", "99"},
+			map[string]string{"PW": "right"}, exitRedis, "DB index is out of range"},
+		{"tls against plain", []string{"snapshot", "--system", "sidekiq", "--endpoint", wrongPW.Addr(), "--tls", "--timeout", "1m"},
+			nil, exitRedis, "answers plain Redis, not TLS"},
+		{"plain against tls", []string{"snapshot", "--system", "sidekiq", "--endpoint", tlsOnly.Addr()},
+			nil, exitRedis, "if it only accepts TLS, set tls"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
