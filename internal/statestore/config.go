@@ -117,6 +117,23 @@ func (c *RedisConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
+// dedupeTTL is how long a shared store remembers an execution it counted:
+// its log record, or a copy sent to another pipeline or replica, arrives
+// within seconds, or within the 5 minutes exporters retry by default.
+const dedupeTTL = 10 * time.Minute
+
+// DedupeTTL is how long the detectors have the store remember each
+// execution they count (Batch.CountOnce), so that an execution arriving
+// twice counts once: as a span and as a log record in two pipelines, or at
+// two replicas. Only a shared store needs it: a memory store belongs to one
+// processor instance, i.e. one pipeline of one signal (0: no marks).
+func (c *Config) DedupeTTL() time.Duration {
+	if c.Backend == BackendRedis {
+		return dedupeTTL
+	}
+	return 0
+}
+
 // NewStore builds the configured store: a Memory, or a Redis store wrapped
 // in WithFallback over a Memory of MaxEntries. It does not connect: a Redis
 // that is down at start is an outage like any other.

@@ -5,6 +5,7 @@ package jobretryprocessor
 
 import (
 	"context"
+	"encoding/binary"
 	"runtime"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
@@ -34,8 +36,8 @@ import (
 //	jobs        every span a job execution, with its attempt number
 //	jobs_by_id  the same without attempt numbers: counted by job id
 //
-// Before each run (untimed) the batch gets new job ids, as a collector sees
-// new jobs in every batch, and is decoded afresh from its protobuf form, as
+// Before each run (untimed) the batch gets new job ids and span ids, as a
+// collector sees new jobs in every batch, and is decoded afresh from its protobuf form, as
 // a receiver hands it over: the annotation then grows each job span's
 // attributes as it does in a pipeline. The captures are retry-heavy: 3 of
 // the 165 jobs of each copy loop past 3 retries, so every run also raises
@@ -59,8 +61,15 @@ func BenchmarkJobRetry(b *testing.B) {
 	for _, bt := range batches {
 		renumber := jobbench.NewRenumberer(bt.td)
 		var td ptrace.Traces // this run's batch
+		var spans uint64
 		next := func() {
 			renumber.Next()
+			// New executions have new span ids, which a shared store
+			// marks to count each once.
+			jobbench.ForEachSpan(bt.td, func(span ptrace.Span) {
+				spans++
+				span.SetSpanID(pcommon.SpanID(binary.BigEndian.AppendUint64(nil, spans)))
+			})
 			body, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(bt.td)
 			require.NoError(b, err)
 			td, err = (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(body)

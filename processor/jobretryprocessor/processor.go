@@ -87,7 +87,7 @@ func newRetryProcessorWithStore(set processor.Settings, cfg *Config, clock clock
 	if err != nil {
 		return nil, err
 	}
-	if p.detector, err = retry.New(store, clock, cfg.Window, cfg.EscalationFactor, rules); err != nil {
+	if p.detector, err = retry.New(store, clock, cfg.Window, cfg.EscalationFactor, rules, cfg.State.DedupeTTL()); err != nil {
 		return nil, err
 	}
 	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
@@ -63,9 +64,9 @@ func riverRun(ss ptrace.ScopeSpans, id int64, attempt int64, failed bool, end ti
 	attrs.PutStr("status", status)
 }
 
-// loopBatches builds the retry loops of 4 Sidekiq jobs (counted by jid) and
-// 4 River jobs (attempt numbers), runs interleaved in time order, in batches
-// of 3 spans. Each job runs `runs` times; with succeed, the last run
+// loopBatches builds the retry loops of 4 Sidekiq jobs (counted by jid, and
+// with a shared store marked by their trace and span ids) and 4 River jobs
+// (attempt numbers), runs interleaved in time order, in batches of 3 spans. Each job runs `runs` times; with succeed, the last run
 // succeeds.
 func loopBatches(start time.Time, runs int, succeed bool) []ptrace.Traces {
 	var batches []ptrace.Traces
@@ -83,7 +84,8 @@ func loopBatches(start time.Time, runs int, succeed bool) []ptrace.Traces {
 			n++
 			end := start.Add(time.Duration(r)*time.Minute + time.Duration(j)*time.Second)
 			if j < 4 {
-				sidekiqRun{jid: fmt.Sprintf("jid-%d", j), class: "HardJob", failed: failed, end: end}.appendTo(ss)
+				sidekiqRun{jid: fmt.Sprintf("jid-%d", j), class: "HardJob", failed: failed, end: end,
+					spanID: pcommon.SpanID{1, byte(r), byte(j)}}.appendTo(ss)
 			} else {
 				riverRun(ss, int64(100+j), int64(r+1), failed, end)
 			}
@@ -228,7 +230,8 @@ func TestRedisRoundTripsPerBatch(t *testing.T) {
 	// Span k of the 80 is run k/8 of job k%8 (0-3 Sidekiq, 4-7 River), 3
 	// spans a batch. A batch needs the store when it counts a Sidekiq run,
 	// or a River run past 3 retries (failing or succeeding); Sidekiq runs
-	// past 3 retries fire, escalate and resolve in the same round trip.
+	// past 3 retries fire, escalate and resolve in the same round trip, and
+	// their dedupe marks are set in it.
 	require.Len(t, trips, 27)
 	decided := 0
 	for b, got := range trips {
@@ -370,4 +373,82 @@ func TestRedisRefusesConnection(t *testing.T) {
 			assert.NotEmpty(t, keys, "counting in Redis again")
 		})
 	}
+}
+
+// sidekiqLog appends the log record an instrumented Sidekiq worker writes
+// for run r: its job, its outcome and the trace and span ids of its span.
+func sidekiqLog(lrs plog.LogRecordSlice, r sidekiqRun, trace pcommon.TraceID) {
+	lr := lrs.AppendEmpty()
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(r.end))
+	lr.SetTraceID(trace)
+	lr.SetSpanID(r.spanID)
+	attrs := lr.Attributes()
+	attrs.PutStr("jid", r.jid)
+	attrs.PutStr("class", r.class)
+	attrs.PutStr("queue", "critical")
+	if r.failed {
+		attrs.PutStr("event", "job.failed")
+		attrs.PutStr("error_class", "Net::ReadTimeout")
+	} else {
+		attrs.PutStr("event", "job.succeeded")
+	}
+}
+
+// A traces pipeline and a logs pipeline share one Redis under the default
+// key_prefix. Job "both" runs 5 times, each execution reaching the store as
+// its span and as its log record (the same trace and span ids): it counts
+// once, so it fires level 1 once (4 retries), never level 2, and each log
+// record reads the count its span left. Job "split" runs 5 times, 3 as spans
+// only and 2 as log records only: every execution counts.
+func TestSpansAndLogsCountOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	clock := clockwork.NewFakeClockAt(testStart.Add(time.Hour))
+	traces, spanSink := newTraces(t, redisConfig(srv), clock)
+	logs, logSink := newLogs(t, redisConfig(srv), clock)
+	ctx := context.Background()
+	for r := range 5 {
+		for j, jid := range []string{"both", "split"} {
+			run := sidekiqRun{jid: jid, class: "HardJob", failed: true,
+				end: testStart.Add(time.Duration(r)*time.Minute + time.Duration(j)*time.Second), spanID: pcommon.SpanID{9, byte(j), byte(r)}}
+			td := sidekiqBatch(run)
+			ld := plog.NewLogs()
+			sidekiqLog(ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords(), run,
+				td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).TraceID())
+			if jid == "both" || r < 3 {
+				require.NoError(t, traces.ConsumeTraces(ctx, td))
+			}
+			if jid == "both" || r >= 3 {
+				require.NoError(t, logs.ConsumeLogs(ctx, ld))
+			}
+		}
+	}
+
+	counts := map[string][]int64{}
+	var alerts []string
+	for _, td := range spanSink.AllTraces() {
+		jobbench.ForEachSpan(td, func(span ptrace.Span) {
+			id, _ := span.Attributes().Get("messaging.message_id")
+			counts[id.Str()+" span"] = append(counts[id.Str()+" span"], retryCount(span.Attributes()))
+		})
+	}
+	for _, a := range spanAlerts(spanSink.AllTraces()) {
+		alerts = append(alerts, fmt.Sprint(a.attrs["messaging.message.id"], " ", a.attrs["alert.state"], " level ", a.attrs["alert.escalation_level"]))
+	}
+	for _, ld := range logSink.AllLogs() {
+		for _, rl := range ld.ResourceLogs().All() {
+			for _, lr := range rl.ScopeLogs().At(0).LogRecords().All() {
+				if id, ok := lr.Attributes().Get("jid"); ok {
+					counts[id.Str()+" log"] = append(counts[id.Str()+" log"], retryCount(lr.Attributes()))
+				}
+			}
+		}
+	}
+	for _, a := range logAlerts(logSink.AllLogs()) {
+		alerts = append(alerts, fmt.Sprint(a.attrs["messaging.message.id"], " ", a.attrs["alert.state"], " level ", a.attrs["alert.escalation_level"]))
+	}
+	assert.Equal(t, map[string][]int64{
+		"both span": {0, 1, 2, 3, 4}, "both log": {0, 1, 2, 3, 4},
+		"split span": {0, 1, 2}, "split log": {3, 4},
+	}, counts)
+	assert.ElementsMatch(t, []string{"both firing level 1", "split firing level 1"}, alerts)
 }

@@ -18,6 +18,12 @@
 // on the new count), so processors sharing a Redis store raise each alert
 // once, and a batch costs one round trip.
 //
+// With a shared store, each execution counted by id is marked by its trace
+// and span ids (statestore.Batch.CountOnce) for dedupe: the same execution
+// seen again, as a log record after its span, by another pipeline or
+// replica, reads the count without adding to it. Executions without those
+// ids are counted as they come.
+//
 // Only a success past the threshold looks for an alert to resolve, which
 // keeps successes (most runs) free of store ops. So a job counted by id
 // whose window ends while it alerts (its count starts again) and that then
@@ -81,14 +87,19 @@ type Detector struct {
 	// alert to escalate again (2: each doubling).
 	factor float64
 	// rules are tried in order; the last one matches every class.
-	rules   []Rule
+	rules []Rule
+	// dedupe is how long an execution's mark lives; 0: not marked.
+	dedupe  time.Duration
 	scratch sync.Pool
 }
 
 // New returns a detector over store. rules are the per-class overrides in
 // order, then the default rule (Class nil), which must come last; factor is
-// the escalation factor (at least 1; 1 never escalates).
-func New(store statestore.Store, clock clockwork.Clock, window time.Duration, factor float64, rules []Rule) (*Detector, error) {
+// the escalation factor (at least 1; 1 never escalates). dedupe is how long
+// the store remembers an execution it counted by id, so that it counts once
+// however often it arrives (0: executions are not marked, for a store only
+// this detector uses).
+func New(store statestore.Store, clock clockwork.Clock, window time.Duration, factor float64, rules []Rule, dedupe time.Duration) (*Detector, error) {
 	if len(rules) == 0 || rules[len(rules)-1].Class != nil {
 		return nil, errors.New("the last rule must match every class")
 	}
@@ -98,17 +109,20 @@ func New(store statestore.Store, clock clockwork.Clock, window time.Duration, fa
 	if !(factor >= 1) || math.IsInf(factor, 0) {
 		return nil, fmt.Errorf("escalation factor must be at least 1, got %v", factor)
 	}
-	d := &Detector{store: store, clock: clock, window: window, factor: factor, rules: rules}
+	d := &Detector{store: store, clock: clock, window: window, factor: factor, rules: rules, dedupe: dedupe}
 	d.scratch.New = func() any { return &scratch{classRule: map[string]int{}} }
 	return d, nil
 }
 
 // Keys of the store, under its key prefix: a run counter and an alert mark
 // (a set whose one member holds the highest level fired) per job, named by a
-// hash of the job, so that a key is short and bounded whatever the id.
+// hash of the job, so that a key is short and bounded whatever the id; and
+// the dedupe mark of an execution, named by a hash of its trace and span
+// ids.
 const (
 	runsKeyPrefix  = "retry:n:"
 	alertKeyPrefix = "retry:a:"
+	execKeyPrefix  = "retry:x:"
 	keyLen         = len(runsKeyPrefix) + 16
 	markMember     = "level"
 )
@@ -127,6 +141,8 @@ type runState struct {
 	// or the Claim on the run counter.
 	mark  statestore.Ref
 	keyAt int // offset of the job's two keys in scratch.keys
+	// execAt is the offset of the execution's dedupe mark key, or -1.
+	execAt int
 	// sameAs is the run this one repeats (nested instrumentation), or -1.
 	sameAs int
 	// next is the next counted run of the same job in the batch, or -1.
@@ -193,7 +209,12 @@ func (d *Detector) Detect(ctx context.Context, runs []Run) ([]Found, error) {
 			// A job that succeeded is done: its claim is final and forgets
 			// its runs, so that only jobs in a retry loop hold an entry.
 			age := now.Sub(runs[i].Time)
-			st.runs = s.ops.Incr(s.runsKey(st), 1, max(d.window-age, time.Millisecond))
+			if st.execAt < 0 {
+				st.runs = s.ops.Incr(s.runsKey(st), 1, max(d.window-age, time.Millisecond))
+			} else {
+				st.runs = s.ops.Incr(s.runsKey(st), 0, max(d.window-age, time.Millisecond))
+				s.ops.CountOnce(st.runs, s.execKey(st), 1, d.dedupe)
+			}
 			st.mark = s.ops.Claim(st.runs, statestore.Claim{
 				Set: s.alertKey(st), Member: markMember, Capacity: 1, TTL: d.window,
 				Rule: d.storeRule(st), Final: runs[i].Outcome == jobevent.OutcomeSuccess,
@@ -245,7 +266,7 @@ func (s *scratch) plan(d *Detector, runs []Run, now time.Time) {
 	for i := range runs {
 		r, st := &runs[i], &s.state[i]
 		r.Retries = -1
-		*st = runState{runs: noRef, mark: noRef, sameAs: -1, next: -1}
+		*st = runState{runs: noRef, mark: noRef, execAt: -1, sameAs: -1, next: -1}
 		if r.ID == "" {
 			continue // runs of a job without an id cannot be told apart
 		}
@@ -270,11 +291,16 @@ func (s *scratch) plan(d *Detector, runs []Run, now time.Time) {
 		}
 	}
 	if counted {
-		s.markNested(runs)
+		s.markRepeats(runs)
 	}
 	for i := range s.state {
-		if st := &s.state[i]; st.plan != planNone {
-			st.keyAt = s.addKeys(st.hash)
+		st := &s.state[i]
+		if st.plan == planNone {
+			continue
+		}
+		st.keyAt = s.addKeys(st.hash)
+		if r := &runs[i]; st.plan == planCount && d.dedupe > 0 && !r.TraceID.IsEmpty() && !r.SpanID.IsEmpty() {
+			st.execAt = s.addExecKey(r.TraceID, r.SpanID)
 		}
 	}
 	s.keyStr = string(s.keys)
@@ -295,18 +321,21 @@ func (s *scratch) chain(i int) {
 	s.chains[h] = chainEnds{ends.first, i}
 }
 
-// markNested finds the runs that repeat another run of the same job in the
-// batch: their span is the child of its span.
-func (s *scratch) markNested(runs []Run) {
+// markRepeats finds the runs that repeat another run of the same job in the
+// batch: their span is the child of its span (nested instrumentations), or
+// the same span (a record delivered twice).
+func (s *scratch) markRepeats(runs []Run) {
 	for i := range runs {
 		st := &s.state[i]
-		parent := runs[i].ParentSpanID
-		if st.plan != planCount || parent.IsEmpty() {
+		r := &runs[i]
+		if st.plan != planCount || r.ParentSpanID.IsEmpty() && r.SpanID.IsEmpty() {
 			continue
 		}
 		j := s.chains[st.hash].first
 		for n := 0; j >= 0 && n < maxNestedLookup; n++ {
-			if j != i && runs[j].SpanID == parent && s.state[j].sameAs < 0 {
+			nested := !r.ParentSpanID.IsEmpty() && runs[j].SpanID == r.ParentSpanID
+			same := !r.SpanID.IsEmpty() && runs[j].SpanID == r.SpanID && runs[j].TraceID == r.TraceID
+			if j != i && (nested || same) && s.state[j].sameAs < 0 {
 				st.sameAs, st.plan = j, planNone
 				break
 			}
@@ -420,15 +449,34 @@ func (s *scratch) release() {
 // bytes and returns their offset.
 func (s *scratch) addKeys(hash uint64) int {
 	at := len(s.keys)
+	s.keys = appendHashKey(s.keys, runsKeyPrefix, hash)
+	s.keys = appendHashKey(s.keys, alertKeyPrefix, hash)
+	return at
+}
+
+// appendHashKey appends prefix and hash in 16 hex digits.
+func appendHashKey(dst []byte, prefix string, hash uint64) []byte {
 	var sum [8]byte
 	for b := range sum {
 		sum[b] = byte(hash >> (56 - 8*b))
 	}
-	s.keys = append(s.keys, runsKeyPrefix...)
-	s.keys = hex.AppendEncode(s.keys, sum[:])
-	s.keys = append(s.keys, alertKeyPrefix...)
-	s.keys = hex.AppendEncode(s.keys, sum[:])
+	return hex.AppendEncode(append(dst, prefix...), sum[:])
+}
+
+// addExecKey appends an execution's dedupe mark key to the batch's key
+// bytes and returns its offset.
+func (s *scratch) addExecKey(trace pcommon.TraceID, span pcommon.SpanID) int {
+	at := len(s.keys)
+	var h xxhash.Digest
+	h.Reset()
+	_, _ = h.Write(trace[:])
+	_, _ = h.Write(span[:])
+	s.keys = appendHashKey(s.keys, execKeyPrefix, h.Sum64())
 	return at
+}
+
+func (s *scratch) execKey(st *runState) string {
+	return s.keyStr[st.execAt : st.execAt+keyLen]
 }
 
 func (s *scratch) runsKey(st *runState) string {

@@ -61,7 +61,7 @@ func newFixtureWithFactor(t *testing.T, factor float64, rules ...Rule) *fixture 
 	clock := clockwork.NewFakeClockAt(t0)
 	store := &countingStore{Store: statestore.NewMemory(1000, statestore.WithClock(clock))}
 	rules = append(rules, Rule{MaxRetries: 3, Severity: alert.SeverityWarn})
-	d, err := New(store, clock, window, factor, rules)
+	d, err := New(store, clock, window, factor, rules, 0)
 	require.NoError(t, err)
 	return &fixture{clock: clock, store: store, d: d}
 }
@@ -364,20 +364,20 @@ func TestHugeStrings(t *testing.T) {
 func TestNew(t *testing.T) {
 	store := statestore.NewMemory(10)
 	clock := clockwork.NewFakeClock()
-	_, err := New(store, clock, window, 2, nil)
+	_, err := New(store, clock, window, 2, nil, 0)
 	assert.Error(t, err)
-	_, err = New(store, clock, window, 2, []Rule{{Class: regexp.MustCompile("x")}})
+	_, err = New(store, clock, window, 2, []Rule{{Class: regexp.MustCompile("x")}}, 0)
 	assert.Error(t, err)
-	_, err = New(store, clock, 0, 2, []Rule{{}})
+	_, err = New(store, clock, 0, 2, []Rule{{}}, 0)
 	assert.Error(t, err)
-	_, err = New(store, clock, window, 0.5, []Rule{{}})
+	_, err = New(store, clock, window, 0.5, []Rule{{}}, 0)
 	assert.ErrorContains(t, err, "escalation factor must be at least 1")
 }
 
 func TestConcurrentDetect(t *testing.T) {
 	f := newFixture(t)
 	f.store.Store = statestore.NewMemory(1000) // countingStore is not concurrency-safe; the memory store is
-	d, err := New(f.store.Store, f.clock, window, 2, []Rule{{MaxRetries: 3, Severity: alert.SeverityWarn}})
+	d, err := New(f.store.Store, f.clock, window, 2, []Rule{{MaxRetries: 3, Severity: alert.SeverityWarn}}, 0)
 	require.NoError(t, err)
 	errs := make(chan error, 8)
 	fired := make(chan int, 8)
