@@ -20,9 +20,9 @@ type Extractor struct {
 	keys keyIndex
 	user convention
 	now  func() time.Time
-	// bodyNeedles are the quoted id keys; a JSON log body that contains none
-	// of them is not parsed.
-	bodyNeedles []string
+	// idKeys are the names of the id keys; a JSON log body that has none of
+	// them is not parsed.
+	idKeys []string
 }
 
 // maxJSONBody bounds the string log bodies that are parsed as JSON.
@@ -51,7 +51,7 @@ func NewExtractor(cfg Config, now func() time.Time) (*Extractor, error) {
 		x.user.attempt = append(x.user.attempt, counterKey{x.keys.add(k), cfg.AttemptOffset})
 	}
 	for _, s := range slices.Concat(jobLogs.id, x.user.id) {
-		x.bodyNeedles = append(x.bodyNeedles, `"`+x.keys.names[s]+`"`)
+		x.idKeys = append(x.idKeys, x.keys.names[s])
 	}
 	return x, nil
 }
@@ -257,7 +257,9 @@ func (x *Extractor) fillJob(c *convention, f *fields, ev *Event) {
 
 // jsonBody parses a log body that is a JSON object mentioning an id key.
 func (x *Extractor) jsonBody(s string) (pcommon.Map, bool) {
-	s = strings.TrimLeft(s, " \t\r\n")
+	for s != "" && isJSONSpace(s[0]) {
+		s = s[1:]
+	}
 	if len(s) > maxJSONBody || !strings.HasPrefix(s, "{") {
 		return pcommon.Map{}, false
 	}
@@ -275,14 +277,32 @@ func (x *Extractor) jsonBody(s string) (pcommon.Map, bool) {
 	return m, true
 }
 
+// mentionsID reports whether the JSON text s may have an id key: a quoted
+// id key followed by a colon. One pass over s, however many id keys there
+// are; a match inside a string value only costs a parse.
 func (x *Extractor) mentionsID(s string) bool {
-	for _, n := range x.bodyNeedles {
-		if strings.Contains(s, n) {
+	for {
+		i := strings.IndexByte(s, ':')
+		if i < 0 {
+			return false
+		}
+		key := s[:i]
+		for key != "" && isJSONSpace(key[len(key)-1]) {
+			key = key[:len(key)-1]
+		}
+		s = s[i+1:]
+		if !strings.HasSuffix(key, `"`) {
+			continue
+		}
+		key = key[:len(key)-1]
+		key = key[strings.LastIndexByte(key, '"')+1:]
+		if x.keys.mayRead(key) && slices.Contains(x.idKeys, key) {
 			return true
 		}
 	}
-	return false
 }
+
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 // clamp is the event time: ts, else fallback, else now; never after now, so
 // a producer's skewed clock cannot push events into future windows.

@@ -418,6 +418,12 @@ func (f *fields) hold(s slot, v pcommon.Value) {
 	}
 }
 
+// absent reports, without a call, that s has no value: the lists of keys
+// the conventions try are long, and most of their keys are absent.
+func (f *fields) absent(s slot) bool {
+	return s < f.direct && f.held[s] == 0
+}
+
 func (f *fields) get(s slot) (pcommon.Value, bool) {
 	if s >= f.direct {
 		return f.lookup(s)
@@ -438,6 +444,9 @@ func (f *fields) lookup(s slot) (pcommon.Value, bool) {
 }
 
 func (f *fields) has(s slot) bool {
+	if f.absent(s) {
+		return false
+	}
 	_, ok := f.get(s)
 	return ok
 }
@@ -466,6 +475,9 @@ func (f *fields) str(keys, more []slot) string {
 
 func (f *fields) firstStr(keys []slot) string {
 	for _, k := range keys {
+		if f.absent(k) {
+			continue
+		}
 		if s := f.strAt(k); s != "" {
 			return s
 		}
@@ -493,6 +505,9 @@ func (f *fields) id(keys, more []slot) string {
 
 func (f *fields) firstID(keys []slot) (pcommon.Value, bool) {
 	for _, k := range keys {
+		if f.absent(k) {
+			continue
+		}
 		if v, ok := f.get(k); ok && isID(v) {
 			return v, true
 		}
@@ -517,6 +532,9 @@ func (f *fields) attempt(keys, more []counterKey, firstUnmarked bool) int {
 
 func (f *fields) firstAttempt(keys []counterKey) (int, bool) {
 	for _, k := range keys {
+		if f.absent(k.key) {
+			continue
+		}
 		if v, ok := f.get(k.key); ok {
 			return attemptNumber(v, k.offset), true
 		}
@@ -534,6 +552,9 @@ func (f *fields) outcome(keys, more []slot) Outcome {
 
 func (f *fields) firstOutcome(keys []slot) Outcome {
 	for _, k := range keys {
+		if f.absent(k) {
+			continue
+		}
 		if s := f.strAt(k); s != "" {
 			if o := parseOutcome(s); o != OutcomeUnknown {
 				return o

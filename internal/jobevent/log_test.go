@@ -106,6 +106,29 @@ func TestFromLogRejectsOtherRecords(t *testing.T) {
 	})
 }
 
+// A JSON body is parsed only when one of its keys is an id key, however it
+// is spaced or escaped.
+func TestFromLogJSONBodyKeys(t *testing.T) {
+	x := newTestExtractor(t, Config{JobIDKeys: []string{"app.job"}})
+	runLogCases(t, x, []logCase{
+		{"spaces around the colon", logSpec{body: `{ "jid" : "j1", "msg" : "done" }`},
+			&Event{System: "sidekiq", ID: "j1", Outcome: OutcomeSuccess}},
+		{"escaped quotes before the id", logSpec{body: `{"msg": "5\" pipe \"x", "job_id": "j1", "status": "ok"}`},
+			&Event{ID: "j1", Outcome: OutcomeSuccess}},
+		{"the user's id key", logSpec{body: `{"app.job":"a-1","outcome":"failed"}`}, &Event{ID: "a-1", Outcome: OutcomeFailure}},
+	})
+	for _, body := range []string{
+		`{"level":"info","msg":"jid: 42 done","path":"/v1/orders","status":200}`,
+		`{"time":"2026-12-03T09:18:19Z","msg":"\"job_id\" is required"}`,
+		`{"job_ids":["a"],"msg":"done"}`,
+	} {
+		lr := logSpec{body: body}.build(t)
+		var ev Event
+		assert.False(t, x.FromLog(lr, &ev), body)
+		assert.Zero(t, testing.AllocsPerRun(10, func() { x.FromLog(lr, &ev) }), "%s is not parsed", body)
+	}
+}
+
 func TestFromLogTime(t *testing.T) {
 	x := newTestExtractor(t, Config{})
 	var ev Event

@@ -195,7 +195,11 @@ func cutPhraseWord(s string) (word, rest string) {
 }
 
 func isPhraseSeparator(c byte) bool {
-	return c <= ' ' || strings.IndexByte(`:;,()[]{}<>!?"'=|/`, c) >= 0
+	switch c {
+	case ':', ';', ',', '(', ')', '[', ']', '{', '}', '<', '>', '!', '?', '"', '\'', '=', '|', '/':
+		return true
+	}
+	return c <= ' '
 }
 
 func isJobWord(w string) bool {
