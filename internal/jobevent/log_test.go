@@ -93,6 +93,30 @@ func TestFromLogUserKeys(t *testing.T) {
 			&Event{ID: "a-1", Outcome: OutcomeSuccess}},
 		{"own id without outcome", logSpec{attrs: map[string]any{"job_id": "a-1", "result": "queued"}}, nil},
 	})
+
+	// The user's keys come before the built-in ones for every field.
+	x = newTestExtractor(t, Config{JobIDKeys: []string{"app.id"}, JobClassKeys: []string{"app.class"}, QueueKeys: []string{"app.queue"},
+		AttemptKeys: []string{"app.try"}, AttemptOffset: 1, OutcomeKeys: []string{"app.result"},
+		ErrorTypeKeys: []string{"app.err_type"}, ErrorMessageKeys: []string{"app.err"}})
+	builtin := map[string]any{"bullmq.job.id": "b-1", "job": "Builtin", "queue": "builtin", "attempt": int64(5), "event": "job_completed",
+		"exception.type": "BuiltinError", "error_message": "builtin: message"}
+	own := map[string]any{"app.id": "a-1", "app.class": "Own", "app.queue": "own", "app.try": int64(0), "app.result": "failed",
+		"app.err_type": "OwnError", "app.err": "own: message"}
+	both := map[string]any{}
+	for _, m := range []map[string]any{builtin, own} {
+		for k, v := range m {
+			both[k] = v
+		}
+	}
+	runLogCases(t, x, []logCase{
+		{"own keys win", logSpec{attrs: both}, &Event{System: "bullmq", ID: "a-1", Class: "Own", Queue: "own", Attempt: 1,
+			Outcome: OutcomeFailure, ErrorType: "OwnError", ErrorMessage: "own: message"}},
+		{"built-in keys fill the rest", logSpec{attrs: map[string]any{"app.id": "a-1", "job": "Builtin", "retries": int64(1),
+			"app.result": "FAILURE", "error": "boom"}},
+			&Event{ID: "a-1", Class: "Builtin", Attempt: 2, Outcome: OutcomeFailure, ErrorType: "boom", ErrorMessage: "boom"}},
+		{"an unknown word under the own key leaves the built-in one", logSpec{attrs: map[string]any{"app.id": "a-1",
+			"app.result": "queued", "event": "job_failed"}}, &Event{ID: "a-1", Outcome: OutcomeFailure}},
+	})
 }
 
 func TestFromLogRejectsOtherRecords(t *testing.T) {
