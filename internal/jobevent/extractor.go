@@ -179,23 +179,30 @@ func (x *Extractor) FromLog(lr plog.LogRecord, ev *Event) bool {
 	}
 	ev.Time = x.clamp(lr.Timestamp(), lr.ObservedTimestamp())
 	if outcome == OutcomeFailure {
-		errObj, hasErrObj := errorObject(&f)
-		ev.ErrorMessage = f.str(x.user.errorMessage, c.errorMessage)
-		if ev.ErrorMessage == "" && hasErrObj {
-			ev.ErrorMessage = str(errObj, "message")
-		}
-		ev.ErrorType = f.str(x.user.errorType, c.errorType)
-		if ev.ErrorType == "" && hasErrObj {
-			ev.ErrorType = firstNonEmpty(str(errObj, "type"), str(errObj, "name"))
-		}
-		if ev.ErrorType == "" {
-			ev.ErrorType = errorName(f.strAt(keyError), ev.ErrorMessage)
-		}
-		if ev.ErrorType == "" {
-			ev.ErrorType = errorTypeFromMessage(ev.ErrorMessage)
-		}
+		x.logError(c, &f, ev)
 	}
 	return true
+}
+
+// logError sets the error of a failed log record: its keys, the user's
+// first; else the error logged as a map; else a type derived from the
+// message.
+func (x *Extractor) logError(c *convention, f *fields, ev *Event) {
+	errObj, hasErrObj := errorObject(f)
+	ev.ErrorMessage = f.str(x.user.errorMessage, c.errorMessage)
+	if ev.ErrorMessage == "" && hasErrObj {
+		ev.ErrorMessage = str(errObj, "message")
+	}
+	ev.ErrorType = f.str(x.user.errorType, c.errorType)
+	if ev.ErrorType == "" && hasErrObj {
+		ev.ErrorType = firstNonEmpty(str(errObj, "type"), str(errObj, "name"))
+	}
+	if ev.ErrorType == "" {
+		ev.ErrorType = errorName(f.strAt(keyError), ev.ErrorMessage)
+	}
+	if ev.ErrorType == "" {
+		ev.ErrorType = errorTypeFromMessage(ev.ErrorMessage)
+	}
 }
 
 // logMessageOutcome is the outcome a log record's message gives: its msg or

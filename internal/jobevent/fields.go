@@ -157,9 +157,13 @@ var builtinKeys = [numBuiltinKeys]string{
 }
 
 // maxRecorded bounds the slots whose values one pass over a record's maps
-// holds: the built-in keys (67) and the user's first ones. The user's keys
+// holds: the built-in keys and the user's first ones. The user's keys
 // beyond it are looked up in the maps.
 const maxRecorded = 128
+
+// Every built-in key must be held: a compile error when they outgrow
+// maxRecorded.
+var _ [maxRecorded - numBuiltinKeys]struct{}
 
 // keyIndex numbers the keys an Extractor reads: the built-in keys, then the
 // user's own.
