@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -484,4 +485,43 @@ func TestFromLogRiverSlog(t *testing.T) {
 		{"stuck is no outcome", logSpec{attrs: map[string]any{"job_id": int64(7), "job_kind": "charge_card"},
 			body: "JobExecutor: Job appears to be stuck", severity: plog.SeverityNumberWarn}, nil},
 	})
+}
+
+// TestFromLogWinstonOTLPCapture reads what @opentelemetry/winston-transport
+// really sent for a BullMQ worker (testdata/logs/bullmq at the repository
+// root): one job failing all 6 attempts, 12 one-attempt failures of one
+// name, 5 successes. Every record is an execution of BullMQ's own span.
+func TestFromLogWinstonOTLPCapture(t *testing.T) {
+	body, err := os.ReadFile("../../testdata/logs/bullmq/winston-otlp.json")
+	require.NoError(t, err)
+	ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(body)
+	require.NoError(t, err)
+	x, err := NewExtractor(Config{}, nil)
+	require.NoError(t, err)
+
+	outcomes := map[string]int{}
+	var chargeAttempts []int
+	for _, rl := range ld.ResourceLogs().All() {
+		for _, sl := range rl.ScopeLogs().All() {
+			for _, lr := range sl.LogRecords().All() {
+				var ev Event
+				require.True(t, x.FromLog(lr, &ev), "%v", lr.Attributes().AsRaw())
+				assert.Equal(t, "bullmq", ev.System)
+				assert.Equal(t, "payments", ev.Queue)
+				assert.False(t, ev.TraceID.IsEmpty())
+				assert.False(t, ev.SpanID.IsEmpty())
+				outcomes[ev.Class+" "+ev.Outcome.String()]++
+				switch ev.Class {
+				case "charge-card":
+					chargeAttempts = append(chargeAttempts, ev.Attempt)
+					assert.Equal(t, "CardDeclinedError", ev.ErrorType)
+				case "sync-inventory":
+					assert.Equal(t, 1, ev.Attempt)
+					assert.Equal(t, "inventory service: connect ECONNREFUSED 10.0.0.7:8443", ev.ErrorMessage)
+				}
+			}
+		}
+	}
+	assert.Equal(t, map[string]int{"charge-card failure": 6, "sync-inventory failure": 12, "send-receipt success": 5}, outcomes)
+	assert.Equal(t, []int{1, 2, 3, 4, 5, 6}, chargeAttempts)
 }
