@@ -37,7 +37,8 @@ func (o Outcome) String() string {
 // record it came from: keep the record alive, or copy what you retain.
 type Event struct {
 	// System is the job system: messaging.system, else the convention's
-	// (river, bullmq, sidekiq, celery, resque, activejob).
+	// (river, bullmq, sidekiq, celery, resque, activejob); empty for a log
+	// record whose keys belong to no library (job_id, task_id...).
 	System string
 	// ID identifies the job across its attempts; empty when the
 	// instrumentation has none (Resque).
