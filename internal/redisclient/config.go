@@ -136,10 +136,11 @@ func validateAddress(key, addr string) error {
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		reason := err.Error()
+		// The reason alone: net.AddrError quotes the address.
+		reason := "invalid address"
 		var addrErr *net.AddrError
 		if errors.As(err, &addrErr) {
-			reason = addrErr.Err // without the address it quotes
+			reason = addrErr.Err
 		}
 		return fmt.Errorf("%s: %q is not host:port: %s", key, shown, reason)
 	}
