@@ -4,10 +4,14 @@
 package statestore // import "github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // Batch collects ops, then holds their results once a Store applied it.
@@ -241,6 +245,17 @@ func (b *Batch) RemoveMember(key, member string) Ref {
 func (b *Batch) CountOnce(r Ref, mark string, delta int64, ttl time.Duration) {
 	b.gates = append(b.gates, gate{op: r, mark: mark, delta: delta, ttl: ttl})
 	b.grouped = false
+}
+
+// AppendMark appends the CountOnce mark of one execution to dst: prefix,
+// then a 64-bit hash of its trace and span ids in 16 hex digits, so that
+// the key is short and the same on every replica.
+func AppendMark(dst []byte, prefix string, traceID [16]byte, spanID [8]byte) []byte {
+	var h xxhash.Digest
+	h.Reset()
+	_, _ = h.Write(traceID[:])
+	_, _ = h.Write(spanID[:])
+	return hex.AppendEncode(append(dst, prefix...), binary.BigEndian.AppendUint64(nil, h.Sum64()))
 }
 
 // gated says the op has gates (once grouped).

@@ -43,7 +43,9 @@ import (
 // batch loses what the processor added (annotations, alert events), so each
 // run sees it as it came in: its clusters fire once and stay firing, the
 // steady state of an incident, and every failure of them is annotated
-// again. The annotations then reuse the attribute capacity left by the
+// again. Over Redis its executions are marked by their trace and span ids:
+// from the second run on, the store finds the marks and reads the counts
+// rather than adding to them (the same work). The annotations then reuse the attribute capacity left by the
 // removed ones, so allocs/span leaves out the growth a freshly decoded span
 // may need for them.
 func BenchmarkFailureCluster(b *testing.B) {
@@ -151,6 +153,7 @@ func sumOf(tel *componenttest.Telemetry, name string) int64 {
 func newRedisBench(b *testing.B, set processor.Settings) (*clusterProcessor, *redisclient.Counter) {
 	srv := redistest.Start(b)
 	cfg := NewDefaultConfig()
+	cfg.State.Backend = statestore.BackendRedis // executions marked for dedupe, as in a collector
 	cfg.State.Redis.Endpoint = srv.Addr()
 	client, err := cfg.State.Redis.NewClient(context.Background(), 2*time.Second)
 	require.NoError(b, err)

@@ -110,6 +110,6 @@ func (c *Config) rules() cluster.Config {
 		MinFailures: c.MinFailures, MinFailureRatio: c.MinFailureRatio, MinExecutions: c.MinExecutions,
 		EscalationFactor: c.EscalationFactor, Severity: c.Severity,
 		MinClasses: c.MinClasses, DependencyWindow: c.DependencyWindow, DependencySeverity: c.DependencySeverity,
-		MaxClasses: c.MaxClasses, MaxFingerprints: c.MaxFingerprints,
+		MaxClasses: c.MaxClasses, MaxFingerprints: c.MaxFingerprints, Dedupe: c.State.DedupeTTL(),
 	}
 }

@@ -5,9 +5,11 @@ package failureclusterprocessor
 
 import (
 	"context"
+	"encoding/binary"
 	"testing"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
@@ -125,8 +127,12 @@ func sidekiqSpan(ss ptrace.ScopeSpans, class, jid string, end time.Time, errType
 	span := ss.Spans().AppendEmpty()
 	span.SetKind(ptrace.SpanKindConsumer)
 	span.SetName("default process")
-	span.SetTraceID(pcommon.TraceID{3, byte(len(jid)), jid[len(jid)-1], jid[0]})
-	span.SetSpanID(pcommon.SpanID{1})
+	// Its own trace per job, its own span per execution: a shared store
+	// counts each execution once by these ids.
+	var trace pcommon.TraceID
+	binary.BigEndian.PutUint64(trace[:], xxhash.Sum64String(jid))
+	span.SetTraceID(trace)
+	span.SetSpanID(pcommon.SpanID(binary.BigEndian.AppendUint64(nil, uint64(end.UnixNano()))))
 	span.SetStartTimestamp(pcommon.NewTimestampFromTime(end.Add(-time.Second)))
 	span.SetEndTimestamp(pcommon.NewTimestampFromTime(end))
 	attrs := span.Attributes()

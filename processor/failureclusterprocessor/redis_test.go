@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -47,7 +48,9 @@ func newReplicas(t *testing.T, srv *redistest.Server, clock clockwork.Clock, n i
 		counter := new(redisclient.Counter)
 		client.AddHook(counter)
 		store := statestore.NewRedis(client, "fc-test:", 2*time.Second, statestore.WithClock(clock))
-		p, err := newClusterProcessorWithStore(processortest.NewNopSettings(metadata.Type), NewDefaultConfig(), clock, store)
+		pcfg := NewDefaultConfig()
+		pcfg.State.Backend = statestore.BackendRedis // executions marked for dedupe, as in a collector
+		p, err := newClusterProcessorWithStore(processortest.NewNopSettings(metadata.Type), pcfg, clock, store)
 		require.NoError(t, err)
 		t.Cleanup(func() { require.NoError(t, p.shutdown(context.Background())) })
 		out[i] = replica{p: p, counter: counter}
@@ -351,4 +354,56 @@ func TestRedisRefusesConnection(t *testing.T) {
 			assert.NotEmpty(t, keys, "counting in Redis again")
 		})
 	}
+}
+
+// A traces pipeline and a logs pipeline share one Redis under the default
+// key_prefix. 8 ChargeJob failures reach the store as their spans and as
+// their log records (the same trace and span ids): they count once, so no
+// cluster fires (10 is the threshold). 6 more, 3 as spans only and 3 as log
+// records only, count too: the cluster fires once, at the 11th failure.
+func TestSpansAndLogsCountOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg := NewDefaultConfig()
+	cfg.State.Backend = statestore.BackendRedis
+	cfg.State.Redis.Endpoint = srv.Addr()
+	cfg.State.Redis.Timeout = 2 * time.Second
+	clock := clockwork.NewFakeClockAt(t0)
+	traces, spanSink := newTraces(t, cfg, clock)
+	logs, logSink := newLogs(t, cfg, clock)
+	ctx := context.Background()
+	alerts := func() []string {
+		var out []string
+		for _, a := range spanAlerts(spanSink.AllTraces()) {
+			out = append(out, fmt.Sprint(alertKey(a.attrs), " at ", a.attrs["alert.value"]))
+		}
+		for _, a := range logAlerts(logSink.AllLogs()) {
+			out = append(out, fmt.Sprint(alertKey(a.attrs), " at ", a.attrs["alert.value"]))
+		}
+		return out
+	}
+	execution := func(i int, asSpan, asLog bool) {
+		td, ss := newScopeSpans()
+		jid, at := fmt.Sprintf("jid-%02d", i), t0.Add(-time.Minute+time.Duration(i)*time.Second)
+		span := sidekiqSpan(ss, "ChargeJob", jid, at, "Stripe::APIConnectionError", "Could not connect to Stripe")
+		ld := plog.NewLogs()
+		lr := jobLog(ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords(), "ChargeJob", jid, at,
+			"Stripe::APIConnectionError", "Could not connect to Stripe")
+		lr.SetTraceID(span.TraceID())
+		lr.SetSpanID(span.SpanID())
+		if asSpan {
+			require.NoError(t, traces.ConsumeTraces(ctx, td))
+		}
+		if asLog {
+			require.NoError(t, logs.ConsumeLogs(ctx, ld))
+		}
+	}
+
+	for i := range 8 {
+		execution(i, true, true)
+	}
+	assert.Empty(t, alerts(), "8 failures, each seen twice")
+	for i := 8; i < 14; i++ {
+		execution(i, i%2 == 0, i%2 == 1)
+	}
+	assert.Equal(t, []string{"failure_cluster ChargeJob firing level 1 at 11"}, alerts())
 }

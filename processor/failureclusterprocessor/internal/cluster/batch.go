@@ -42,6 +42,8 @@ type Batch struct {
 	rawIdx   map[uint64]int32 // hash of error type and message -> prints
 	seen     map[uint64]struct{}
 	arena    []byte // fingerprints of the batch
+	marked   []markedEvent
+	markKeys []byte // the marks' keys, as one string once queued
 	ops      statestore.Batch
 	lists    [2]string // scratch for a claim's listed sets
 	records  []Record
@@ -76,14 +78,27 @@ type batchClass struct {
 	windowFailures, windowExecutions              int64
 }
 
+// bucketAdd is a class's executions and failures of one bucket: those
+// without a dedupe mark, and how many with one (they count by CountOnce).
 type bucketAdd struct {
 	bucket, atMs, failures, executions int64
+	markedFailures                     int64
+	execRef, failRef                   statestore.Ref
 }
 
 type typeCount struct {
 	print int32
-	n     int64
+	n     int64 // without a dedupe mark
 	typ   string // the fingerprint's normalized error type, once resolved
+	ref   statestore.Ref
+}
+
+// markedEvent is an execution the store counts once, by its dedupe mark.
+type markedEvent struct {
+	class, print int32 // print -1: none (a success, or past the batch's bound)
+	bucket       int64
+	failure      bool
+	ids          [24]byte // trace and span ids
 }
 
 // batchPrint is one error fingerprint's failures in the batch.
@@ -136,6 +151,8 @@ func (b *Batch) Reset() {
 	clear(b.rawIdx)
 	clear(b.seen)
 	b.arena = b.arena[:0]
+	b.marked = b.marked[:0]
+	b.markKeys = b.markKeys[:0]
 	b.records = b.records[:0]
 	b.failures = 0
 }
@@ -187,9 +204,13 @@ func (b *Batch) add(ev *jobevent.Event, i int32) eventRef {
 		return ref
 	}
 	c := &b.classes[ci]
-	c.add(bucket, atMs, failure)
+	marked := d.cfg.Dedupe > 0 && !ev.TraceID.IsEmpty() && !ev.SpanID.IsEmpty()
+	c.add(bucket, atMs, failure, marked)
 	c.lastEvent = i
 	if !failure {
+		if marked {
+			b.mark(ev, ci, -1, bucket, false)
+		}
 		return ref
 	}
 	b.failures++
@@ -200,10 +221,13 @@ func (b *Batch) add(ev *jobevent.Event, i int32) eventRef {
 	c.traces.add(ev.TraceID)
 	pi := b.printIndex(ev)
 	ref.print = pi
+	if marked {
+		b.mark(ev, ci, pi, bucket, true)
+	}
 	if pi < 0 {
 		return ref
 	}
-	c.addType(pi)
+	c.addType(pi, marked)
 	p := &b.prints[pi]
 	p.lastMs, p.lastEvent = max(p.lastMs, atMs), i
 	p.traces.add(ev.TraceID)
@@ -321,21 +345,38 @@ func (b *Batch) printIndex(ev *jobevent.Event) int32 {
 	return pi
 }
 
-func (c *batchClass) add(bucket, atMs int64, failure bool) {
-	var f int64
+// mark records a counted execution that has trace and span ids: the store
+// counts it once (CountOnce), however often it arrives.
+func (b *Batch) mark(ev *jobevent.Event, class, print int32, bucket int64, failure bool) {
+	m := markedEvent{class: class, print: print, bucket: bucket, failure: failure}
+	copy(m.ids[:16], ev.TraceID[:])
+	copy(m.ids[16:], ev.SpanID[:])
+	b.marked = append(b.marked, m)
+}
+
+func (c *batchClass) add(bucket, atMs int64, failure, marked bool) {
 	if failure {
-		f = 1
 		c.failures++
 		c.firstMs, c.lastMs = min(c.firstMs, atMs), max(c.lastMs, atMs)
+	}
+	var f, x, mf int64 // failures, executions, marked failures
+	switch {
+	case marked && failure:
+		mf = 1
+	case !marked && failure:
+		f, x = 1, 1
+	case !marked:
+		x = 1
 	}
 	c.lastEventMs = max(c.lastEventMs, atMs)
 	for k := range c.adds {
 		if a := &c.adds[k]; a.bucket == bucket {
-			a.atMs, a.failures, a.executions = max(a.atMs, atMs), a.failures+f, a.executions+1
+			a.atMs, a.failures, a.executions = max(a.atMs, atMs), a.failures+f, a.executions+x
+			a.markedFailures += mf
 			return
 		}
 	}
-	c.adds = append(c.adds, bucketAdd{bucket: bucket, atMs: atMs, failures: f, executions: 1})
+	c.adds = append(c.adds, bucketAdd{bucket: bucket, atMs: atMs, failures: f, executions: x, markedFailures: mf})
 	// Oldest first, so the last window op reads the whole window.
 	for k := len(c.adds) - 1; k > 0 && c.adds[k].bucket < c.adds[k-1].bucket; k-- {
 		c.adds[k], c.adds[k-1] = c.adds[k-1], c.adds[k]
@@ -353,15 +394,21 @@ func (c *batchClass) anchor(state alert.State) int32 {
 	return c.lastEvent
 }
 
-func (c *batchClass) addType(pi int32) {
+// addType counts a failure of fingerprint pi; a marked one counts by
+// CountOnce.
+func (c *batchClass) addType(pi int32, marked bool) {
+	var n int64 = 1
+	if marked {
+		n = 0
+	}
 	for k := range c.types {
 		if c.types[k].print == pi {
-			c.types[k].n++
+			c.types[k].n += n
 			return
 		}
 	}
 	if len(c.types) < errorTypesKept {
-		c.types = append(c.types, typeCount{print: pi, n: 1})
+		c.types = append(c.types, typeCount{print: pi, n: n})
 	}
 }
 
@@ -483,16 +530,19 @@ func (b *Batch) queue() {
 		c := &b.classes[i]
 		st := c.state
 		claim := c.failures > 0 || c.level > 0
-		for k, a := range c.adds {
+		for k := range c.adds {
+			a := &c.adds[k]
 			at := time.UnixMilli(a.atMs)
-			c.execRef = ops.WindowAdd(st.xKey, d.window, at, a.executions)
-			if a.failures > 0 && (!claim || k < len(c.adds)-1) {
-				ops.WindowAdd(st.fKey, d.window, at, a.failures)
+			a.execRef = ops.WindowAdd(st.xKey, d.window, at, a.executions)
+			c.execRef, a.failRef = a.execRef, -1
+			if (a.failures > 0 || a.markedFailures > 0) && (!claim || k < len(c.adds)-1) {
+				a.failRef = ops.WindowAdd(st.fKey, d.window, at, a.failures)
 			}
 		}
 		if c.failures > 0 {
-			for _, t := range c.types {
-				ops.TopAdd(c.topKey, t.typ, t.n, errorTypesKept, 2*d.cfg.Window)
+			for k := range c.types {
+				t := &c.types[k]
+				t.ref = ops.TopAdd(c.topKey, t.typ, t.n, errorTypesKept, 2*d.cfg.Window)
 			}
 			c.lastRef = ops.Max(st.lastK, c.lastMs, ttl)
 			c.firstRef = ops.Max(st.firstK, -c.firstMs, ttl)
@@ -502,14 +552,16 @@ func (b *Batch) queue() {
 		}
 		// The claim on the failures of the window ending in the last
 		// bucket, over its executions; with the error types for the record.
-		last := c.adds[len(c.adds)-1]
+		last := &c.adds[len(c.adds)-1]
 		c.failRef = ops.WindowAdd(st.fKey, d.window, time.UnixMilli(last.atMs), last.failures)
+		last.failRef = c.failRef
 		b.lists = [2]string{c.topKey, c.prevKey}
 		c.claimRef = ops.Claim(c.failRef, statestore.Claim{
 			Set: activeClassesKey, Member: st.member, Capacity: d.cfg.MaxClasses, TTL: d.regTTL,
 			Rule: d.classRule, Known: c.level, Of: st.xKey, List: b.lists[:], ListLimit: errorTypesKept,
 		})
 	}
+	b.countOnce()
 	for i := range b.prints {
 		p := &b.prints[i]
 		for _, ci := range p.classes {
@@ -521,6 +573,46 @@ func (b *Batch) queue() {
 				Set: activePrintsKey, Member: p.state.print, Capacity: d.cfg.MaxFingerprints, TTL: d.regTTL,
 				Rule: d.printRule, Known: p.level, List: b.lists[:1], ListLimit: classesPerFingerprint,
 			})
+		}
+	}
+}
+
+// countOnce has each marked execution counted once in its class's windows
+// and error types, by its dedupe mark.
+func (b *Batch) countOnce() {
+	if len(b.marked) == 0 {
+		return
+	}
+	d := b.d
+	for _, m := range b.marked {
+		b.markKeys = statestore.AppendMark(b.markKeys, markKeyPrefix, [16]byte(m.ids[:16]), [8]byte(m.ids[16:]))
+	}
+	keys := string(b.markKeys)
+	keyLen := len(keys) / len(b.marked)
+	for k, m := range b.marked {
+		key := keys[k*keyLen : (k+1)*keyLen]
+		c := &b.classes[m.class]
+		var a *bucketAdd
+		for j := range c.adds {
+			if c.adds[j].bucket == m.bucket {
+				a = &c.adds[j]
+				break
+			}
+		}
+		b.ops.CountOnce(a.execRef, key, 1, d.cfg.Dedupe)
+		if !m.failure {
+			continue
+		}
+		b.ops.CountOnce(a.failRef, key, 1, d.cfg.Dedupe)
+		if m.print < 0 {
+			continue
+		}
+		typ := b.prints[m.print].state.errType()
+		for _, t := range c.types {
+			if t.typ == typ {
+				b.ops.CountOnce(t.ref, key, 1, d.cfg.Dedupe)
+				break
+			}
 		}
 	}
 }

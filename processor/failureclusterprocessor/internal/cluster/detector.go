@@ -78,6 +78,12 @@ type Config struct {
 	// clusters that can be active at once.
 	MaxClasses      int
 	MaxFingerprints int
+
+	// Dedupe is how long the store remembers an execution it counted, by
+	// its trace and span ids, so that it counts once however often it
+	// arrives (its span and its log record, two replicas); 0: executions
+	// are not marked, for a store only this detector uses.
+	Dedupe time.Duration
 }
 
 // Validate reports rules the detector cannot apply.
@@ -117,6 +123,9 @@ func (c *Config) Validate() error {
 	if c.MaxFingerprints < 1 || c.MaxFingerprints > maxTracked {
 		errs = append(errs, fmt.Errorf("max_fingerprints: must be between 1 and %d", maxTracked))
 	}
+	if c.Dedupe < 0 {
+		errs = append(errs, errors.New("dedupe: must not be negative"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -133,6 +142,8 @@ const (
 
 	activeClassesKey = "fc:active"
 	activePrintsKey  = "fc:dep:active"
+	// markKeyPrefix starts the executions' dedupe marks.
+	markKeyPrefix = "fc:m:"
 )
 
 // Stats describes what the detector tracks, for the processor's telemetry.

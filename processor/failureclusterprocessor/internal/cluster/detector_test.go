@@ -512,3 +512,35 @@ func recs0ID(t *testing.T, h *harness) string {
 	_, st, _ := h.d.classes.GetOldest()
 	return st.id
 }
+
+// Two detectors over one store that marks executions (a traces and a logs
+// pipeline on one Redis): executions seen by both count once in the
+// failures, the executions and the error types; the others count too.
+func TestDedupeAcrossDetectors(t *testing.T) {
+	cfg := testConfig()
+	cfg.Dedupe = 10 * time.Minute
+	clock := clockwork.NewFakeClockAt(t0)
+	store := statestore.NewMemory(100_000, statestore.WithClock(clock))
+	spans, logs := newHarnessOver(t, cfg, clock, store), newHarnessOver(t, cfg, clock, store)
+	at := t0.Add(-time.Minute)
+	seen := append(failures(8, "PaymentJob", "Net::ReadTimeout", "timed out", at), successes(4, "PaymentJob", at)...)
+	more := failures(3, "PaymentJob", "Errno::ECONNREFUSED", "refused", at)
+	for i := range seen {
+		seen[i].SpanID = pcommon.SpanID{1, byte(i)}
+	}
+	for i := range more {
+		more[i].SpanID = pcommon.SpanID{2, byte(i)}
+	}
+
+	recs, _ := spans.observe(t, seen...)
+	assert.Empty(t, recs)
+	recs, _ = logs.observe(t, seen...)
+	assert.Empty(t, recs, "the same 8 failures, counted once")
+	recs, _ = logs.observe(t, more...)
+	require.Len(t, recs, 1)
+	a := recs[0].Alert
+	assert.Equal(t, int64(11), attr(a, AttrFailures))
+	assert.Equal(t, int64(15), attr(a, AttrExecutions))
+	assert.Equal(t, "Net::ReadTimeout", a.ErrorType)
+	assert.InDelta(t, 8.0/11, attr(a, AttrErrorShare), 1e-9, "the error types counted once too")
+}

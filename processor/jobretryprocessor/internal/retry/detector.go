@@ -449,29 +449,22 @@ func (s *scratch) release() {
 // bytes and returns their offset.
 func (s *scratch) addKeys(hash uint64) int {
 	at := len(s.keys)
-	s.keys = appendHashKey(s.keys, runsKeyPrefix, hash)
-	s.keys = appendHashKey(s.keys, alertKeyPrefix, hash)
-	return at
-}
-
-// appendHashKey appends prefix and hash in 16 hex digits.
-func appendHashKey(dst []byte, prefix string, hash uint64) []byte {
 	var sum [8]byte
 	for b := range sum {
 		sum[b] = byte(hash >> (56 - 8*b))
 	}
-	return hex.AppendEncode(append(dst, prefix...), sum[:])
+	s.keys = append(s.keys, runsKeyPrefix...)
+	s.keys = hex.AppendEncode(s.keys, sum[:])
+	s.keys = append(s.keys, alertKeyPrefix...)
+	s.keys = hex.AppendEncode(s.keys, sum[:])
+	return at
 }
 
 // addExecKey appends an execution's dedupe mark key to the batch's key
 // bytes and returns its offset.
 func (s *scratch) addExecKey(trace pcommon.TraceID, span pcommon.SpanID) int {
 	at := len(s.keys)
-	var h xxhash.Digest
-	h.Reset()
-	_, _ = h.Write(trace[:])
-	_, _ = h.Write(span[:])
-	s.keys = appendHashKey(s.keys, execKeyPrefix, h.Sum64())
+	s.keys = statestore.AppendMark(s.keys, execKeyPrefix, trace, span)
 	return at
 }
 
