@@ -19,17 +19,18 @@ import (
 // payload does not pin it. A Batch is reused with Reset; it is not safe for
 // concurrent use.
 //
-// A key belongs to one family of ops: counters (Incr, MarkOnce), Max,
-// WindowAdd, or sets (TopAdd, DistinctAdd, MemberMax, Members, RemoveMember,
-// and the registries of Claim); Delete takes any. Mixing families on a key
-// fails the op. Scores and counters
-// are int64 and must stay within ±2^53 (Redis keeps sorted set scores as
+// A key belongs to one family of ops: counters (Incr, MarkOnce and the
+// marks of Dedupe), Max, WindowAdd, or sets (TopAdd, DistinctAdd,
+// MemberMax, Members, RemoveMember, and the registries of Claim); Delete
+// takes any. Mixing families on a key fails the op. Scores and counters are
+// int64 and must stay within ±2^53 (Redis keeps sorted set scores as
 // float64).
 type Batch struct {
 	ops     []op
 	entries []Entry
 	claims  []claimArgs
-	lists   []string // the sets the claims list
+	lists   []string   // the sets the claims list
+	marks   []markArgs // by Mark
 	// gates in the order added, and their indexes grouped by op (see
 	// groupGates), so that a store reads an op's gates in one slice.
 	gates   []gate
@@ -37,13 +38,20 @@ type Batch struct {
 	grouped bool
 }
 
+// Mark names one event's mark in a Batch (see Batch.Dedupe).
+type Mark int32
+
+type markArgs struct {
+	key string
+	ttl time.Duration
+}
+
 // gate is one CountOnce: op's add counts delta more when this Apply set
 // mark (or found it set by this Apply).
 type gate struct {
 	op    Ref
-	mark  string
+	mark  Mark
 	delta int64
-	ttl   time.Duration
 }
 
 // Ref names one op of a Batch; it reads that op's results after Apply.
@@ -120,7 +128,8 @@ func (b *Batch) Reset() {
 	b.claims = b.claims[:0]
 	clear(b.lists)
 	b.lists = b.lists[:0]
-	clear(b.gates)
+	clear(b.marks)
+	b.marks = b.marks[:0]
 	b.gates = b.gates[:0]
 	b.byOp = b.byOp[:0]
 	b.grouped = false
@@ -227,23 +236,30 @@ func (b *Batch) RemoveMember(key, member string) Ref {
 	return b.add(op{kind: opRemoveMember, key: key, member: member})
 }
 
-// CountOnce deduplicates one event of op r, an Incr, a WindowAdd or a
-// TopAdd: the op adds delta more (to its own delta, which should then leave
-// the event out) only when this Apply is the first to see mark within ttl
+// Dedupe names one event for CountOnce: key (e.g. a hash of a job
+// execution's trace and span ids, see AppendMark) is its mark, which the
+// store keeps for ttl once it counted the event.
+func (b *Batch) Dedupe(key string, ttl time.Duration) Mark {
+	b.marks = append(b.marks, markArgs{key: key, ttl: ttl})
+	return Mark(len(b.marks) - 1)
+}
+
+// CountOnce counts event m once in op r, an Incr, a WindowAdd or a TopAdd:
+// the op adds delta more (to its own delta, which then leaves the event
+// out) only when this Apply is the first to see m's mark while it lives
 // (SET NX PX). So an event reaching the store twice, from two signals (a
 // job's span and its log record), two pipelines or two replicas, counts
-// once; mark names the event (e.g. a hash of its trace and span ids). One
-// mark may gate several ops of a batch, and counts in each (an execution in
-// a failures and an executions window): the caller leaves out the repeats
-// of an event within its batch. An op with gates still reads its count
-// when none counts (delta 0 reads, as WindowAdd's).
+// once. One mark may gate several ops of a batch, and counts in each (an
+// execution in a failures and an executions window): the caller leaves
+// out the repeats of an event within its batch. An op with gates still
+// reads its count when none counts (delta 0 reads, as WindowAdd's).
 //
 // The ops with gates run, in the order added, after the batch's other ops,
 // with the claims (a Lua script on Redis); so does a claim's op. A gate
 // whose mark is a key of another kind fails its op, and the marks set
 // before it in that op stay set.
-func (b *Batch) CountOnce(r Ref, mark string, delta int64, ttl time.Duration) {
-	b.gates = append(b.gates, gate{op: r, mark: mark, delta: delta, ttl: ttl})
+func (b *Batch) CountOnce(r Ref, m Mark, delta int64) {
+	b.gates = append(b.gates, gate{op: r, mark: m, delta: delta})
 	b.grouped = false
 }
 
@@ -324,9 +340,17 @@ func (b *Batch) setEntries(i, first int) {
 // validate checks every op before a store runs any, so both backends reject
 // the same batches.
 func (b *Batch) validate() error {
+	for _, m := range b.marks {
+		if m.key == "" {
+			return errors.New("Dedupe: empty mark")
+		}
+		if err := positiveTTL(m.ttl); err != nil {
+			return fmt.Errorf("Dedupe %q: %w", m.key, err)
+		}
+	}
 	for _, g := range b.gates {
 		if err := b.validateGate(g); err != nil {
-			return fmt.Errorf("CountOnce on op %d (mark %q): %w", g.op, g.mark, err)
+			return fmt.Errorf("CountOnce on op %d: %w", g.op, err)
 		}
 	}
 	b.groupGates()
@@ -368,13 +392,13 @@ func (b *Batch) validateGate(g gate) error {
 	if int(g.op) < 0 || int(g.op) >= len(b.ops) {
 		return errors.New("no such op")
 	}
-	switch k := b.ops[g.op].kind; {
-	case k != opIncr && k != opWindowAdd && k != opTopAdd:
+	if k := b.ops[g.op].kind; k != opIncr && k != opWindowAdd && k != opTopAdd {
 		return fmt.Errorf("cannot count once on %s", k)
-	case g.mark == "":
-		return errors.New("empty mark")
 	}
-	return positiveTTL(g.ttl)
+	if int(g.mark) < 0 || int(g.mark) >= len(b.marks) {
+		return errors.New("no such mark")
+	}
+	return nil
 }
 
 // maxTTL keeps expiry times far from int64 overflow.

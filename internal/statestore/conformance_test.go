@@ -214,34 +214,37 @@ var conformance = []struct {
 	}},
 	{"CountOnce counts an event once while its mark lives, in every op it gates", []step{
 		{ops: func(b *Batch) {
+			ma, mb, mc, md := b.Dedupe("m:a", time.Minute), b.Dedupe("m:b", time.Minute), b.Dedupe("m:c", time.Minute), b.Dedupe("m:d", time.Minute)
 			n := b.Incr("n", 1, day) // 1 event without a mark
-			b.CountOnce(n, "m:a", 1, time.Minute)
-			b.CountOnce(n, "m:b", 1, time.Minute)
+			b.CountOnce(n, ma, 1)
+			b.CountOnce(n, mb, 1)
 			x := b.WindowAdd("x", window1m, start, 0)
 			f := b.WindowAdd("f", window1m, start, 0)
 			top := b.TopAdd("types", "E", 0, 5, day)
-			b.CountOnce(x, "m:c", 1, time.Minute) // one execution, counted in both windows
-			b.CountOnce(f, "m:c", 1, time.Minute)
-			b.CountOnce(top, "m:c", 2, time.Minute)
-			b.CountOnce(x, "m:d", 1, time.Minute)
+			b.CountOnce(x, mc, 1) // one execution, counted in both windows
+			b.CountOnce(f, mc, 1)
+			b.CountOnce(top, mc, 2)
+			b.CountOnce(x, md, 1)
 			b.Incr("plain", 1, day) // runs before the ops with gates
 		}, want: []result{{value: 3}, {value: 2}, {value: 1}, {value: 2, ok: true}, {value: 1}}},
 		{advance: sec, ops: func(b *Batch) {
+			ma, mc := b.Dedupe("m:a", time.Minute), b.Dedupe("m:c", time.Minute)
 			n := b.Incr("n", 0, day)
-			b.CountOnce(n, "m:a", 1, time.Minute) // seen: the log record of a counted span
-			b.CountOnce(n, "m:e", 1, time.Minute)
+			b.CountOnce(n, ma, 1) // seen: the log record of a counted span
+			b.CountOnce(n, b.Dedupe("m:e", time.Minute), 1)
 			x := b.WindowAdd("x", window1m, start, 0)
-			b.CountOnce(x, "m:c", 1, time.Minute)
+			b.CountOnce(x, mc, 1)
 			top := b.TopAdd("types", "E", 0, 5, day)
-			b.CountOnce(top, "m:c", 2, time.Minute)
-			retryClaim(b, b.Incr("runs", 4, day), false)
-			b.CountOnce(Ref(b.Len()-2), "m:f", 1, time.Minute) // the claim decides on the gated count
+			b.CountOnce(top, mc, 2)
+			runs := b.Incr("runs", 4, day)
+			b.CountOnce(runs, b.Dedupe("m:f", time.Minute), 1)
+			retryClaim(b, runs, false) // decides on the gated count
 		}, want: []result{{value: 4}, {value: 2}, {value: 2, ok: true}, {value: 5}, {value: 1, ok: true}}},
 	}},
 	{"CountOnce on a mark of another kind fails its op", []step{
 		{ops: func(b *Batch) {
 			b.TopAdd("set", "a", 1, 5, day)
-			b.CountOnce(b.Incr("n", 1, day), "set", 1, time.Minute)
+			b.CountOnce(b.Incr("n", 1, day), b.Dedupe("set", time.Minute), 1)
 			b.Incr("n", 1, day)
 		}, want: []result{{value: 1, ok: true}, {}, {value: 1}}, wantErr: `Incr "n"`},
 	}},

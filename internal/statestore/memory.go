@@ -166,12 +166,13 @@ func (m *Memory) countGates(b *Batch, o *op, t times) error {
 	o.gain = 0
 	for _, k := range b.opGates(o) {
 		g := &b.gates[k]
-		e, err := m.get(g.mark, kindString, t.ns)
+		mark := &b.marks[g.mark]
+		e, err := m.get(mark.key, kindString, t.ns)
 		switch {
 		case err != nil:
 			return err
 		case e == nil:
-			m.create(g.mark, kindString, t.ns+int64(g.ttl)).value = m.applies
+			m.create(mark.key, kindString, t.ns+int64(mark.ttl)).value = m.applies
 		case e.value != m.applies:
 			continue
 		}

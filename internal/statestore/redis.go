@@ -289,6 +289,7 @@ func (s *Redis) queueScripted(ctx context.Context, pipe redis.Pipeliner, b *Batc
 	}
 	first = pipe.Len()
 	token := s.token()
+	marks := markArgsOf{prefix: s.prefix, keys: make([]any, len(b.marks))}
 	var keys, argv []any
 	entries, gates := 0, 0
 	flush := func() {
@@ -302,7 +303,7 @@ func (s *Redis) queueScripted(ctx context.Context, pipe redis.Pipeliner, b *Batc
 		if !b.entryHead(i) {
 			continue
 		}
-		keys, argv = s.appendEntry(keys, argv, b, i, nowMs)
+		keys, argv = s.appendEntry(keys, argv, b, i, nowMs, &marks)
 		entries, gates = entries+1, gates+int(b.ops[i].gates)
 		if entries == entriesPerCall || gates >= gatesPerCall {
 			flush()
@@ -319,9 +320,32 @@ func (s *Redis) token() string {
 	return s.id + strconv.FormatUint(s.applies.Add(1), 36)
 }
 
+// markArgsOf makes the script arguments of a batch's marks, each once
+// however many ops it gates.
+type markArgsOf struct {
+	prefix string
+	keys   []any // by Mark, once made
+	ttl    time.Duration
+	ttlArg any
+}
+
+func (a *markArgsOf) key(b *Batch, m Mark) any {
+	if a.keys[m] == nil {
+		a.keys[m] = a.prefix + b.marks[m].key
+	}
+	return a.keys[m]
+}
+
+func (a *markArgsOf) ttlMs(b *Batch, m Mark) any {
+	if ttl := b.marks[m].ttl; a.ttlArg == nil || ttl != a.ttl {
+		a.ttl, a.ttlArg = ttl, ttl.Milliseconds()
+	}
+	return a.ttlArg
+}
+
 // appendEntry appends the keys and the ARGV values of the entry of op i:
 // the op, its claim when one follows, its gates.
-func (s *Redis) appendEntry(keys, argv []any, b *Batch, i int, nowMs int64) ([]any, []any) {
+func (s *Redis) appendEntry(keys, argv []any, b *Batch, i int, nowMs int64, marks *markArgsOf) ([]any, []any) {
 	src := &b.ops[i]
 	nkeys := len(keys)
 	keys = append(keys, s.prefix+src.key)
@@ -361,8 +385,8 @@ func (s *Redis) appendEntry(keys, argv []any, b *Batch, i int, nowMs int64) ([]a
 	argv = append(argv, src.gates, claimed)
 	for _, k := range b.opGates(src) {
 		g := &b.gates[k]
-		keys = append(keys, s.prefix+g.mark)
-		argv = append(argv, g.delta, g.ttl.Milliseconds())
+		keys = append(keys, marks.key(b, g.mark))
+		argv = append(argv, g.delta, marks.ttlMs(b, g.mark))
 	}
 	return keys, argv
 }

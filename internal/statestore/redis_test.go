@@ -30,7 +30,7 @@ func everyOp(b *Batch, ttl time.Duration) {
 	b.DistinctAdd("distinct", "a", time.Time{}, ttl, 5)
 	b.MemberMax("active", "a", 1, 5, ttl)
 	b.Claim(b.Incr("claimed", 2, ttl), Claim{Set: "registry", Member: "a", Capacity: 5, TTL: ttl, Rule: Rule{Threshold: 1}})
-	b.CountOnce(b.Incr("gated", 0, ttl), "once", 1, ttl)
+	b.CountOnce(b.Incr("gated", 0, ttl), b.Dedupe("once", ttl), 1)
 }
 
 // TestRedisEveryKeyExpires: no op leaves a key without a TTL in a shared
@@ -87,7 +87,7 @@ func TestRedisTTL(t *testing.T) {
 
 	// An event whose mark lived 50ms counts again once the mark is gone.
 	gated := func() int64 {
-		return apply(t, s, func(b *Batch) { b.CountOnce(b.Incr("gated", 0, time.Hour), "once", 1, 50*time.Millisecond) }).Value(0)
+		return apply(t, s, func(b *Batch) { b.CountOnce(b.Incr("gated", 0, time.Hour), b.Dedupe("once", 50*time.Millisecond), 1) }).Value(0)
 	}
 	require.Equal(t, int64(1), gated())
 	require.Eventually(t, func() bool { return gated() > 1 }, 5*time.Second, 10*time.Millisecond)

@@ -88,7 +88,7 @@ type bucketAdd struct {
 
 type typeCount struct {
 	print int32
-	n     int64 // without a dedupe mark
+	n     int64  // without a dedupe mark
 	typ   string // the fingerprint's normalized error type, once resolved
 	ref   statestore.Ref
 }
@@ -590,7 +590,7 @@ func (b *Batch) countOnce() {
 	keys := string(b.markKeys)
 	keyLen := len(keys) / len(b.marked)
 	for k, m := range b.marked {
-		key := keys[k*keyLen : (k+1)*keyLen]
+		mark := b.ops.Dedupe(keys[k*keyLen:(k+1)*keyLen], d.cfg.Dedupe)
 		c := &b.classes[m.class]
 		var a *bucketAdd
 		for j := range c.adds {
@@ -599,18 +599,18 @@ func (b *Batch) countOnce() {
 				break
 			}
 		}
-		b.ops.CountOnce(a.execRef, key, 1, d.cfg.Dedupe)
+		b.ops.CountOnce(a.execRef, mark, 1)
 		if !m.failure {
 			continue
 		}
-		b.ops.CountOnce(a.failRef, key, 1, d.cfg.Dedupe)
+		b.ops.CountOnce(a.failRef, mark, 1)
 		if m.print < 0 {
 			continue
 		}
 		typ := b.prints[m.print].state.errType()
 		for _, t := range c.types {
 			if t.typ == typ {
-				b.ops.CountOnce(t.ref, key, 1, d.cfg.Dedupe)
+				b.ops.CountOnce(t.ref, mark, 1)
 				break
 			}
 		}

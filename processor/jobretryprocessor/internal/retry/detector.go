@@ -213,7 +213,7 @@ func (d *Detector) Detect(ctx context.Context, runs []Run) ([]Found, error) {
 				st.runs = s.ops.Incr(s.runsKey(st), 1, max(d.window-age, time.Millisecond))
 			} else {
 				st.runs = s.ops.Incr(s.runsKey(st), 0, max(d.window-age, time.Millisecond))
-				s.ops.CountOnce(st.runs, s.execKey(st), 1, d.dedupe)
+				s.ops.CountOnce(st.runs, s.ops.Dedupe(s.execKey(st), d.dedupe), 1)
 			}
 			st.mark = s.ops.Claim(st.runs, statestore.Claim{
 				Set: s.alertKey(st), Member: markMember, Capacity: 1, TTL: d.window,
