@@ -31,9 +31,10 @@ func createDefaultConfig() component.Config { return NewDefaultConfig() }
 // The processor annotates spans and log records and adds alerts to them.
 var mutates = processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true})
 
-// Each instance has its own state: a traces and a logs pipeline never count
-// the same executions twice. Tests inject a clock through the context
-// (clockwork.AddToContext).
+// Each pipeline gets an instance of its own, and with the memory store its
+// own state; instances on one Redis share the state, where an execution
+// arriving in both pipelines counts once (statestore.Config.DedupeTTL).
+// Tests inject a clock through the context (clockwork.AddToContext).
 func createTraces(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Traces) (processor.Traces, error) {
 	p, err := newClusterProcessor(ctx, set, cfg.(*Config), clockwork.FromContext(ctx))
 	if err != nil {
