@@ -44,9 +44,9 @@ import (
 // commands do), so each decision is taken on the count its op left, and
 // each gated add on the marks it set. A gate's mark holds the token of the
 // Apply that set it (random per store, numbered per Apply), so the same
-// mark counts in every op of its batch, in any call, and in no other batch. Every key gets a TTL, so nothing outlives its use.
-// Bucket numbers and cutoffs are computed from the store's clock, like the
-// memory store's.
+// mark counts in every op of its batch, in any call, and in no other
+// batch. Every key gets a TTL, so nothing outlives its use. Bucket numbers
+// and cutoffs are computed from the store's clock, like the memory store's.
 //
 // The script is loaded (SCRIPT LOAD) in the first pipeline that needs it.
 // A Redis that lost it (restarted, SCRIPT FLUSH) answers NOSCRIPT: the store
