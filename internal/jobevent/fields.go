@@ -448,10 +448,10 @@ func (f *fields) lookup(s slot) (pcommon.Value, bool) {
 }
 
 func (f *fields) has(s slot) bool {
-	if f.absent(s) {
-		return false
+	if s < f.direct {
+		return f.held[s] != 0
 	}
-	_, ok := f.get(s)
+	_, ok := f.lookup(s)
 	return ok
 }
 

@@ -307,8 +307,8 @@ func TestParseOutcome(t *testing.T) {
 		"failed": OutcomeFailure, "errored": OutcomeFailure, "panicked": OutcomeFailure, "task_failed": OutcomeFailure,
 		"TaskRaised": OutcomeFailure, "completed": OutcomeSuccess, "job_completed": OutcomeSuccess, "succeeded": OutcomeSuccess,
 		"OK": OutcomeSuccess, "success": OutcomeSuccess, "finished": OutcomeSuccess, "Job.Succeeded": OutcomeSuccess,
-		"ſuccess": OutcomeSuccess,
-		"job":     OutcomeUnknown, "started": OutcomeUnknown, "queued": OutcomeUnknown, "retrying": OutcomeUnknown,
+		"ſuccess": OutcomeSuccess, "O\u212a": OutcomeSuccess, "fäiled": OutcomeUnknown, "succeededx": OutcomeUnknown,
+		"job": OutcomeUnknown, "started": OutcomeUnknown, "queued": OutcomeUnknown, "retrying": OutcomeUnknown,
 		"failed_login": OutcomeUnknown, "job_failed_twice": OutcomeUnknown, "jobs.failed": OutcomeUnknown, "200": OutcomeUnknown,
 		"FAILED_LOGIN": OutcomeUnknown, "okay": OutcomeUnknown, strings.Repeat("_", 20) + "failed": OutcomeUnknown,
 	} {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 )
@@ -117,6 +118,9 @@ func parseOutcome(s string) Outcome {
 	if len(s) > maxOutcomeValue {
 		return OutcomeUnknown
 	}
+	if o := outcomeWord(s); o != OutcomeUnknown {
+		return o // most values: one word
+	}
 	w, rest := cutValueWord(s)
 	if isJobWord(w) {
 		w, rest = cutValueWord(rest)
@@ -203,52 +207,84 @@ func isPhraseSeparator(c byte) bool {
 }
 
 func isJobWord(w string) bool {
-	return len(w) <= 4 && (strings.EqualFold(w, "job") || strings.EqualFold(w, "task"))
+	var buf foldBuf
+	switch string(buf[:fold(w, &buf)]) {
+	case "job", "task":
+		return true
+	}
+	return false
 }
 
-// outcomeWord reads one outcome word, in any case.
+// outcomeWord reads one outcome word, in any case. The words, and where real
+// job systems write them:
 func outcomeWord(w string) Outcome {
-	// An ASCII word folds only to a word of its length; others may fold
-	// to ASCII ("ſ" is "s"), so they are compared with every word.
-	ascii := isASCII(w)
-	for _, o := range outcomeWords {
-		if (!ascii || len(o.word) == len(w)) && strings.EqualFold(w, o.word) {
-			return o.outcome
-		}
+	var buf foldBuf
+	switch string(buf[:fold(w, &buf)]) {
+	case "ok", // RQ: "Job OK (<id>)"
+		"done",      // Sidekiq's job logger
+		"success",   // Celery's state SUCCESS
+		"succeeded", // Celery: "Task x[<id>] succeeded in 0.01s"
+		"completed", // BullMQ's state and event
+		"finished":  // RQ's status
+		return OutcomeSuccess
+	case "error", // River's status
+		"errored",  // River: "Job errored"
+		"fail",     // Sidekiq's job logger
+		"failed",   // BullMQ's state and event, RQ's status
+		"failure",  // Celery's state FAILURE
+		"panic",    // River's status
+		"panicked", // River: "Job panicked"
+		"raised",   // Celery: "Task x[<id>] raised unexpected: ..."; RQ: "exception raised while executing"
+		"retry":    // Celery's state RETRY and "Task x[<id>] retry: ..."
+		return OutcomeFailure
 	}
 	return OutcomeUnknown
 }
 
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
+// foldBuf holds a folded word as long as the longest word compared.
+type foldBuf [len("succeeded")]byte
+
+// fold lower-cases w into buf as strings.EqualFold compares it with ASCII
+// words and returns its length; 0 when w is longer than buf.
+func fold(w string, buf *foldBuf) int {
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if c >= utf8.RuneSelf {
+			return foldRunes(w, buf)
 		}
+		if i == len(buf) {
+			return 0
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
 	}
-	return true
+	return len(w)
 }
 
-// outcomeWords are the words that say how a job execution ended, and where
-// real job systems write them.
-var outcomeWords = [...]struct {
-	word    string
-	outcome Outcome
-}{
-	{"ok", OutcomeSuccess},        // RQ: "Job OK (<id>)"
-	{"done", OutcomeSuccess},      // Sidekiq's job logger
-	{"success", OutcomeSuccess},   // Celery's state SUCCESS
-	{"succeeded", OutcomeSuccess}, // Celery: "Task x[<id>] succeeded in 0.01s"
-	{"completed", OutcomeSuccess}, // BullMQ's state and event
-	{"finished", OutcomeSuccess},  // RQ's status
-	{"error", OutcomeFailure},     // River's status
-	{"errored", OutcomeFailure},   // River: "Job errored"
-	{"fail", OutcomeFailure},      // Sidekiq's job logger
-	{"failed", OutcomeFailure},    // BullMQ's state and event, RQ's status
-	{"failure", OutcomeFailure},   // Celery's state FAILURE
-	{"panic", OutcomeFailure},     // River's status
-	{"panicked", OutcomeFailure},  // River: "Job panicked"
-	{"raised", OutcomeFailure},    // Celery: "Task x[<id>] raised unexpected: ..."; RQ: "exception raised while executing"
-	{"retry", OutcomeFailure},     // Celery's state RETRY and "Task x[<id>] retry: ..."
+// foldRunes is fold for a word with non-ASCII letters: "ſ" folds to s and
+// the Kelvin sign to k; any other makes it no ASCII word (0).
+func foldRunes(w string, buf *foldBuf) int {
+	n := 0
+	for _, r := range w {
+		switch {
+		case 'A' <= r && r <= 'Z':
+			r += 'a' - 'A'
+		case r == 'ſ':
+			r = 's'
+		case r == '\u212a':
+			r = 'k'
+		case r >= utf8.RuneSelf:
+			return 0
+		}
+		if n == len(buf) {
+			return 0
+		}
+		buf[n] = byte(r)
+		n++
+	}
+	return n
 }
 
 // maxDerivedErrorType bounds an error type derived from a message: a longer
