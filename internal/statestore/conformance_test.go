@@ -5,6 +5,7 @@ package statestore
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -241,6 +242,10 @@ var conformance = []struct {
 			retryClaim(b, runs, false) // decides on the gated count
 		}, want: []result{{value: 4}, {value: 2}, {value: 2, ok: true}, {value: 5}, {value: 1, ok: true}}},
 	}},
+	{"CountOnce on more events than a script call holds", []step{
+		{ops: func(b *Batch) { gatedRuns(b, 0, 2500) }, want: []result{{value: 2501}, {value: 10, ok: true}}}, // 2500 > 3·2^9
+		{ops: func(b *Batch) { gatedRuns(b, 2490, 2510) }, want: []result{{value: 2512}, {value: 10}}},
+	}},
 	{"CountOnce on a mark of another kind fails its op", []step{
 		{ops: func(b *Batch) {
 			b.TopAdd("set", "a", 1, 5, day)
@@ -392,6 +397,16 @@ var conformance = []struct {
 
 // retryClaim is the claim of a retry detector on a run counter: 3 retries
 // allowed, one level more per doubling; final when the job succeeded.
+// gatedRuns counts 1 run and the runs marked from to to-1, with a claim on
+// the count.
+func gatedRuns(b *Batch, from, to int) {
+	runs := b.Incr("runs", 1, day)
+	for i := from; i < to; i++ {
+		b.CountOnce(runs, b.Dedupe(fmt.Sprint("run:", i), time.Minute), 1)
+	}
+	retryClaim(b, runs, false)
+}
+
 func retryClaim(b *Batch, runs Ref, final bool) Ref {
 	return b.Claim(runs, Claim{Set: "alerts", Member: "job", Capacity: 1, TTL: day,
 		Rule: Rule{Threshold: 3, Factor: 2, Base: 1}, Final: final})

@@ -276,6 +276,42 @@ const (
 // claim's op (the claim is part of its op's entry).
 func (b *Batch) entryHead(i int) bool { return b.ops[i].kind != opClaim && b.scripted(i) }
 
+// scriptEntry is one entry of the script: op, its claim (-1: none) and its gates
+// [from, to) in opGates. An op with more than gatesPerCall gates is split
+// into entries of up to gatesPerCall gates, its own delta in the first, its
+// claim in the last: its adds add up, and the claim sees the total.
+type scriptEntry struct {
+	op, claim, from, to int
+}
+
+// scriptEntries calls fn with the script's entries in order; endsCall says
+// the call is full after it.
+func (b *Batch) scriptEntries(fn func(e scriptEntry, endsCall bool)) {
+	entries, gates := 0, 0
+	for i := range b.ops {
+		if !b.entryHead(i) {
+			continue
+		}
+		claim := -1
+		if i+1 < len(b.ops) && b.ops[i+1].kind == opClaim {
+			claim = i + 1
+		}
+		n := int(b.ops[i].gates)
+		for from := 0; from == 0 || from < n; from += gatesPerCall {
+			e := scriptEntry{op: i, claim: -1, from: from, to: min(from+gatesPerCall, n)}
+			if e.to == n {
+				e.claim = claim
+			}
+			entries, gates = entries+1, gates+e.to-e.from
+			full := entries == entriesPerCall || gates >= gatesPerCall
+			if full {
+				entries, gates = 0, 0
+			}
+			fn(e, full)
+		}
+	}
+}
+
 // queueScripted adds the calls of the script that run, after the other
 // ops, in order, the claims with their ops and the ops with gates; first is
 // the index of the first call in the pipeline (-1: none). load is the
@@ -291,25 +327,20 @@ func (s *Redis) queueScripted(ctx context.Context, pipe redis.Pipeliner, b *Batc
 	token := s.token()
 	marks := markArgsOf{prefix: s.prefix, keys: make([]any, len(b.marks))}
 	var keys, argv []any
-	entries, gates := 0, 0
 	flush := func() {
 		args := make([]any, 0, 4+len(keys)+len(argv))
 		args = append(args, "evalsha", claimScript.Hash(), len(keys))
 		args = append(append(append(args, keys...), token), argv...)
 		_ = pipe.Process(ctx, redis.NewCmd(ctx, args...))
-		keys, argv, entries, gates = keys[:0], argv[:0], 0, 0
+		keys, argv = keys[:0], argv[:0]
 	}
-	for i := range b.ops {
-		if !b.entryHead(i) {
-			continue
-		}
-		keys, argv = s.appendEntry(keys, argv, b, i, nowMs, &marks)
-		entries, gates = entries+1, gates+int(b.ops[i].gates)
-		if entries == entriesPerCall || gates >= gatesPerCall {
+	b.scriptEntries(func(e scriptEntry, endsCall bool) {
+		keys, argv = s.appendEntry(keys, argv, b, e, nowMs, &marks)
+		if endsCall {
 			flush()
 		}
-	}
-	if entries > 0 {
+	})
+	if len(keys) > 0 {
 		flush()
 	}
 	return first, load
@@ -345,15 +376,19 @@ func (a *markArgsOf) ttlMs(b *Batch, m Mark) any {
 
 // appendEntry appends the keys and the ARGV values of the entry of op i:
 // the op, its claim when one follows, its gates.
-func (s *Redis) appendEntry(keys, argv []any, b *Batch, i int, nowMs int64, marks *markArgsOf) ([]any, []any) {
-	src := &b.ops[i]
+func (s *Redis) appendEntry(keys, argv []any, b *Batch, e scriptEntry, nowMs int64, marks *markArgsOf) ([]any, []any) {
+	src := &b.ops[e.op]
 	nkeys := len(keys)
 	keys = append(keys, s.prefix+src.key)
+	delta := src.n
+	if e.from > 0 {
+		delta = 0 // counted in the op's first entry
+	}
 	var c claimArgs
 	var o op
-	claimed := i+1 < len(b.ops) && b.ops[i+1].kind == opClaim
+	claimed := e.claim > 0
 	if claimed {
-		o, c = b.ops[i+1], *b.claimOf(&b.ops[i+1])
+		o, c = b.ops[e.claim], *b.claimOf(&b.ops[e.claim])
 		keys = append(keys, s.prefix+o.key)
 		if c.of != "" {
 			keys = append(keys, s.prefix+c.of)
@@ -369,21 +404,21 @@ func (s *Redis) appendEntry(keys, argv []any, b *Batch, i int, nowMs int64, mark
 	switch src.kind {
 	case opIncr:
 		argv[kind] = "incr"
-		argv = append(argv, src.n, src.ttl.Milliseconds(), 0, 0, 0)
+		argv = append(argv, delta, src.ttl.Milliseconds(), 0, 0, 0)
 	case opWindowAdd:
 		w := src.window()
 		_, from, at := windowSpan(w, eventMs(src, nowMs), nowMs)
 		argv[kind] = "window"
-		argv = append(argv, src.n, windowTTLMs(w), w.Buckets, at, from)
+		argv = append(argv, delta, windowTTLMs(w), w.Buckets, at, from)
 	case opDistinctAdd:
 		argv[kind] = "distinct"
 		argv = append(argv, src.member, eventMs(src, nowMs), nowMs-src.ttl.Milliseconds(), src.limit, src.ttl.Milliseconds())
 	case opTopAdd:
 		argv[kind] = "top"
-		argv = append(argv, src.n, src.member, src.limit, src.ttl.Milliseconds(), 0)
+		argv = append(argv, delta, src.member, src.limit, src.ttl.Milliseconds(), 0)
 	}
-	argv = append(argv, src.gates, claimed)
-	for _, k := range b.opGates(src) {
+	argv = append(argv, e.to-e.from, claimed)
+	for _, k := range b.opGates(src)[e.from:e.to] {
 		g := &b.gates[k]
 		keys = append(keys, marks.key(b, g.mark))
 		argv = append(argv, g.delta, marks.ttlMs(b, g.mark))
@@ -396,40 +431,33 @@ func (s *Redis) appendEntry(keys, argv []any, b *Batch, i int, nowMs int64, mark
 func readScripted(b *Batch, calls []redis.Cmder, errs *opErrors) {
 	var reply []any
 	var callErr error
-	at, entries, gates := 0, 0, 0
-	for i := range b.ops {
-		if !b.entryHead(i) {
-			continue
-		}
-		if entries == 0 {
+	at, newCall, failed := 0, true, -1
+	b.scriptEntries(func(e scriptEntry, endsCall bool) {
+		if newCall {
 			reply, callErr = calls[0].(*redis.Cmd).Slice()
 			calls, at = calls[1:], 0
 		}
-		entries, gates = entries+1, gates+int(b.ops[i].gates)
-		if entries == entriesPerCall || gates >= gatesPerCall {
-			entries, gates = 0, 0
-		}
-		claim := i + 1
-		if claim == len(b.ops) || b.ops[claim].kind != opClaim {
-			claim = -1
-		}
+		newCall = endsCall
 		srcErr, claimErr := callErr, error(nil)
 		if srcErr == nil {
-			at, srcErr, claimErr = readEntry(b, i, claim, reply, at)
+			at, srcErr, claimErr = readEntry(b, e, reply, at)
 		}
 		if srcErr != nil {
-			errs.add(&b.ops[i], srcErr)
+			if failed != e.op { // once for an op of several entries
+				failed = e.op
+				errs.add(&b.ops[e.op], srcErr)
+			}
 			claimErr = srcErr
 		}
-		if claimErr != nil && claim > 0 {
-			errs.add(&b.ops[claim], claimErr)
+		if claimErr != nil && e.claim > 0 {
+			errs.add(&b.ops[e.claim], claimErr)
 		}
-	}
+	})
 }
 
-// readEntry reads the results of op i, and of its claim op when claim > 0,
-// from reply[at:] and returns where the next entry starts.
-func readEntry(b *Batch, i, claim int, reply []any, at int) (next int, srcErr, claimErr error) {
+// readEntry reads the results of entry e's op, and of its claim, from
+// reply[at:] and returns where the next entry starts.
+func readEntry(b *Batch, e scriptEntry, reply []any, at int) (next int, srcErr, claimErr error) {
 	const fixed = 6
 	if len(reply) < at+fixed {
 		return len(reply), errors.New("script reply too short"), nil
@@ -443,9 +471,9 @@ func readEntry(b *Batch, i, claim int, reply []any, at int) (next int, srcErr, c
 	if msg, _ := r[3].(string); msg != "" {
 		return next, errors.New(msg), nil
 	}
-	src := &b.ops[i]
+	src := &b.ops[e.op]
 	src.value, _ = r[0].(int64)
-	if claim < 0 {
+	if e.claim < 0 {
 		ok, _ := r[1].(int64)
 		src.ok = src.kind == opTopAdd && ok == 1
 		return next, nil, nil
@@ -453,7 +481,7 @@ func readEntry(b *Batch, i, claim int, reply []any, at int) (next int, srcErr, c
 	if msg, _ := r[4].(string); msg != "" {
 		return next, nil, errors.New(msg)
 	}
-	o := &b.ops[claim]
+	o := &b.ops[e.claim]
 	o.value, _ = r[1].(int64)
 	ok, _ := r[2].(int64)
 	o.ok = ok == 1
@@ -467,7 +495,7 @@ func readEntry(b *Batch, i, claim int, reply []any, at int) (next int, srcErr, c
 		}
 		b.entries = append(b.entries, Entry{Member: member, Score: int64(f)})
 	}
-	b.setEntries(claim, first)
+	b.setEntries(e.claim, first)
 	return next, nil, nil
 }
 
