@@ -47,6 +47,10 @@ local function sum(values)
   return n
 end
 
+-- counted holds the marks this call decided on: whether the batch counts
+-- them (a mark gating several ops is set once).
+local counted = {}
+
 -- delta is the op's delta at ARGV offset a plus those of its gates whose
 -- mark this batch set (SET NX, or found with the batch's token); nil and
 -- an error for a mark of another type (the marks before it stay set).
@@ -54,11 +58,17 @@ local function delta(a, k)
   local d, gates = tonumber(ARGV[a + 17]), tonumber(ARGV[a + 22])
   local mark = k + tonumber(ARGV[a + 1])
   for g = 0, gates - 1 do
-    local old = redis.pcall('SET', KEYS[mark + g], token, 'NX', 'GET', 'PX', ARGV[a + 25 + 2 * g])
-    if type(old) == 'table' then
-      return nil, old.err
+    local key = KEYS[mark + g]
+    local new = counted[key]
+    if new == nil then
+      local old = redis.pcall('SET', key, token, 'NX', 'GET', 'PX', ARGV[a + 25 + 2 * g])
+      if type(old) == 'table' then
+        return nil, old.err
+      end
+      new = not old or old == token
+      counted[key] = new
     end
-    if not old or old == token then
+    if new then
       d = d + tonumber(ARGV[a + 24 + 2 * g])
     end
   end
