@@ -479,11 +479,14 @@ func (f *fields) str(keys, more []slot) string {
 
 func (f *fields) firstStr(keys []slot) string {
 	for _, k := range keys {
-		if f.absent(k) {
-			continue
-		}
-		if s := f.strAt(k); s != "" {
-			return s
+		if k >= f.direct {
+			if s := f.strAt(k); s != "" {
+				return s
+			}
+		} else if i := f.held[k]; i != 0 { // strAt, inlined
+			if s := f.vals[i].Str(); s != "" {
+				return s
+			}
 		}
 	}
 	return ""
