@@ -120,3 +120,28 @@ func Example_failureCluster() {
 	// failure_cluster firing: PaymentJob 12 failures, Net::ReadTimeout 75%
 	// failure_cluster resolved: PaymentJob, 0 failures in the last hour
 }
+
+// One execution reaching the store twice, as its span (in a traces
+// pipeline) and as its log record (in a logs pipeline), both carrying its
+// trace and span ids: marked with Dedupe, it counts once; the log record
+// reads the count its span left.
+func Example_dedupe() {
+	store := statestore.NewMemory(100_000)
+	ctx := context.Background()
+	trace := [16]byte{0x4b, 0xf9, 0x2f, 0x35}
+	span := [8]byte{0x00, 0xf0, 0x67, 0xaa}
+	var b statestore.Batch
+	for _, signal := range []string{"span", "log record"} {
+		b.Reset()
+		runs := b.Incr("runs:sidekiq/HardJob/2f0c4e", 0, 24*time.Hour)
+		mark := b.Dedupe(string(statestore.AppendMark(nil, "x:", trace, span)), 10*time.Minute)
+		b.CountOnce(runs, mark, 1)
+		if err := store.Apply(ctx, &b); err != nil {
+			panic(err)
+		}
+		fmt.Printf("%s: run %d\n", signal, b.Value(runs))
+	}
+	// Output:
+	// span: run 1
+	// log record: run 1
+}
