@@ -38,8 +38,6 @@ package sidekiq // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueu
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,6 +45,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/redisread"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
 )
 
@@ -84,16 +83,15 @@ const (
 	// read and registry_truncated says so.
 	maxQueueNames = 100_000
 	maxProcesses  = 10_000
-	// maxProblems bounds the problems listed per snapshot; the rest are
-	// counted in one too_many_problems entry.
-	maxProblems = 100
+	// maxProblems bounds the problems listed per snapshot.
+	maxProblems = redisread.MaxProblems
 	// maxClassCells bounds the distinct (state, class, error) cells.
 	maxClassCells = 1000
 )
 
 // Problem kinds (snapshot.Problem.Kind).
 const (
-	kindWrongType         = "wrong_type"
+	kindWrongType         = redisread.KindWrongType
 	kindInvalidJSON       = "invalid_json"
 	kindMissingTimestamp  = "missing_timestamp"
 	kindInvalidTimestamp  = "invalid_timestamp"
@@ -101,9 +99,9 @@ const (
 	kindInvalidValue      = "invalid_value"
 	kindMissingQueue      = "missing_queue"
 	kindRegistryTruncated = "registry_truncated"
-	kindNameTooLong       = "name_too_long"
-	kindInvalidUTF8       = "invalid_utf8"
-	kindTooManyProblems   = "too_many_problems"
+	kindNameTooLong       = redisread.KindNameTooLong
+	kindInvalidUTF8       = redisread.KindInvalidUTF8
+	kindTooManyProblems   = redisread.KindTooManyProblems
 )
 
 // Reader takes snapshots of one Sidekiq Redis.
@@ -144,9 +142,7 @@ func NewReader(client redis.Cmdable, opts Options) *Reader {
 			failed:    prefix + "stat:failed",
 		},
 	}
-	if c, ok := client.(interface{ Options() *redis.Options }); ok {
-		r.from = " from " + c.Options().Addr
-	}
+	r.from = redisread.From(client)
 	return r
 }
 
@@ -167,7 +163,7 @@ func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
 	if err := sc.readQueuesAndProcesses(ctx, reg); err != nil {
 		return nil, err
 	}
-	sc.snap.Problems = sc.problems.done()
+	sc.snap.Problems = sc.problems.List()
 	return sc.snap, nil
 }
 
@@ -176,7 +172,7 @@ type scrape struct {
 	r        *Reader
 	now      time.Time
 	snap     *snapshot.Snapshot
-	problems problems
+	problems redisread.Problems
 }
 
 // registries is what the first round trip found out.
@@ -207,7 +203,7 @@ func (sc *scrape) readRegistries(ctx context.Context) (registries, error) {
 		deadEntries = pipe.ZRevRange(ctx, k.dead, 0, n-1)
 	}
 	cmds, err := pipe.Exec(ctx)
-	if err := sc.r.failure("read registries", cmds, err); err != nil {
+	if err := redisread.Failure(system, "read registries", sc.r.from, cmds, err); err != nil {
 		return registries{}, err
 	}
 
@@ -226,7 +222,7 @@ func (sc *scrape) readRegistries(ctx context.Context) (registries, error) {
 		{snapshot.StateRetry, retries, k.retry},
 		{snapshot.StateDead, dead, k.dead},
 	} {
-		if sc.wrongType(c.cmd, c.key) {
+		if sc.problems.WrongType(c.cmd, c.key) {
 			continue
 		}
 		sc.snap.Jobs = append(sc.snap.Jobs, snapshot.StateCount{State: c.state, Count: c.cmd.Val()})
@@ -331,7 +327,7 @@ func (sc *scrape) readQueuesAndProcesses(ctx context.Context, reg registries) er
 	}
 	if pipe.Len() > 0 {
 		cmds, err := pipe.Exec(ctx)
-		if err := sc.r.failure("read queues and processes", cmds, err); err != nil {
+		if err := redisread.Failure(system, "read queues and processes", sc.r.from, cmds, err); err != nil {
 			return err
 		}
 	}
@@ -370,19 +366,19 @@ func (sc *scrape) readQueuesAndProcesses(ctx context.Context, reg registries) er
 // false when its key is not a list.
 func (sc *scrape) queue(raw string, c queueCmds) (snapshot.Queue, bool) {
 	key := c.key
-	if sc.wrongType(c.size, key) {
+	if sc.problems.WrongType(c.size, key) {
 		return snapshot.Queue{}, false
 	}
-	q := snapshot.Queue{Name: sc.name(raw, sc.r.keys.queues, "queue name"), Size: c.size.Val()}
+	q := snapshot.Queue{Name: sc.problems.Name(raw, sc.r.keys.queues, "queue name"), Size: c.size.Val()}
 	if payload := c.oldest.Val(); payload != "" {
 		j, err := parseJob(payload)
 		if err != nil {
-			sc.problems.add(kindInvalidJSON, key, "oldest job: "+err.Error())
+			sc.problems.Add(kindInvalidJSON, key, "oldest job: "+err.Error())
 			return q, true
 		}
 		ts, problem := j.enqueued()
 		if problem != "" {
-			sc.problems.add(problem, key, "oldest job has no usable enqueued_at or created_at")
+			sc.problems.Add(problem, key, "oldest job has no usable enqueued_at or created_at")
 			return q, true
 		}
 		q.Latency = age(sc.now, ts)
@@ -393,7 +389,7 @@ func (sc *scrape) queue(raw string, c queueCmds) (snapshot.Queue, bool) {
 // process builds one process from its hash; live is false when the process
 // is gone (its hash expired: the registry entry is stale) or unreadable.
 func (sc *scrape) process(id, key string, hash *redis.SliceCmd) (p snapshot.Process, live bool) {
-	if sc.wrongType(hash, key) {
+	if sc.problems.WrongType(hash, key) {
 		return p, false
 	}
 	vals := hash.Val()
@@ -402,16 +398,16 @@ func (sc *scrape) process(id, key string, hash *redis.SliceCmd) (p snapshot.Proc
 		sc.snap.ProcessesStale++
 		return p, false
 	}
-	p.ID = sc.name(id, sc.r.keys.processes, "process identity")
+	p.ID = sc.problems.Name(id, sc.r.keys.processes, "process identity")
 	pi, problem := parseInfo(info)
 	if problem != "" {
-		sc.problems.add(problem, key, "info is not the JSON object Sidekiq writes")
+		sc.problems.Add(problem, key, "info is not the JSON object Sidekiq writes")
 	}
 	p.PID = pi.pid
-	p.Hostname = sc.name(pi.hostname, key, "info hostname")
-	p.Tag = sc.name(pi.tag, key, "info tag")
+	p.Hostname = sc.problems.Name(pi.hostname, key, "info hostname")
+	p.Tag = sc.problems.Name(pi.tag, key, "info tag")
 	for i, q := range pi.queues {
-		pi.queues[i] = sc.name(q, key, "info queue name")
+		pi.queues[i] = sc.problems.Name(q, key, "info queue name")
 	}
 	p.Queues = pi.queues
 	if n, ok := pi.concurrencyDeclared(); ok {
@@ -424,9 +420,9 @@ func (sc *scrape) process(id, key string, hash *redis.SliceCmd) (p snapshot.Proc
 		p.Busy = sc.parseCount(raw, key, "busy")
 	}
 	if raw, ok := vals[2].(string); !ok || raw == "" {
-		sc.problems.add(kindMissingTimestamp, key, "no beat")
+		sc.problems.Add(kindMissingTimestamp, key, "no beat")
 	} else if beat, ok := epoch(raw); !ok {
-		sc.problems.add(kindInvalidTimestamp, key, "beat is not an epoch time")
+		sc.problems.Add(kindInvalidTimestamp, key, "beat is not an epoch time")
 	} else {
 		p.HeartbeatAge = age(sc.now, beat)
 	}
@@ -435,7 +431,7 @@ func (sc *scrape) process(id, key string, hash *redis.SliceCmd) (p snapshot.Proc
 		p.Quiet = true
 	case "false", "":
 	default:
-		sc.problems.add(kindInvalidValue, key, "quiet is neither true nor false")
+		sc.problems.Add(kindInvalidValue, key, "quiet is neither true nor false")
 	}
 	// rss is in KB; 0 means the platform does not measure it.
 	if raw, ok := vals[4].(string); ok && raw != "" {
@@ -450,13 +446,13 @@ const maxInt64 = 1<<63 - 1
 
 // work counts one process's in-flight jobs into the queues they come from.
 func (sc *scrape) work(byName map[string]*snapshot.Queue, cmd *redis.MapStringStringCmd, key string) {
-	if sc.wrongType(cmd, key) {
+	if sc.problems.WrongType(cmd, key) {
 		return
 	}
 	for field, value := range cmd.Val() {
 		name, runAt, problem := parseWork(value)
 		if problem != "" {
-			sc.problems.add(problem, key, "thread "+field)
+			sc.problems.Add(problem, key, "thread "+field)
 		}
 		q := byName[name]
 		if q == nil {
@@ -477,12 +473,12 @@ func (sc *scrape) work(byName map[string]*snapshot.Queue, cmd *redis.MapStringSt
 // members returns a registry's members; count is its SCARD, to tell when
 // the bounded read could not take them all.
 func (sc *scrape) members(cmd *redis.StringSliceCmd, count *redis.IntCmd, key string) []string {
-	if sc.wrongType(cmd, key) {
+	if sc.problems.WrongType(cmd, key) {
 		return nil
 	}
 	m := cmd.Val()
 	if n := count.Val(); n > int64(len(m)) {
-		sc.problems.add(kindRegistryTruncated, key,
+		sc.problems.Add(kindRegistryTruncated, key,
 			"read "+strconv.Itoa(len(m))+" of "+strconv.FormatInt(n, 10)+" members")
 	}
 	return m
@@ -490,7 +486,7 @@ func (sc *scrape) members(cmd *redis.StringSliceCmd, count *redis.IntCmd, key st
 
 // counter reads a stat:* counter; a missing one is 0.
 func (sc *scrape) counter(cmd *redis.StringCmd, key string) (int64, bool) {
-	if sc.wrongType(cmd, key) {
+	if sc.problems.WrongType(cmd, key) {
 		return 0, false
 	}
 	raw := cmd.Val()
@@ -499,7 +495,7 @@ func (sc *scrape) counter(cmd *redis.StringCmd, key string) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || n < 0 {
-		sc.problems.add(kindInvalidNumber, key, "not a non-negative integer")
+		sc.problems.Add(kindInvalidNumber, key, "not a non-negative integer")
 		return 0, false
 	}
 	return n, true
@@ -509,7 +505,7 @@ func (sc *scrape) counter(cmd *redis.StringCmd, key string) (int64, bool) {
 func (sc *scrape) parseCount(raw, key, field string) int64 {
 	n, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil {
-		sc.problems.add(kindInvalidNumber, key, field+" is not an integer")
+		sc.problems.Add(kindInvalidNumber, key, field+" is not an integer")
 		return 0
 	}
 	return sc.nonNegative(n, key, field)
@@ -517,7 +513,7 @@ func (sc *scrape) parseCount(raw, key, field string) int64 {
 
 func (sc *scrape) nonNegative(n int64, key, field string) int64 {
 	if n < 0 {
-		sc.problems.add(kindInvalidNumber, key, field+" is negative")
+		sc.problems.Add(kindInvalidNumber, key, field+" is negative")
 		return 0
 	}
 	return n
@@ -525,105 +521,18 @@ func (sc *scrape) nonNegative(n int64, key, field string) int64 {
 
 // countClasses adds one set's entries to the breakdown.
 func (sc *scrape) countClasses(cells *classCells, state string, cmd *redis.StringSliceCmd, key string) {
-	if sc.wrongType(cmd, key) {
+	if sc.problems.WrongType(cmd, key) {
 		return
 	}
 	for _, entry := range cmd.Val() {
 		j, err := parseJob(entry)
 		if err != nil {
-			sc.problems.add(kindInvalidJSON, key, "entry: "+err.Error())
+			sc.problems.Add(kindInvalidJSON, key, "entry: "+err.Error())
 			continue
 		}
 		errorClass, _ := jsonString(j.errorClass)
-		cells.add(state, sc.name(j.displayName(), key, "class"), sc.name(errorClass, key, "error_class"))
+		cells.add(state, sc.problems.Name(j.displayName(), key, "class"), sc.problems.Name(errorClass, key, "error_class"))
 	}
-}
-
-// wrongType reports (and records) a WRONGTYPE reply: a key that is not of
-// the type Sidekiq uses. Other errors never get here (see failure).
-func (sc *scrape) wrongType(cmd redis.Cmder, key string) bool {
-	if isWrongType(cmd.Err()) {
-		sc.problems.add(kindWrongType, key, "not a "+expectedType(cmd.Name()))
-		return true
-	}
-	return false
-}
-
-func isWrongType(err error) bool { return err != nil && redis.HasErrorPrefix(err, "WRONGTYPE") }
-
-func expectedType(command string) string {
-	switch command {
-	case "scard", "srandmember":
-		return "set"
-	case "zcard", "zrevrange":
-		return "sorted set"
-	case "llen", "lindex":
-		return "list"
-	case "hmget", "hgetall":
-		return "hash"
-	}
-	return "string"
-}
-
-// failure returns the error that fails a whole round trip: the pipeline did
-// not get through (unreachable, timeout), or the server refused a command
-// (NOPERM, LOADING, ...). A missing key or a WRONGTYPE reply is bad data,
-// handled key by key.
-func (r *Reader) failure(stage string, cmds []redis.Cmder, execErr error) error {
-	if execErr == nil {
-		return nil
-	}
-	explained := false
-	for _, cmd := range cmds {
-		err := cmd.Err()
-		if err == nil {
-			continue
-		}
-		if errors.Is(err, redis.Nil) || isWrongType(err) {
-			explained = true
-			continue
-		}
-		var reply redis.Error
-		if errors.As(err, &reply) {
-			key, _, _ := snapshot.Name(fmt.Sprint(cmd.Args()[1]))
-			return fmt.Errorf("sidekiq: %s%s: %s %s: %w", stage, r.from, strings.ToUpper(cmd.Name()), key, err)
-		}
-		return fmt.Errorf("sidekiq: %s%s: %w", stage, r.from, err)
-	}
-	// A reply error that no command carries came from setting up the
-	// connection (e.g. WRONGPASS from AUTH): nothing was read.
-	var reply redis.Error
-	if !explained || !errors.As(execErr, &reply) {
-		return fmt.Errorf("sidekiq: %s%s: %w", stage, r.from, execErr)
-	}
-	return nil
-}
-
-// problems collects bad data, at most maxProblems entries.
-type problems struct {
-	list    []snapshot.Problem
-	dropped int
-}
-
-func (p *problems) add(kind, key, detail string) {
-	if len(p.list) >= maxProblems {
-		p.dropped++
-		return
-	}
-	key, _, _ = snapshot.Name(key)
-	detail, _, _ = snapshot.Name(detail)
-	// Clone: keys and details may be slices of large strings.
-	p.list = append(p.list, snapshot.Problem{Kind: kind, Key: strings.Clone(key), Detail: strings.Clone(detail)})
-}
-
-func (p *problems) done() []snapshot.Problem {
-	if p.dropped > 0 {
-		p.list = append(p.list, snapshot.Problem{
-			Kind:   kindTooManyProblems,
-			Detail: strconv.Itoa(p.dropped) + " more problems not listed",
-		})
-	}
-	return p.list
 }
 
 // classCells counts breakdown cells, bounded by maxClassCells.
@@ -666,17 +575,4 @@ func (c *classCells) list() []snapshot.ClassCount {
 		return a.ErrorType < b.ErrorType
 	})
 	return out
-}
-
-// name returns raw bounded for reporting (see snapshot.Name), and records
-// what had to change as a problem at key. what says whose name it is.
-func (sc *scrape) name(raw, key, what string) string {
-	name, tooLong, invalidUTF8 := snapshot.Name(raw)
-	if invalidUTF8 {
-		sc.problems.add(kindInvalidUTF8, key, what+" is not valid UTF-8")
-	}
-	if tooLong {
-		sc.problems.add(kindNameTooLong, key, what+" of "+strconv.Itoa(len(raw))+" bytes shortened")
-	}
-	return name
 }

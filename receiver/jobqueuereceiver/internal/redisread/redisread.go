@@ -1,0 +1,150 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Package redisread holds what every Redis-backed reader of the job_queue
+// receiver needs around its pipelined reads: the bounded list of bad data a
+// snapshot skipped (Problems), and the rule that tells a failed round trip
+// (Failure) from a key of the wrong type, which is only bad data.
+package redisread // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/redisread"
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
+)
+
+// MaxProblems bounds the problems listed per snapshot; the rest are counted
+// in one KindTooManyProblems entry.
+const MaxProblems = 100
+
+// Problem kinds (snapshot.Problem.Kind) that this package reports itself.
+const (
+	KindWrongType       = "wrong_type"
+	KindNameTooLong     = "name_too_long"
+	KindInvalidUTF8     = "invalid_utf8"
+	KindTooManyProblems = "too_many_problems"
+)
+
+// Problems collects the bad data of one snapshot, at most MaxProblems
+// entries. The zero value is ready to use.
+type Problems struct {
+	list    []snapshot.Problem
+	dropped int
+}
+
+// Add records one problem. Key and detail are bounded by snapshot.Name and
+// copied, so they may be slices of large payloads.
+func (p *Problems) Add(kind, key, detail string) {
+	if len(p.list) >= MaxProblems {
+		p.dropped++
+		return
+	}
+	key, _, _ = snapshot.Name(key)
+	detail, _, _ = snapshot.Name(detail)
+	p.list = append(p.list, snapshot.Problem{Kind: kind, Key: strings.Clone(key), Detail: strings.Clone(detail)})
+}
+
+// List returns the problems recorded, plus one KindTooManyProblems entry
+// counting those beyond MaxProblems.
+func (p *Problems) List() []snapshot.Problem {
+	if p.dropped > 0 {
+		p.list = append(p.list, snapshot.Problem{
+			Kind:   KindTooManyProblems,
+			Detail: strconv.Itoa(p.dropped) + " more problems not listed",
+		})
+		p.dropped = 0
+	}
+	return p.list
+}
+
+// Name returns raw bounded for reporting (see snapshot.Name), and records
+// what had to change as a problem at key. what says whose name it is.
+func (p *Problems) Name(raw, key, what string) string {
+	name, tooLong, invalidUTF8 := snapshot.Name(raw)
+	if invalidUTF8 {
+		p.Add(KindInvalidUTF8, key, what+" is not valid UTF-8")
+	}
+	if tooLong {
+		p.Add(KindNameTooLong, key, what+" of "+strconv.Itoa(len(raw))+" bytes shortened")
+	}
+	return name
+}
+
+// WrongType reports (and records) a WRONGTYPE reply: a key that is not of
+// the type the job system uses. Other errors never get here (see Failure).
+func (p *Problems) WrongType(cmd redis.Cmder, key string) bool {
+	if IsWrongType(cmd.Err()) {
+		p.Add(KindWrongType, key, "not a "+expectedType(cmd.Name()))
+		return true
+	}
+	return false
+}
+
+// IsWrongType tells a WRONGTYPE reply.
+func IsWrongType(err error) bool { return err != nil && redis.HasErrorPrefix(err, "WRONGTYPE") }
+
+func expectedType(command string) string {
+	switch command {
+	case "scard", "srandmember", "smembers", "sscan":
+		return "set"
+	case "zcard", "zrange", "zrevrange", "zrangebyscore", "zcount":
+		return "sorted set"
+	case "llen", "lindex", "lrange":
+		return "list"
+	case "hlen", "hget", "hmget", "hgetall", "hrandfield":
+		return "hash"
+	}
+	return "string"
+}
+
+// From names the server a client talks to, as " from host:port", for error
+// messages; "" when the client does not say.
+func From(client redis.Cmdable) string {
+	if c, ok := client.(interface{ Options() *redis.Options }); ok {
+		return " from " + c.Options().Addr
+	}
+	return ""
+}
+
+// Failure returns the error that fails a whole round trip of system's
+// reader: the pipeline did not get through (unreachable, timeout), or the
+// server refused a command (NOPERM, LOADING, ...), named with its key. A
+// missing key or a WRONGTYPE reply is bad data, handled key by key, and
+// gives nil. from is what From returned.
+func Failure(system, stage, from string, cmds []redis.Cmder, execErr error) error {
+	if execErr == nil {
+		return nil
+	}
+	explained := false
+	for _, cmd := range cmds {
+		err := cmd.Err()
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, redis.Nil) || IsWrongType(err) {
+			explained = true
+			continue
+		}
+		var reply redis.Error
+		if errors.As(err, &reply) {
+			key := ""
+			if args := cmd.Args(); len(args) > 1 {
+				key, _, _ = snapshot.Name(fmt.Sprint(args[1]))
+			}
+			return fmt.Errorf("%s: %s%s: %s %s: %w", system, stage, from, strings.ToUpper(cmd.Name()), key, err)
+		}
+		return fmt.Errorf("%s: %s%s: %w", system, stage, from, err)
+	}
+	// A reply error that no command carries came from setting up the
+	// connection (e.g. WRONGPASS from AUTH): nothing was read.
+	var reply redis.Error
+	if !explained || !errors.As(execErr, &reply) {
+		return fmt.Errorf("%s: %s%s: %w", system, stage, from, execErr)
+	}
+	return nil
+}

@@ -1,0 +1,74 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package redisread
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestProblemsBounded(t *testing.T) {
+	var p Problems
+	for range MaxProblems + 3 {
+		p.Add("invalid_json", strings.Repeat("k", 1000), "detail")
+	}
+	list := p.List()
+	require.Len(t, list, MaxProblems+1)
+	assert.LessOrEqual(t, len(list[0].Key), 255, "keys are bounded")
+	assert.Equal(t, KindTooManyProblems, list[MaxProblems].Kind)
+	assert.Equal(t, "3 more problems not listed", list[MaxProblems].Detail)
+}
+
+func TestProblemsName(t *testing.T) {
+	var p Problems
+	assert.Equal(t, "ok", p.Name("ok", "k", "queue name"))
+	assert.Equal(t, "caf\uFFFD", p.Name("caf\xe9", "k", "queue name"))
+	assert.LessOrEqual(t, len(p.Name(strings.Repeat("q", 1000), "k", "queue name")), 255)
+	list := p.List()
+	require.Len(t, list, 2)
+	assert.Equal(t, KindInvalidUTF8, list[0].Kind)
+	assert.Equal(t, "queue name is not valid UTF-8", list[0].Detail)
+	assert.Equal(t, KindNameTooLong, list[1].Kind)
+	assert.Equal(t, "queue name of 1000 bytes shortened", list[1].Detail)
+}
+
+// TestFailure reads a real server: a missing key and a key of the wrong type
+// are bad data, a refused command fails the round trip and names its key.
+func TestFailure(t *testing.T) {
+	srv := redistest.Start(t)
+	admin := srv.Client(t)
+	ctx := context.Background()
+	require.NoError(t, admin.Set(ctx, "str", "x", 0).Err())
+
+	pipe := admin.Pipeline()
+	missing := pipe.Get(ctx, "absent")
+	wrong := pipe.LLen(ctx, "str")
+	cmds, err := pipe.Exec(ctx)
+	require.Error(t, err)
+	require.NoError(t, Failure("celery", "read", From(admin), cmds, err))
+	require.ErrorIs(t, missing.Err(), redis.Nil)
+	var p Problems
+	assert.True(t, p.WrongType(wrong, "str"))
+	assert.Equal(t, "not a list", p.List()[0].Detail)
+
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "ro", "on", ">pw", "~*", "-@all", "+get").Err())
+	ro := redis.NewClient(&redis.Options{Addr: srv.Addr(), Username: "ro", Password: "pw"})
+	defer ro.Close()
+	pipe = ro.Pipeline()
+	pipe.Get(ctx, "str")
+	pipe.LLen(ctx, "queue")
+	cmds, err = pipe.Exec(ctx)
+	err = Failure("celery", "read queues", From(ro), cmds, err)
+	require.ErrorContains(t, err, "celery: read queues from "+srv.Addr()+": LLEN queue: NOPERM")
+}
