@@ -5,6 +5,7 @@ BIN       := bin/otelcol-jobs
 CONFIG    ?= config/sidekiq.yaml
 BENCHTIME ?= 1s
 DEMO_FLAGS ?=
+SYSTEM    ?= sidekiq
 export GORACE := atexit_sleep_ms=0
 
 .PHONY: all build test unit demo run bench generate lint tools clean
@@ -30,13 +31,13 @@ test: lint build
 unit:
 	$(GO) test -race ./...
 
-## demo: the collector plus a simulated Sidekiq workload; Ctrl-C stops both
-## (DEMO_FLAGS="--prometheus 127.0.0.1:9889 --seed 2" to change ports or the workload)
+## demo: the collector plus a simulated job system (SYSTEM=sidekiq unless set; `bin/jobsim demo -h` lists them);
+## Ctrl-C stops both (DEMO_FLAGS="--prometheus 127.0.0.1:9889 --seed 2" to change ports or the workload)
 # (jobsim is built, not `go run`: go run exits 1 whenever it is interrupted,
 # which would hide the collector's exit code)
 demo: build
 	$(GO) build -o bin/jobsim ./cmd/jobsim
-	bin/jobsim demo --collector $(BIN) --config config/demo.yaml $(DEMO_FLAGS)
+	bin/jobsim demo --system $(SYSTEM) --collector $(BIN) --config config/demo.yaml $(DEMO_FLAGS)
 
 ## run: the collector on your own config (make run CONFIG=path/to/config.yaml)
 run: build

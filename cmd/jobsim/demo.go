@@ -74,7 +74,8 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) (int, er
 	defer sim.close()
 
 	cmd := exec.Command(*collector, "--config", *config)
-	cmd.Env = append(os.Environ(), "JOBSIM_REDIS_ENDPOINT="+sim.addr, "JOBSIM_SPAN_ALERTS_ENDPOINT="+*spanAlerts)
+	cmd.Env = append(os.Environ(), "JOBSIM_SYSTEM="+sim.system.Name,
+		"JOBSIM_REDIS_ENDPOINT="+sim.addr, "JOBSIM_SPAN_ALERTS_ENDPOINT="+*spanAlerts)
 	for _, e := range endpoints {
 		cmd.Env = append(cmd.Env, e.env+"="+e.addr)
 	}
@@ -107,13 +108,13 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) (int, er
 		health := "http://" + endpoints[1].addr + "/"
 		if waitHealthy(simCtx, health, exited) {
 			fmt.Fprintf(stdout, `
-jobsim: otelcol-jobs is up, scraping a simulated Sidekiq 6.4 on %s
+jobsim: otelcol-jobs is up, scraping a simulated %s on %s
 jobsim:   metrics: curl -s http://%s/metrics | grep jobqueue_
 jobsim:   health:  curl %s
 jobsim:   OTLP in: grpc %s, http %s
 jobsim:   Ctrl-C stops the collector and the simulator.
 
-`, sim.addr, endpoints[0].addr, health, endpoints[2].addr, endpoints[3].addr)
+`, sim.system.Simulates, sim.addr, endpoints[0].addr, health, endpoints[2].addr, endpoints[3].addr)
 		}
 	})
 

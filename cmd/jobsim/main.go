@@ -4,12 +4,13 @@
 // Command jobsim plays a simulated background-job workload for the demo,
 // tests and benchmarks of otelcol-jobs.
 //
-//	jobsim serve [--listen 127.0.0.1:0 | --redis host:port] [--seed 1] [--tick 1s]
-//	jobsim demo  [--collector bin/otelcol-jobs] [--config config/demo.yaml] [...]
+//	jobsim serve [--system sidekiq] [--listen 127.0.0.1:0 | --redis host:port] [--seed 1] [--tick 1s]
+//	jobsim demo  [--system sidekiq] [--collector bin/otelcol-jobs] [--config config/demo.yaml] [...]
 //
-// serve keeps a living Sidekiq 6.4 workload in an embedded Redis-protocol
-// server (or in an empty Redis of yours) until interrupted. demo does the
-// same and runs the collector against it as a child process.
+// serve keeps a living workload of a job system (Sidekiq 6.4 unless
+// --system says otherwise) in an embedded Redis-protocol server (or in an
+// empty Redis of yours) until interrupted. demo does the same and runs the
+// collector against it as a child process.
 package main
 
 import (
@@ -31,7 +32,7 @@ func main() {
 }
 
 const usage = `usage:
-  jobsim serve [flags]   keep a simulated Sidekiq 6.4 workload in Redis until interrupted
+  jobsim serve [flags]   keep a simulated job system (--system, default Sidekiq 6.4) in Redis until interrupted
   jobsim demo [flags]    the same, plus the otelcol-jobs collector scraping it
 
 Run "jobsim <command> -h" for the flags of a command.

@@ -238,6 +238,12 @@ func TestServeEmbedded(t *testing.T) {
 	require.NoError(t, <-errc)
 }
 
+func TestServeRefusesAnUnknownSystem(t *testing.T) {
+	err := serve(context.Background(), []string{"--system", "beanstalkd"}, io.Discard, io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `jobsim does not simulate "beanstalkd"`)
+}
+
 func TestServeRefusesANonEmptyRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	require.NoError(t, srv.Client(t).Set(context.Background(), "precious", "data", 0).Err())

@@ -29,7 +29,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer sim.close()
-	fmt.Fprintf(stdout, "jobsim: serving a simulated Sidekiq 6.4 workload on %s (seed %d); Ctrl-C stops\n", sim.addr, o.seed)
+	fmt.Fprintf(stdout, "jobsim: serving a simulated %s workload on %s (seed %d); Ctrl-C stops\n", sim.system.Simulates, sim.addr, o.seed)
 	sim.run(ctx)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -22,6 +23,7 @@ const summaryEvery = 30 * time.Second
 
 // simOptions are the flags shared by serve and demo.
 type simOptions struct {
+	system string
 	listen string
 	redis  string
 	seed   uint64
@@ -29,18 +31,25 @@ type simOptions struct {
 }
 
 func (o *simOptions) register(fs *flag.FlagSet) {
+	systems := workload.Systems()
+	names := make([]string, len(systems))
+	for i, s := range systems {
+		names[i] = s.Name
+	}
+	fs.StringVar(&o.system, "system", systems[0].Name, "the job system to simulate: "+strings.Join(names, ", "))
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "address of the embedded Redis-protocol server (port 0: any free port)")
 	fs.StringVar(&o.redis, "redis", "", "write to this Redis (host:port, must be empty) instead of the embedded server")
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed: the same seed plays the same workload")
 	fs.DurationVar(&o.tick, "tick", time.Second, "simulation step")
 }
 
-// simulator is a Sidekiq workload kept alive in one Redis.
+// simulator is a job system's workload kept alive in one Redis.
 type simulator struct {
 	embedded *miniredis.Miniredis // nil when writing to an external Redis
 	client   *redis.Client
 	addr     string
-	sidekiq  *workload.Sidekiq
+	system   workload.System
+	workload workload.Simulation
 	tick     time.Duration
 	log      io.Writer
 }
@@ -51,7 +60,11 @@ func startSimulator(ctx context.Context, o simOptions, log io.Writer) (*simulato
 	if o.tick <= 0 {
 		return nil, fmt.Errorf("--tick must be positive, got %s", o.tick)
 	}
-	s := &simulator{tick: o.tick, log: log}
+	system, ok := workload.Lookup(o.system)
+	if !ok {
+		return nil, fmt.Errorf("--system: jobsim does not simulate %q", o.system)
+	}
+	s := &simulator{system: system, tick: o.tick, log: log}
 	if o.redis == "" {
 		s.embedded = miniredis.NewMiniRedis()
 		s.embedded.ClockTTL(true) // process entries expire 60 s after their last beat, as in Redis
@@ -78,10 +91,10 @@ func startSimulator(ctx context.Context, o simOptions, log io.Writer) (*simulato
 		}
 		if n > 0 {
 			s.close()
-			return nil, fmt.Errorf("redis %s holds %d keys; jobsim writes a simulated Sidekiq there and consumes the jobs it finds, so it needs an empty database", o.redis, n)
+			return nil, fmt.Errorf("redis %s holds %d keys; jobsim writes a simulated %s there and consumes the jobs it finds, so it needs an empty database", o.redis, n, system.Simulates)
 		}
 	}
-	if s.sidekiq, err = workload.NewSidekiq(client, workload.Demo(), o.seed); err != nil {
+	if s.workload, err = system.NewDemo(client, o.seed); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -101,7 +114,7 @@ func (s *simulator) run(ctx context.Context) {
 		nextSummary   = time.Now().Add(summaryEvery)
 	)
 	for now := time.Now(); ; {
-		r, err := s.sidekiq.Step(ctx, now)
+		r, err := s.workload.Step(ctx, now)
 		period.Add(r)
 		total.Add(r)
 		switch {
@@ -121,7 +134,7 @@ func (s *simulator) run(ctx context.Context) {
 		case <-ctx.Done():
 			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
-			if _, err := s.sidekiq.Stop(stopCtx, time.Now()); err != nil {
+			if _, err := s.workload.Stop(stopCtx, time.Now()); err != nil {
 				fmt.Fprintf(s.log, "jobsim: stopping the simulated processes: %v\n", err)
 			}
 			return

@@ -1,17 +1,7 @@
 // Copyright The otelcol-jobs Authors
 // SPDX-License-Identifier: Apache-2.0
 
-// Package workload simulates a Sidekiq 6.4 deployment by writing the Redis
-// keys Sidekiq 6.4 itself writes, with the same commands: clients push jobs,
-// processes fetch and run them, failures go through the retry and dead
-// sets, a poller moves due jobs back, heartbeats keep the process registry
-// alive. Redis holds the jobs; the simulator keeps only what Sidekiq keeps
-// in process memory (running jobs, unflushed counters).
-//
-// Time is passed in, never read, so a test can play minutes of workload in
-// a fraction of a second, and the same seed with the same times writes the
-// same state.
-package workload // import "github.com/otelcol-jobs/otelcol-jobs/cmd/jobsim/internal/workload"
+package workload
 
 import (
 	"context"
@@ -40,8 +30,10 @@ const (
 	maxStep = time.Minute
 )
 
-// Report counts what Steps did. Summed over a run it is the simulator's own
-// ground truth, which tests compare with what Sidekiq reads back.
+// Report counts what Steps did, in Sidekiq's terms; another system's
+// simulator fills the fields its library has a counterpart for (its doc says
+// which). Summed over a run it is the simulator's own ground truth, which
+// tests compare with what the library reads back.
 type Report struct {
 	Enqueued  int // pushed onto queues by clients (backlogs included)
 	Scheduled int // added to the schedule set (perform_in)
@@ -76,8 +68,13 @@ func (r *Report) Add(o Report) {
 	r.StatFailed += o.StatFailed
 }
 
-// Sidekiq plays a Scenario against one Redis database. It is not safe for
-// concurrent use.
+// Sidekiq plays a Scenario as a Sidekiq 6.4 deployment against one Redis
+// database, writing the keys Sidekiq 6.4 itself writes, with the same
+// commands: clients push jobs, processes fetch and run them, failures go
+// through the retry and dead sets, a poller moves due jobs back, heartbeats
+// keep the process registry alive. Redis holds the jobs; the simulator keeps
+// only what Sidekiq keeps in process memory (running jobs, unflushed
+// counters). It is not safe for concurrent use.
 type Sidekiq struct {
 	rdb     *redis.Client
 	sc      Scenario
