@@ -1,7 +1,10 @@
 // Copyright The otelcol-jobs Authors
 // SPDX-License-Identifier: Apache-2.0
 
-package sidekiq // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/sidekiq"
+// Package rawjson walks JSON payloads of job systems without decoding them:
+// the readers of the job_queue receiver need a few members of payloads that
+// can be megabytes of job arguments.
+package rawjson // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/rawjson"
 
 import (
 	"encoding/json"
@@ -11,7 +14,7 @@ import (
 	"strings"
 )
 
-// object walks the top-level members of one JSON object and hands each value
+// Object walks the top-level members of one JSON object and hands each value
 // back as raw text, without decoding it. Job payloads can be megabytes of
 // args the reader never needs: skipping a value is a search for the next
 // quote or bracket, it neither allocates nor copies, and works on the string
@@ -20,7 +23,7 @@ import (
 // It checks structure only as far as it must to find member boundaries
 // (brackets balance, strings close); it is not a validator. Keys are compared
 // raw: a key spelled with escapes ("enqueued\u005fat") is not recognised.
-type object struct {
+type Object struct {
 	s    string
 	pos  int
 	done bool
@@ -29,8 +32,9 @@ type object struct {
 
 var errNotObject = errors.New("not a JSON object")
 
-func newObject(s string) object {
-	o := object{s: s}
+// NewObject starts walking the JSON object s.
+func NewObject(s string) Object {
+	o := Object{s: s}
 	o.skipSpace()
 	if o.pos >= len(s) || s[o.pos] != '{' {
 		o.err = errNotObject
@@ -44,10 +48,10 @@ func newObject(s string) object {
 	return o
 }
 
-// next returns the next member's key (without quotes, escapes kept) and raw
+// Next returns the next member's key (without quotes, escapes kept) and raw
 // value. It returns ok=false at the end of the object or on malformed input;
-// err tells the two apart.
-func (o *object) next() (key, value string, ok bool) {
+// Err tells the two apart.
+func (o *Object) Next() (key, value string, ok bool) {
 	if o.done || o.err != nil {
 		return "", "", false
 	}
@@ -67,7 +71,7 @@ func (o *object) next() (key, value string, ok bool) {
 	o.pos++
 	o.skipSpace()
 	start := o.pos
-	if end, good = skipValue(o.s, o.pos); !good {
+	if end, good = SkipValue(o.s, o.pos); !good {
 		return o.fail("malformed value")
 	}
 	value = o.s[start:end]
@@ -87,15 +91,18 @@ func (o *object) next() (key, value string, ok bool) {
 	return o.fail("expected ',' or '}'")
 }
 
-func (o *object) fail(why string) (string, string, bool) {
+// Err is why Next stopped early; nil at the end of a well-formed object.
+func (o *Object) Err() error { return o.err }
+
+func (o *Object) fail(why string) (string, string, bool) {
 	o.err = errors.New(why)
 	return "", "", false
 }
 
-func (o *object) skipSpace() { o.pos = skipSpace(o.s, o.pos) }
+func (o *Object) skipSpace() { o.pos = SkipSpace(o.s, o.pos) }
 
-// skipSpace returns the index of the first non-space byte at or after s[i].
-func skipSpace(s string, i int) int {
+// SkipSpace returns the index of the first non-space byte at or after s[i].
+func SkipSpace(s string, i int) int {
 	for i < len(s) {
 		switch s[i] {
 		case ' ', '\t', '\n', '\r':
@@ -107,8 +114,8 @@ func skipSpace(s string, i int) int {
 	return i
 }
 
-// skipValue returns the index just past the value starting at s[i].
-func skipValue(s string, i int) (int, bool) {
+// SkipValue returns the index just past the value starting at s[i].
+func SkipValue(s string, i int) (int, bool) {
 	if i >= len(s) {
 		return 0, false
 	}
@@ -178,9 +185,9 @@ func skipNested(s string, i int) (int, bool) {
 	return 0, false
 }
 
-// jsonString decodes a raw JSON string value. Values without escapes (every
+// String decodes a raw JSON string value. Values without escapes (every
 // queue and class name Sidekiq writes) are returned as a substring of raw.
-func jsonString(raw string) (string, bool) {
+func String(raw string) (string, bool) {
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 		return "", false
 	}
@@ -195,34 +202,34 @@ func jsonString(raw string) (string, bool) {
 	return s, true
 }
 
-// jsonStrings decodes a raw JSON array of strings.
-func jsonStrings(raw string) ([]string, bool) {
+// Strings decodes a raw JSON array of strings.
+func Strings(raw string) ([]string, bool) {
 	if raw == "" || raw[0] != '[' {
 		return nil, false
 	}
-	i := skipSpace(raw, 1)
+	i := SkipSpace(raw, 1)
 	if i < len(raw) && raw[i] == ']' {
 		return []string{}, true
 	}
 	var out []string
 	for i < len(raw) {
-		end, ok := skipValue(raw, i)
+		end, ok := SkipValue(raw, i)
 		if !ok {
 			return nil, false
 		}
-		s, ok := jsonString(raw[i:end])
+		s, ok := String(raw[i:end])
 		if !ok {
 			return nil, false
 		}
 		out = append(out, s)
-		if i = skipSpace(raw, end); i >= len(raw) {
+		if i = SkipSpace(raw, end); i >= len(raw) {
 			break
 		}
 		switch raw[i] {
 		case ']':
 			return out, true
 		case ',':
-			i = skipSpace(raw, i+1)
+			i = SkipSpace(raw, i+1)
 		default:
 			return nil, false
 		}
@@ -230,15 +237,15 @@ func jsonStrings(raw string) ([]string, bool) {
 	return nil, false
 }
 
-// jsonInt parses a raw JSON integer.
-func jsonInt(raw string) (int64, bool) {
+// Int parses a raw JSON integer.
+func Int(raw string) (int64, bool) {
 	n, err := strconv.ParseInt(raw, 10, 64)
 	return n, err == nil
 }
 
-// jsonNumber parses a raw JSON number; it rejects other literals and the
+// Number parses a raw JSON number; it rejects other literals and the
 // extra spellings strconv accepts (Inf, NaN, hex).
-func jsonNumber(raw string) (float64, bool) {
+func Number(raw string) (float64, bool) {
 	if raw == "" || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) ||
 		strings.ContainsAny(raw, "xXpP_") {
 		return 0, false

@@ -6,6 +6,8 @@ package sidekiq // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueu
 import (
 	"math"
 	"time"
+
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/rawjson"
 )
 
 // job is what the reader needs from one job payload (a queue's oldest job or
@@ -25,11 +27,11 @@ type job struct {
 // wins, as with Ruby's JSON.parse.
 func parseJob(payload string) (job, error) {
 	var j job
-	o := newObject(payload)
+	o := rawjson.NewObject(payload)
 	for {
-		k, v, ok := o.next()
+		k, v, ok := o.Next()
 		if !ok {
-			return j, o.err
+			return j, o.Err()
 		}
 		switch k {
 		case "enqueued_at":
@@ -69,7 +71,7 @@ func (j *job) enqueued() (ts time.Time, problem string) {
 // display_class, else the ActiveJob class it wraps, else its class.
 func (j *job) displayName() string {
 	for _, raw := range [...]string{j.displayClass, j.wrapped, j.class} {
-		if s, ok := jsonString(raw); ok && s != "" {
+		if s, ok := rawjson.String(raw); ok && s != "" {
 			return s
 		}
 	}
@@ -91,7 +93,7 @@ const (
 // only the magnitude is trusted: Sidekiq 8's own rule (Integer means ms)
 // misreads integer seconds, which run_at and other clients' enqueued_at are.
 func epoch(raw string) (time.Time, bool) {
-	v, ok := jsonNumber(raw)
+	v, ok := rawjson.Number(raw)
 	if !ok || v <= 0 {
 		return time.Time{}, false
 	}

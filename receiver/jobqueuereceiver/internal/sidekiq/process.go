@@ -3,7 +3,11 @@
 
 package sidekiq // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/sidekiq"
 
-import "time"
+import (
+	"time"
+
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/rawjson"
+)
 
 // processInfo is what the snapshot uses of the `info` field of a process
 // hash: JSON written once at start-up. Up to 8.0 it carries concurrency and
@@ -27,9 +31,9 @@ type processInfo struct {
 func parseInfo(raw string) (processInfo, string) {
 	var info processInfo
 	problem := ""
-	o := newObject(raw)
+	o := rawjson.NewObject(raw)
 	for {
-		k, v, ok := o.next()
+		k, v, ok := o.Next()
 		if !ok {
 			break
 		}
@@ -39,15 +43,15 @@ func parseInfo(raw string) (processInfo, string) {
 		good := true
 		switch k {
 		case "hostname":
-			info.hostname, good = jsonString(v)
+			info.hostname, good = rawjson.String(v)
 		case "tag":
-			info.tag, good = jsonString(v)
+			info.tag, good = rawjson.String(v)
 		case "pid":
-			info.pid, good = jsonInt(v)
+			info.pid, good = rawjson.Int(v)
 		case "queues":
-			info.queues, good = jsonStrings(v)
+			info.queues, good = rawjson.Strings(v)
 		case "concurrency":
-			info.concurrency, good = jsonInt(v)
+			info.concurrency, good = rawjson.Int(v)
 			info.hasConcurrency = good
 		case "capsules":
 			info.capsules, good = capsulesConcurrency(v)
@@ -57,7 +61,7 @@ func parseInfo(raw string) (processInfo, string) {
 			problem = kindWrongType
 		}
 	}
-	if o.err != nil {
+	if o.Err() != nil {
 		return processInfo{}, kindInvalidJSON
 	}
 	return info, problem
@@ -67,31 +71,31 @@ func parseInfo(raw string) (processInfo, string) {
 // {"default":{"concurrency":5,"mode":"strict",...},...}.
 func capsulesConcurrency(raw string) (int64, bool) {
 	var sum int64
-	capsules := newObject(raw)
+	capsules := rawjson.NewObject(raw)
 	for {
-		_, capsule, ok := capsules.next()
+		_, capsule, ok := capsules.Next()
 		if !ok {
 			break
 		}
-		fields := newObject(capsule)
+		fields := rawjson.NewObject(capsule)
 		for {
-			k, v, ok := fields.next()
+			k, v, ok := fields.Next()
 			if !ok {
 				break
 			}
 			if k == "concurrency" {
-				n, ok := jsonInt(v)
+				n, ok := rawjson.Int(v)
 				if !ok {
 					return 0, false
 				}
 				sum += n
 			}
 		}
-		if fields.err != nil {
+		if fields.Err() != nil {
 			return 0, false
 		}
 	}
-	return sum, capsules.err == nil
+	return sum, capsules.Err() == nil
 }
 
 // concurrencyDeclared is the number of worker threads info declares: its
@@ -109,9 +113,9 @@ func (i *processInfo) concurrencyDeclared() (int64, bool) {
 // run_at is zero when the entry has none (problem says why).
 func parseWork(value string) (queue string, runAt time.Time, problem string) {
 	var rawQueue, rawRunAt string
-	o := newObject(value)
+	o := rawjson.NewObject(value)
 	for {
-		k, v, ok := o.next()
+		k, v, ok := o.Next()
 		if !ok {
 			break
 		}
@@ -122,10 +126,10 @@ func parseWork(value string) (queue string, runAt time.Time, problem string) {
 			rawRunAt = v
 		}
 	}
-	if o.err != nil {
+	if o.Err() != nil {
 		return "", time.Time{}, kindInvalidJSON
 	}
-	queue, ok := jsonString(rawQueue)
+	queue, ok := rawjson.String(rawQueue)
 	if !ok {
 		return "", time.Time{}, kindMissingQueue
 	}

@@ -45,6 +45,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/rawjson"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/redisread"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
 )
@@ -530,7 +531,7 @@ func (sc *scrape) countClasses(cells *classCells, state string, cmd *redis.Strin
 			sc.problems.Add(kindInvalidJSON, key, "entry: "+err.Error())
 			continue
 		}
-		errorClass, _ := jsonString(j.errorClass)
+		errorClass, _ := rawjson.String(j.errorClass)
 		cells.add(state, sc.problems.Name(j.displayName(), key, "class"), sc.problems.Name(errorClass, key, "error_class"))
 	}
 }
