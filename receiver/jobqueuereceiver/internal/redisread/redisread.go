@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -100,6 +101,15 @@ func expectedType(command string) string {
 		return "hash"
 	}
 	return "string"
+}
+
+// Age is how long ago ts was, clamped at 0: a clock running ahead on the
+// writer's side must not produce negative latencies or ages.
+func Age(now, ts time.Time) time.Duration {
+	if d := now.Sub(ts); d > 0 {
+		return d
+	}
+	return 0
 }
 
 // From names the server a client talks to, as " from host:port", for error

@@ -106,12 +106,3 @@ func epoch(raw string) (time.Time, bool) {
 	sec, frac := math.Modf(v)
 	return time.Unix(int64(sec), int64(frac*1e9)), true
 }
-
-// age is how long ago ts was, clamped at 0: a clock running ahead on the
-// writer's side must not produce negative latencies.
-func age(now, ts time.Time) time.Duration {
-	if d := now.Sub(ts); d > 0 {
-		return d
-	}
-	return 0
-}

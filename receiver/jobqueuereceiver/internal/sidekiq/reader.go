@@ -382,7 +382,7 @@ func (sc *scrape) queue(raw string, c queueCmds) (snapshot.Queue, bool) {
 			sc.problems.Add(problem, key, "oldest job has no usable enqueued_at or created_at")
 			return q, true
 		}
-		q.Latency = age(sc.now, ts)
+		q.Latency = redisread.Age(sc.now, ts)
 	}
 	return q, true
 }
@@ -425,7 +425,7 @@ func (sc *scrape) process(id, key string, hash *redis.SliceCmd) (p snapshot.Proc
 	} else if beat, ok := epoch(raw); !ok {
 		sc.problems.Add(kindInvalidTimestamp, key, "beat is not an epoch time")
 	} else {
-		p.HeartbeatAge = age(sc.now, beat)
+		p.HeartbeatAge = redisread.Age(sc.now, beat)
 	}
 	switch raw, _ := vals[3].(string); raw {
 	case "true":
@@ -463,7 +463,7 @@ func (sc *scrape) work(byName map[string]*snapshot.Queue, cmd *redis.MapStringSt
 		if runAt.IsZero() {
 			continue
 		}
-		a := age(sc.now, runAt)
+		a := redisread.Age(sc.now, runAt)
 		q.RunningMaxAge = max(q.RunningMaxAge, a)
 		if sc.r.opts.StalledAfter > 0 && a > sc.r.opts.StalledAfter {
 			q.Stalled++
