@@ -205,8 +205,12 @@ func printSnapshot(w io.Writer, cfg *jobqueuereceiver.Config, s *jobqueuereceive
 		if q.PausedKnown {
 			paused = yesNo(q.Paused)
 		}
+		latency := "-" // the system's jobs carry no enqueue time
+		if !q.LatencyUnknown {
+			latency = duration(q.Latency)
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%d\t%s\n",
-			printable(q.Name), q.Size, duration(q.Latency), q.Running, duration(q.RunningMaxAge), q.Stalled, paused)
+			printable(q.Name), q.Size, latency, q.Running, duration(q.RunningMaxAge), q.Stalled, paused)
 	}
 	fmt.Fprintf(tw, "%d of %d discovered queues shown", len(s.Queues), s.QueuesDiscovered)
 	if s.QueuesDropped > 0 {

@@ -197,7 +197,9 @@ func (s *jobQueueScraper) metrics(snap *Snapshot) pmetric.Metrics {
 	for i := range snap.Queues {
 		q := &snap.Queues[i]
 		mb.RecordJobqueueQueueSizeDataPoint(ts, q.Size, q.Name)
-		mb.RecordJobqueueQueueLatencyDataPoint(ts, q.Latency.Seconds(), q.Name)
+		if !q.LatencyUnknown {
+			mb.RecordJobqueueQueueLatencyDataPoint(ts, q.Latency.Seconds(), q.Name)
+		}
 		if q.PausedKnown {
 			mb.RecordJobqueueQueuePausedDataPoint(ts, boolToInt(q.Paused), q.Name)
 		}

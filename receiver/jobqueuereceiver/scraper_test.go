@@ -194,6 +194,26 @@ func findMetric(t *testing.T, md pmetric.Metrics, name string) pmetric.Metric {
 	return m
 }
 
+// TestScrapeLatencyUnknown: a queue of a system whose jobs carry no enqueue
+// time (Celery, Resque) has no latency point, not a latency of 0.
+func TestScrapeLatencyUnknown(t *testing.T) {
+	snap := sidekiqSnapshot()
+	snap.System = "resque"
+	snap.Queues[1].Latency, snap.Queues[1].LatencyUnknown = 0, true
+	s := newTestScraper(t, sidekiqConfig(), receivertest.NewNopSettings(metadata.Type), &fakeReader{snap: snap})
+	md, err := s.scrape(context.Background())
+	require.NoError(t, err)
+
+	points := dataPoints(findMetric(t, md, "jobqueue.queue.latency"))
+	var queues []string
+	for i := range points.Len() {
+		q, _ := points.At(i).Attributes().Get("messaging.destination.name")
+		queues = append(queues, q.Str())
+	}
+	assert.ElementsMatch(t, []string{"critical", "low"}, queues)
+	assert.Equal(t, 3, dataPoints(findMetric(t, md, "jobqueue.queue.size")).Len(), "the queue's other figures stay")
+}
+
 func TestCumulativeStartTime(t *testing.T) {
 	r := &fakeReader{snap: sidekiqSnapshot()}
 	s := newTestScraper(t, sidekiqConfig(), receivertest.NewNopSettings(metadata.Type), r)

@@ -70,6 +70,9 @@ type Queue struct {
 	// Latency is the age of the oldest waiting job; 0 when the queue is
 	// empty or the oldest job carries no usable timestamp.
 	Latency time.Duration `json:"latency"`
+	// LatencyUnknown is true for systems whose jobs carry no enqueue time
+	// (Celery, Resque): no latency can be told, and none is reported.
+	LatencyUnknown bool `json:"latency_unknown,omitempty"`
 	// Paused is true when the system reports the queue as paused.
 	Paused bool `json:"paused"`
 	// PausedKnown is false for systems (or editions) that cannot pause.
