@@ -29,6 +29,11 @@ const (
 	KindNameTooLong     = "name_too_long"
 	KindInvalidUTF8     = "invalid_utf8"
 	KindTooManyProblems = "too_many_problems"
+	// KindRegistryTruncated: a registry had more members than a reader
+	// reads (see Members).
+	KindRegistryTruncated = "registry_truncated"
+	// KindInvalidNumber: a count that is not a non-negative integer.
+	KindInvalidNumber = "invalid_number"
 )
 
 // Problems collects the bad data of one snapshot, at most MaxProblems
@@ -74,6 +79,41 @@ func (p *Problems) Name(raw, key, what string) string {
 		p.Add(KindNameTooLong, key, what+" of "+strconv.Itoa(len(raw))+" bytes shortened")
 	}
 	return name
+}
+
+// Members returns a registry's members as a bounded read (SRANDMEMBER with
+// a count) returned them; count is the registry's SCARD, to tell (and record
+// as KindRegistryTruncated) when the read could not take them all.
+func (p *Problems) Members(cmd *redis.StringSliceCmd, count *redis.IntCmd, key string) []string {
+	if p.WrongType(cmd, key) {
+		return nil
+	}
+	m := cmd.Val()
+	if n := count.Val(); n > int64(len(m)) {
+		p.Add(KindRegistryTruncated, key,
+			"read "+strconv.Itoa(len(m))+" of "+strconv.FormatInt(n, 10)+" members")
+	}
+	return m
+}
+
+// Count parses a non-negative integer field named field of key; a bad value
+// is recorded as KindInvalidNumber and counts 0.
+func (p *Problems) Count(raw, key, field string) int64 {
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		p.Add(KindInvalidNumber, key, field+" is not an integer")
+		return 0
+	}
+	return p.NonNegative(n, key, field)
+}
+
+// NonNegative returns n, or 0 (recorded as KindInvalidNumber) when n < 0.
+func (p *Problems) NonNegative(n int64, key, field string) int64 {
+	if n < 0 {
+		p.Add(KindInvalidNumber, key, field+" is negative")
+		return 0
+	}
+	return n
 }
 
 // WrongType reports (and records) a WRONGTYPE reply: a key that is not of

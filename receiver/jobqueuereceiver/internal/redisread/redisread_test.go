@@ -72,3 +72,37 @@ func TestFailure(t *testing.T) {
 	err = Failure("celery", "read queues", From(ro), cmds, err)
 	require.ErrorContains(t, err, "celery: read queues from "+srv.Addr()+": LLEN queue: NOPERM")
 }
+
+func TestProblemsCount(t *testing.T) {
+	var p Problems
+	assert.Equal(t, int64(7), p.Count("7", "k", "busy"))
+	assert.Zero(t, p.Count("seven", "k", "busy"))
+	assert.Zero(t, p.Count("-2", "k", "busy"))
+	list := p.List()
+	require.Len(t, list, 2)
+	assert.Equal(t, KindInvalidNumber, list[0].Kind)
+	assert.Equal(t, "busy is not an integer", list[0].Detail)
+	assert.Equal(t, "busy is negative", list[1].Detail)
+}
+
+func TestProblemsMembers(t *testing.T) {
+	srv := redistest.Start(t)
+	admin := srv.Client(t)
+	ctx := context.Background()
+	require.NoError(t, admin.SAdd(ctx, "set", "a", "b", "c").Err())
+	require.NoError(t, admin.Set(ctx, "str", "x", 0).Err())
+
+	pipe := admin.Pipeline()
+	count, bounded := pipe.SCard(ctx, "set"), pipe.SRandMemberN(ctx, "set", 2)
+	strCount, str := pipe.SCard(ctx, "str"), pipe.SRandMemberN(ctx, "str", 2)
+	cmds, err := pipe.Exec(ctx)
+	require.NoError(t, Failure("rq", "read", "", cmds, err))
+	var p Problems
+	assert.Len(t, p.Members(bounded, count, "set"), 2)
+	assert.Nil(t, p.Members(str, strCount, "str"))
+	list := p.List()
+	require.Len(t, list, 2)
+	assert.Equal(t, KindRegistryTruncated, list[0].Kind)
+	assert.Equal(t, "read 2 of 3 members", list[0].Detail)
+	assert.Equal(t, KindWrongType, list[1].Kind)
+}

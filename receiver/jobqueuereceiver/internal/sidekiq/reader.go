@@ -96,10 +96,10 @@ const (
 	kindInvalidJSON       = "invalid_json"
 	kindMissingTimestamp  = "missing_timestamp"
 	kindInvalidTimestamp  = "invalid_timestamp"
-	kindInvalidNumber     = "invalid_number"
+	kindInvalidNumber     = redisread.KindInvalidNumber
 	kindInvalidValue      = "invalid_value"
 	kindMissingQueue      = "missing_queue"
-	kindRegistryTruncated = "registry_truncated"
+	kindRegistryTruncated = redisread.KindRegistryTruncated
 	kindNameTooLong       = redisread.KindNameTooLong
 	kindInvalidUTF8       = redisread.KindInvalidUTF8
 	kindTooManyProblems   = redisread.KindTooManyProblems
@@ -210,8 +210,8 @@ func (sc *scrape) readRegistries(ctx context.Context) (registries, error) {
 
 	var reg registries
 	sc.snap.QueuesDiscovered = int(queueCount.Val())
-	reg.queues = sc.members(queues, queueCount, k.queues)
-	reg.identities = sc.members(processes, processCount, k.processes)
+	reg.queues = sc.problems.Members(queues, queueCount, k.queues)
+	reg.identities = sc.problems.Members(processes, processCount, k.processes)
 	sort.Strings(reg.identities)
 
 	for _, c := range [...]struct {
@@ -412,13 +412,13 @@ func (sc *scrape) process(id, key string, hash *redis.SliceCmd) (p snapshot.Proc
 	}
 	p.Queues = pi.queues
 	if n, ok := pi.concurrencyDeclared(); ok {
-		p.Concurrency = sc.nonNegative(n, key, "info concurrency")
+		p.Concurrency = sc.problems.NonNegative(n, key, "info concurrency")
 	}
 	if raw, ok := vals[5].(string); ok {
-		p.Concurrency = sc.parseCount(raw, key, "concurrency")
+		p.Concurrency = sc.problems.Count(raw, key, "concurrency")
 	}
 	if raw, ok := vals[1].(string); ok {
-		p.Busy = sc.parseCount(raw, key, "busy")
+		p.Busy = sc.problems.Count(raw, key, "busy")
 	}
 	if raw, ok := vals[2].(string); !ok || raw == "" {
 		sc.problems.Add(kindMissingTimestamp, key, "no beat")
@@ -436,7 +436,7 @@ func (sc *scrape) process(id, key string, hash *redis.SliceCmd) (p snapshot.Proc
 	}
 	// rss is in KB; 0 means the platform does not measure it.
 	if raw, ok := vals[4].(string); ok && raw != "" {
-		if kb := sc.parseCount(raw, key, "rss"); kb > 0 && kb <= maxInt64/1024 {
+		if kb := sc.problems.Count(raw, key, "rss"); kb > 0 && kb <= maxInt64/1024 {
 			p.MemoryBytes, p.MemoryKnown = kb*1024, true
 		}
 	}
@@ -471,20 +471,6 @@ func (sc *scrape) work(byName map[string]*snapshot.Queue, cmd *redis.MapStringSt
 	}
 }
 
-// members returns a registry's members; count is its SCARD, to tell when
-// the bounded read could not take them all.
-func (sc *scrape) members(cmd *redis.StringSliceCmd, count *redis.IntCmd, key string) []string {
-	if sc.problems.WrongType(cmd, key) {
-		return nil
-	}
-	m := cmd.Val()
-	if n := count.Val(); n > int64(len(m)) {
-		sc.problems.Add(kindRegistryTruncated, key,
-			"read "+strconv.Itoa(len(m))+" of "+strconv.FormatInt(n, 10)+" members")
-	}
-	return m
-}
-
 // counter reads a stat:* counter; a missing one is 0.
 func (sc *scrape) counter(cmd *redis.StringCmd, key string) (int64, bool) {
 	if sc.problems.WrongType(cmd, key) {
@@ -500,24 +486,6 @@ func (sc *scrape) counter(cmd *redis.StringCmd, key string) (int64, bool) {
 		return 0, false
 	}
 	return n, true
-}
-
-// parseCount parses a non-negative integer hash field; bad values count 0.
-func (sc *scrape) parseCount(raw, key, field string) int64 {
-	n, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		sc.problems.Add(kindInvalidNumber, key, field+" is not an integer")
-		return 0
-	}
-	return sc.nonNegative(n, key, field)
-}
-
-func (sc *scrape) nonNegative(n int64, key, field string) int64 {
-	if n < 0 {
-		sc.problems.Add(kindInvalidNumber, key, field+" is negative")
-		return 0
-	}
-	return n
 }
 
 // countClasses adds one set's entries to the breakdown.
