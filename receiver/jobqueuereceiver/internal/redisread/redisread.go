@@ -96,6 +96,25 @@ func (p *Problems) Members(cmd *redis.StringSliceCmd, count *redis.IntCmd, key s
 	return m
 }
 
+// Counter reads a counter kept as a string (Sidekiq's and Resque's
+// stat:processed): a missing one is 0; ok is false when it is of the wrong
+// type or not a non-negative integer (recorded).
+func (p *Problems) Counter(cmd *redis.StringCmd, key string) (n int64, ok bool) {
+	if p.WrongType(cmd, key) {
+		return 0, false
+	}
+	raw := cmd.Val()
+	if raw == "" {
+		return 0, true
+	}
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || n < 0 {
+		p.Add(KindInvalidNumber, key, "not a non-negative integer")
+		return 0, false
+	}
+	return n, true
+}
+
 // Count parses a non-negative integer field named field of key; a bad value
 // is recorded as KindInvalidNumber and counts 0.
 func (p *Problems) Count(raw, key, field string) int64 {
