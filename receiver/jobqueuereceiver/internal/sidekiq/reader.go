@@ -39,6 +39,7 @@ package sidekiq // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueu
 import (
 	"context"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,16 +65,12 @@ type Options struct {
 	// latest deaths; retry: the furthest next attempts). A cell is (state,
 	// class, error type): the class is display_class, else wrapped
 	// (ActiveJob), else class; the error type is error_class, "" when the
-	// entry has none. Beyond maxClassCells cells, new ones fold into
-	// OtherClass.
+	// entry has none. Beyond snapshot.MaxClassCells cells, new ones fold
+	// into snapshot.OtherClass.
 	ByClassMaxEntries int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
-
-// OtherClass is the class and error type of the breakdown cell that
-// collects every combination beyond the first maxClassCells.
-const OtherClass = "other"
 
 const (
 	system = "sidekiq"
@@ -85,8 +82,6 @@ const (
 	maxProcesses  = 10_000
 	// maxProblems bounds the problems listed per snapshot.
 	maxProblems = redisread.MaxProblems
-	// maxClassCells bounds the distinct (state, class, error) cells.
-	maxClassCells = 1000
 )
 
 // Problem kinds (snapshot.Problem.Kind).
@@ -228,17 +223,17 @@ func (sc *scrape) readRegistries(ctx context.Context) (registries, error) {
 		sc.snap.Jobs = append(sc.snap.Jobs, snapshot.StateCount{State: c.state, Count: c.cmd.Val()})
 	}
 
-	p, okP := sc.problems.Counter(processed, k.processed)
-	f, okF := sc.problems.Counter(failed, k.failed)
+	p, okP := sc.counter(processed, k.processed)
+	f, okF := sc.counter(failed, k.failed)
 	if okP && okF {
 		sc.snap.Totals = []snapshot.Totals{{Processed: p, Failed: f}}
 	}
 
 	if retryEntries != nil {
-		var cells classCells
+		var cells snapshot.ClassCells
 		sc.countClasses(&cells, snapshot.StateRetry, retryEntries, k.retry)
 		sc.countClasses(&cells, snapshot.StateDead, deadEntries, k.dead)
-		sc.snap.ByClass = cells.list()
+		sc.snap.ByClass = cells.List()
 	}
 	return reg, nil
 }
@@ -470,8 +465,25 @@ func (sc *scrape) work(byName map[string]*snapshot.Queue, cmd *redis.MapStringSt
 	}
 }
 
+// counter reads a stat:* counter; a missing one is 0.
+func (sc *scrape) counter(cmd *redis.StringCmd, key string) (int64, bool) {
+	if sc.problems.WrongType(cmd, key) {
+		return 0, false
+	}
+	raw := cmd.Val()
+	if raw == "" {
+		return 0, true
+	}
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || n < 0 {
+		sc.problems.Add(kindInvalidNumber, key, "not a non-negative integer")
+		return 0, false
+	}
+	return n, true
+}
+
 // countClasses adds one set's entries to the breakdown.
-func (sc *scrape) countClasses(cells *classCells, state string, cmd *redis.StringSliceCmd, key string) {
+func (sc *scrape) countClasses(cells *snapshot.ClassCells, state string, cmd *redis.StringSliceCmd, key string) {
 	if sc.problems.WrongType(cmd, key) {
 		return
 	}
@@ -482,48 +494,6 @@ func (sc *scrape) countClasses(cells *classCells, state string, cmd *redis.Strin
 			continue
 		}
 		errorClass, _ := rawjson.String(j.errorClass)
-		cells.add(state, sc.problems.Name(j.displayName(), key, "class"), sc.problems.Name(errorClass, key, "error_class"))
+		cells.Add(state, sc.problems.Name(j.displayName(), key, "class"), sc.problems.Name(errorClass, key, "error_class"))
 	}
-}
-
-// classCells counts breakdown cells, bounded by maxClassCells.
-type classCells struct {
-	counts map[classKey]int64
-}
-
-type classKey struct{ state, class, errorType string }
-
-func (c *classCells) add(state, class, errorType string) {
-	if c.counts == nil {
-		c.counts = make(map[classKey]int64)
-	}
-	k := classKey{state, class, errorType}
-	if _, seen := c.counts[k]; !seen {
-		if len(c.counts) >= maxClassCells {
-			k = classKey{state, OtherClass, OtherClass}
-		} else {
-			// Clone: the names point into entries that may be megabytes.
-			k.class, k.errorType = strings.Clone(k.class), strings.Clone(k.errorType)
-		}
-	}
-	c.counts[k]++
-}
-
-// list returns the cells sorted by state, class and error type.
-func (c *classCells) list() []snapshot.ClassCount {
-	out := make([]snapshot.ClassCount, 0, len(c.counts))
-	for k, n := range c.counts {
-		out = append(out, snapshot.ClassCount{State: k.state, Class: k.class, ErrorType: k.errorType, Count: n})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.State != b.State {
-			return a.State < b.State
-		}
-		if a.Class != b.Class {
-			return a.Class < b.Class
-		}
-		return a.ErrorType < b.ErrorType
-	})
-	return out
 }

@@ -301,7 +301,7 @@ func TestSnapshotByClassBounded(t *testing.T) {
 	c := srv.Client(t)
 	ctx := context.Background()
 	const extra = 5
-	members := make([]redis.Z, maxClassCells+extra)
+	members := make([]redis.Z, snapshot.MaxClassCells+extra)
 	for i := range members {
 		// Higher scores are read first, so classes C0000.. fill the cells.
 		members[i] = redis.Z{
@@ -312,12 +312,12 @@ func TestSnapshotByClassBounded(t *testing.T) {
 	require.NoError(t, c.ZAdd(ctx, "retry", members...).Err())
 
 	s := take(t, srv, Options{ByClassMaxEntries: len(members)})
-	require.Len(t, s.ByClass, maxClassCells+1)
+	require.Len(t, s.ByClass, snapshot.MaxClassCells+1)
 	var total int64
 	for _, cell := range s.ByClass {
 		total += cell.Count
-		if cell.Class == OtherClass {
-			assert.Equal(t, snapshot.ClassCount{State: "retry", Class: OtherClass, ErrorType: OtherClass, Count: extra}, cell)
+		if cell.Class == snapshot.OtherClass {
+			assert.Equal(t, snapshot.ClassCount{State: "retry", Class: snapshot.OtherClass, ErrorType: snapshot.OtherClass, Count: extra}, cell)
 		}
 	}
 	assert.Equal(t, int64(len(members)), total, "every entry read is counted once")
