@@ -39,7 +39,6 @@ package sidekiq // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueu
 import (
 	"context"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -223,8 +222,8 @@ func (sc *scrape) readRegistries(ctx context.Context) (registries, error) {
 		sc.snap.Jobs = append(sc.snap.Jobs, snapshot.StateCount{State: c.state, Count: c.cmd.Val()})
 	}
 
-	p, okP := sc.counter(processed, k.processed)
-	f, okF := sc.counter(failed, k.failed)
+	p, okP := sc.problems.Counter(processed, k.processed)
+	f, okF := sc.problems.Counter(failed, k.failed)
 	if okP && okF {
 		sc.snap.Totals = []snapshot.Totals{{Processed: p, Failed: f}}
 	}
@@ -463,23 +462,6 @@ func (sc *scrape) work(byName map[string]*snapshot.Queue, cmd *redis.MapStringSt
 			q.Stalled++
 		}
 	}
-}
-
-// counter reads a stat:* counter; a missing one is 0.
-func (sc *scrape) counter(cmd *redis.StringCmd, key string) (int64, bool) {
-	if sc.problems.WrongType(cmd, key) {
-		return 0, false
-	}
-	raw := cmd.Val()
-	if raw == "" {
-		return 0, true
-	}
-	n, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || n < 0 {
-		sc.problems.Add(kindInvalidNumber, key, "not a non-negative integer")
-		return 0, false
-	}
-	return n, true
 }
 
 // countClasses adds one set's entries to the breakdown.
