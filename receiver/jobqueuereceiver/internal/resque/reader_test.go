@@ -1,0 +1,443 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package resque
+
+import (
+	"context"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/redisread"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
+)
+
+// newClient returns a client configured like the receiver's, counting its
+// round trips.
+func newClient(tb testing.TB, cfg redisclient.Config) (*redis.Client, *redisclient.Counter) {
+	tb.Helper()
+	c, err := cfg.NewClient(context.Background(), 5*time.Second)
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = c.Close() })
+	var n redisclient.Counter
+	c.AddHook(&n)
+	return c, &n
+}
+
+func take(t *testing.T, srv *redistest.Server, opts Options) *snapshot.Snapshot {
+	t.Helper()
+	c, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+	opts.Now = func() time.Time { return testNow }
+	s, err := NewReader(c, opts).Snapshot(context.Background())
+	require.NoError(t, err)
+	return s
+}
+
+func queueByName(t *testing.T, s *snapshot.Snapshot, name string) snapshot.Queue {
+	t.Helper()
+	for _, q := range s.Queues {
+		if q.Name == name {
+			return q
+		}
+	}
+	require.Failf(t, "queue not reported", "%q", name)
+	return snapshot.Queue{}
+}
+
+func hasProblem(s *snapshot.Snapshot, kind, key string) bool {
+	for _, p := range s.Problems {
+		if p.Kind == kind && p.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+func problemCount(s *snapshot.Snapshot, kind string) int {
+	n := 0
+	for _, p := range s.Problems {
+		if p.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// TestSnapshotRuby reads what Resque 3.0 (Ruby) writes: ISO 8601 run_at and
+// heartbeats, both failure backends, pause-all-workers, a stale worker.
+func TestSnapshotRuby(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	ctx := context.Background()
+	f := newFixture(t, c, "")
+
+	f.enqueue("critical", f.job("A", 1), f.job("B"))
+	f.enqueue("default", f.job("C"), f.job("C"), f.job("C"))
+	f.enqueue("empty")
+	busy := f.rubyWorker("web-1", 101, f.ago(30*time.Second), "critical,default")
+	f.rubyWorking(busy, "default", f.ago(10*time.Minute))
+	idle := f.rubyWorker("web-2", 202, f.ago(59*time.Second), "*")
+	// Dead for six minutes: Resque would prune it, but lists its job as
+	// working until then.
+	stale := f.rubyWorker("web-3", 303, f.ago(6*time.Minute), "critical")
+	f.rubyWorking(stale, "critical", f.ago(7*time.Minute))
+	for range 2 {
+		f.fail("default", false)
+	}
+	for range 3 {
+		f.fail("critical", true)
+	}
+	f.fail("low", true)
+	f.stats(1234, 6)
+	require.NoError(t, c.Set(ctx, f.key("pause-all-workers"), " TRUE\n", 0).Err())
+
+	s := take(t, srv, Options{StalledAfter: 8 * time.Minute})
+
+	assert.Equal(t, "resque", s.System)
+	assert.Equal(t, testNow, s.Time)
+	assert.Equal(t, 3, s.QueuesDiscovered)
+	assert.Equal(t, []snapshot.Queue{
+		{Name: "critical", Size: 2, LatencyUnknown: true, Running: 1, RunningMaxAge: 7 * time.Minute},
+		{Name: "default", Size: 3, LatencyUnknown: true, Running: 1, RunningMaxAge: 10 * time.Minute, Stalled: 1},
+		{Name: "empty", LatencyUnknown: true},
+	}, s.Queues)
+	assert.Equal(t, []snapshot.StateCount{
+		{State: snapshot.StateFailed, Count: 2 + 3 + 1},
+		{State: StateWorking, Count: 2},
+	}, s.Jobs)
+	assert.Equal(t, []snapshot.Totals{{Processed: 1234, Failed: 6}}, s.Totals)
+	assert.Equal(t, []snapshot.Process{
+		{ID: busy, Hostname: "web-1", PID: 101, Busy: 1, Concurrency: 1, HeartbeatAge: 30 * time.Second, Quiet: true, Queues: []string{"critical", "default"}},
+		{ID: idle, Hostname: "web-2", PID: 202, Concurrency: 1, HeartbeatAge: 59 * time.Second, Quiet: true, Queues: []string{"*"}},
+	}, s.Processes)
+	assert.Equal(t, 1, s.ProcessesStale)
+	assert.Empty(t, s.Problems)
+
+	require.NoError(t, c.Del(ctx, f.key("pause-all-workers")).Err())
+	s = take(t, srv, Options{StaleAfter: 10 * time.Minute})
+	require.Len(t, s.Processes, 3, "a longer prune interval keeps web-3 live")
+	assert.False(t, s.Processes[0].Quiet)
+}
+
+// TestSnapshotNodeResque reads what node-resque 9 writes differently: pings
+// in worker:ping:<name> (epoch seconds), run_at as Date#toString, workers
+// named freely or by a MultiWorker (pid+n).
+func TestSnapshotNodeResque(t *testing.T) {
+	srv := redistest.Start(t)
+	f := newFixture(t, srv.Client(t), "")
+	f.enqueue("mail", f.job("send"))
+	multi := f.nodeWorker("box:4242+3", f.ago(2*time.Second), "mail")
+	f.nodeWorking(multi, "box:4242+3", "mail", f.ago(90*time.Second))
+	named := f.nodeWorker("workerA", f.ago(4*time.Second), "mail,other")
+	gone := f.nodeWorker("box:99", f.ago(time.Hour), "mail")
+	f.nodeWorking(gone, "box:99", "mail", f.ago(2*time.Hour))
+	// Both heartbeats: the newer counts.
+	both := f.nodeWorker("box:7", f.ago(3*time.Minute), "mail")
+	require.NoError(t, f.c.HSet(context.Background(), f.key("workers:heartbeat"), both, f.ago(5*time.Second).Format(time.RFC3339)).Err())
+
+	s := take(t, srv, Options{StalledAfter: time.Hour})
+	assert.Equal(t, []snapshot.Queue{
+		{Name: "mail", Size: 1, LatencyUnknown: true, Running: 2, RunningMaxAge: 2 * time.Hour, Stalled: 1},
+	}, s.Queues)
+	assert.Equal(t, []snapshot.Process{
+		{ID: "box:4242+3:mail", Hostname: "box", PID: 4242, Busy: 1, Concurrency: 1, HeartbeatAge: 2 * time.Second, Queues: []string{"mail"}},
+		{ID: "box:7:mail", Hostname: "box", PID: 7, Concurrency: 1, HeartbeatAge: 5 * time.Second, Queues: []string{"mail"}},
+		{ID: named, Concurrency: 1, HeartbeatAge: 4 * time.Second, Queues: []string{"mail", "other"}},
+	}, s.Processes)
+	assert.Equal(t, 1, s.ProcessesStale)
+	assert.Equal(t, []snapshot.StateCount{{State: snapshot.StateFailed}, {State: StateWorking, Count: 2}}, s.Jobs)
+	assert.Equal(t, []snapshot.Totals{{}}, s.Totals, "missing counters are 0")
+	assert.Empty(t, s.Problems)
+}
+
+func TestSnapshotNamespace(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	ns := newFixture(t, c, "myapp")
+	root := newFixture(t, c, "")
+
+	ns.enqueue("default", ns.job("A"))
+	id := ns.rubyWorker("host", 1, ns.ago(time.Second), "default")
+	ns.rubyWorking(id, "default", ns.ago(time.Minute))
+	ns.fail("default", false)
+	ns.stats(7, 1)
+	// Another app's keys (the default namespace) must not leak in.
+	root.enqueue("decoy", root.job("B"))
+	root.rubyWorker("other", 2, root.now, "decoy")
+	root.fail("decoy", false)
+	root.stats(999, 9)
+
+	s := take(t, srv, Options{Namespace: "myapp"})
+	assert.Equal(t, []snapshot.Queue{{Name: "default", Size: 1, LatencyUnknown: true, Running: 1, RunningMaxAge: time.Minute}}, s.Queues)
+	require.Len(t, s.Processes, 1)
+	assert.Equal(t, id, s.Processes[0].ID)
+	assert.Equal(t, []snapshot.Totals{{Processed: 7, Failed: 1}}, s.Totals)
+	assert.Equal(t, []snapshot.StateCount{{State: snapshot.StateFailed, Count: 1}, {State: StateWorking, Count: 1}}, s.Jobs)
+
+	s = take(t, srv, Options{})
+	assert.Equal(t, "decoy", s.Queues[0].Name, "no namespace set reads Resque's default, resque:")
+}
+
+func TestSnapshotSelection(t *testing.T) {
+	srv := redistest.Start(t)
+	f := newFixture(t, srv.Client(t), "")
+	for _, q := range []string{"critical", "default", "low", "tmp_1", "tmp_2"} {
+		f.enqueue(q, f.job("J"))
+	}
+	id := f.rubyWorker("h", 1, f.now, "low")
+	f.rubyWorking(id, "low", f.ago(time.Minute))
+	s := take(t, srv, Options{Selection: snapshot.Selection{
+		Exclude: []*regexp.Regexp{regexp.MustCompile(`^tmp_`)},
+		Max:     2,
+	}})
+	assert.Equal(t, 5, s.QueuesDiscovered)
+	assert.Equal(t, 1, s.QueuesDropped, "low passed the filters but is beyond max")
+	require.Len(t, s.Queues, 2)
+	assert.Equal(t, "critical", s.Queues[0].Name)
+	assert.Equal(t, "default", s.Queues[1].Name)
+	assert.Equal(t, []snapshot.StateCount{{State: snapshot.StateFailed}, {State: StateWorking, Count: 1}}, s.Jobs,
+		"working counts every worker, whatever queue it works")
+}
+
+// TestSnapshotFaults writes every kind of bad data next to good data: each is
+// skipped and reported, the rest is read as usual.
+func TestSnapshotFaults(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	ctx := context.Background()
+	f := newFixture(t, c, "")
+
+	f.enqueue("good", f.job("J"))
+	require.NoError(t, c.SAdd(ctx, f.key("queues"), "hash_queue").Err())
+	require.NoError(t, c.HSet(ctx, f.key("queue:hash_queue"), "a", "b").Err())
+	f.enqueue("not_json", "garbage{secret-arg")
+	require.NoError(t, c.Set(ctx, f.key("stat:processed"), "lots", 0).Err())
+	require.NoError(t, c.SAdd(ctx, f.key("failed_queues"), "set_failed").Err())
+	require.NoError(t, c.SAdd(ctx, f.key("set_failed"), "x").Err())
+	f.fail("good", false)
+
+	bad := func(name, value string) string {
+		id := f.rubyWorker(name, 1, f.ago(time.Second), "good")
+		if value != "" {
+			require.NoError(t, c.Set(ctx, f.key("worker:"+id), value, 0).Err())
+		}
+		return id
+	}
+	bad("not-json", "not json")
+	bad("no-queue", `{"run_at":"2026-11-27T11:59:00Z"}`)
+	bad("no-run-at", `{"queue":"good","payload":{}}`)
+	bad("number-run-at", `{"queue":"good","run_at":1795780740}`)
+	bad("word-run-at", `{"queue":"good","run_at":"yesterday"}`)
+	hashJob := bad("hash-job", "")
+	require.NoError(t, c.HSet(ctx, f.key("worker:"+hashJob), "queue", "good").Err())
+	// 10 MB of payload before the run_at the reader needs.
+	big := `{"queue":"good","payload":{"class":"Big","args":["` + strings.Repeat("a\\\"{[", 2<<20) + `"]},"run_at":"` +
+		f.ago(42*time.Second).Format(time.RFC3339) + `"}`
+	require.Greater(t, len(big), 10<<20)
+	bad("huge", big)
+	noBeat := "nobeat:1:good"
+	require.NoError(t, c.SAdd(ctx, f.key("workers"), noBeat).Err())
+	badBeat := f.rubyWorker("badbeat", 1, f.now, "good")
+	require.NoError(t, c.HSet(ctx, f.key("workers:heartbeat"), badBeat, "soon").Err())
+	f.nodeWorker("badping:1", f.now, "good")
+	require.NoError(t, c.Set(ctx, f.key("worker:ping:badping:1"), `{"time":"soon"}`, 0).Err())
+	f.nodeWorker("brokenping:1", f.now, "good")
+	require.NoError(t, c.Set(ctx, f.key("worker:ping:brokenping:1"), `{"time":`, 0).Err())
+
+	s := take(t, srv, Options{StalledAfter: time.Hour})
+
+	assert.Equal(t, []snapshot.Queue{
+		// The jobs of no-run-at, number-run-at, word-run-at and huge.
+		{Name: "good", Size: 1, LatencyUnknown: true, Running: 4, RunningMaxAge: 42 * time.Second},
+		{Name: "not_json", Size: 1, LatencyUnknown: true},
+	}, s.Queues, "payloads are never read: a queue is its length")
+	assert.Equal(t, []snapshot.StateCount{{State: snapshot.StateFailed, Count: 1}, {State: StateWorking, Count: 6}}, s.Jobs,
+		"a hash where a job should be reads as no job, as for Resque (MGET)")
+	assert.Nil(t, s.Totals, "no totals rather than a wrong processed count")
+	assert.Len(t, s.Processes, 11)
+	for _, want := range []struct{ kind, key string }{
+		{redisread.KindWrongType, "resque:queue:hash_queue"},
+		{redisread.KindWrongType, "resque:set_failed"},
+		{redisread.KindInvalidNumber, "resque:stat:processed"},
+		{kindInvalidJSON, "resque:worker:not-json:1:good"},
+		{kindMissingQueue, "resque:worker:no-queue:1:good"},
+		{kindMissingTimestamp, "resque:worker:no-run-at:1:good"},
+		{kindInvalidTimestamp, "resque:worker:number-run-at:1:good"},
+		{kindInvalidTimestamp, "resque:worker:word-run-at:1:good"},
+		{kindMissingTimestamp, "resque:worker:nobeat:1:good"},
+		{kindInvalidTimestamp, "resque:workers:heartbeat"},
+		{kindInvalidTimestamp, "resque:worker:ping:badping:1"},
+		{kindInvalidJSON, "resque:worker:ping:brokenping:1"},
+	} {
+		assert.True(t, hasProblem(s, want.kind, want.key), "%s at %s in %+v", want.kind, want.key, s.Problems)
+	}
+	for _, p := range s.Problems {
+		assert.NotContains(t, p.Detail, "secret", "payloads never leak into problems")
+	}
+
+	// Registries of the wrong type: nothing to read, still no error.
+	for _, k := range []string{"queues", "workers", "failed_queues"} {
+		require.NoError(t, c.Del(ctx, f.key(k)).Err())
+		require.NoError(t, c.RPush(ctx, f.key(k), "x").Err())
+	}
+	for _, k := range []string{"failed", "pause-all-workers", "stat:failed"} {
+		require.NoError(t, c.Del(ctx, f.key(k)).Err())
+		require.NoError(t, c.SAdd(ctx, f.key(k), "x").Err())
+	}
+	s = take(t, srv, Options{})
+	assert.Empty(t, s.Queues)
+	assert.Empty(t, s.Processes)
+	assert.Equal(t, []snapshot.StateCount{{State: StateWorking}}, s.Jobs, "no failed count from a failed key that is not a list")
+	assert.Equal(t, 6, problemCount(s, redisread.KindWrongType), "%+v", s.Problems)
+}
+
+// TestSnapshotHostileNames: a 1 MB queue name and worker host, names that
+// are not UTF-8. Every name reported is bounded and valid, each fix counted.
+func TestSnapshotHostileNames(t *testing.T) {
+	srv := redistest.Start(t)
+	f := newFixture(t, srv.Client(t), "")
+	huge := strings.Repeat("q", 1<<20)
+	latin1 := "caf\xe9"
+	for _, q := range []string{huge, latin1, "default"} {
+		f.enqueue(q, f.job("J"))
+	}
+	bigHost := strings.Repeat("h", 1<<20)
+	id := f.rubyWorker(bigHost, 1, f.ago(time.Second), huge+","+latin1)
+	f.rubyWorking(id, huge, f.ago(time.Minute))
+
+	s := take(t, srv, Options{})
+	require.Len(t, s.Queues, 3)
+	for _, q := range s.Queues {
+		assert.LessOrEqual(t, len(q.Name), snapshot.MaxNameLen)
+		assert.True(t, utf8.ValidString(q.Name))
+		if strings.HasPrefix(q.Name, "qqq") {
+			assert.Equal(t, int64(1), q.Running, "a running job still counts for a long-named queue")
+		}
+	}
+	require.Len(t, s.Processes, 1)
+	p := s.Processes[0]
+	for _, n := range append([]string{p.ID, p.Hostname}, p.Queues...) {
+		assert.LessOrEqual(t, len(n), snapshot.MaxNameLen)
+		assert.True(t, utf8.ValidString(n))
+	}
+	// Too long: the queue, the id, the host, the id's queue. Not UTF-8:
+	// the queue, the id, the id's queue.
+	assert.Equal(t, 4, problemCount(s, redisread.KindNameTooLong), "%+v", s.Problems)
+	assert.Equal(t, 3, problemCount(s, redisread.KindInvalidUTF8), "%+v", s.Problems)
+}
+
+// TestSnapshotRoundTrips proves the cost is fixed: two pipelined round trips
+// for one queue and for 1,000 queues with 200 workers, commands growing only
+// with the queues read.
+func TestSnapshotRoundTrips(t *testing.T) {
+	for _, tc := range []struct {
+		name                  string
+		queues, jobs, workers int
+	}{
+		{"1 queue", 1, 1, 1},
+		{"1000 queues 200 workers", 1000, 25, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			newFixture(t, srv.Client(t), "").populate(tc.queues, tc.jobs, tc.workers)
+			c, n := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+			r := NewReader(c, Options{StalledAfter: time.Minute, Now: func() time.Time { return testNow }})
+			for range 2 { // a second snapshot on warm connections costs the same
+				n.Reset()
+				s, err := r.Snapshot(context.Background())
+				require.NoError(t, err)
+				require.Len(t, s.Queues, tc.queues)
+				require.Len(t, s.Processes, tc.workers)
+				require.Empty(t, s.Problems)
+				assert.Equal(t, int64(2), n.RoundTrips())
+				assert.Equal(t, int64(10+tc.queues+3), n.Commands())
+			}
+		})
+	}
+}
+
+// TestSnapshotReadOnlyUser runs the reader as an ACL user allowed exactly the
+// commands the package documents, and checks that the dataset is unchanged.
+func TestSnapshotReadOnlyUser(t *testing.T) {
+	srv := redistest.Start(t, redistest.WithArgs("--enable-debug-command", "yes"))
+	admin := srv.Client(t)
+	ctx := context.Background()
+	f := newFixture(t, admin, "")
+	f.populate(3, 2, 4)
+	f.fail("q0000", true)
+	digest := func() string {
+		d, err := admin.Do(ctx, "DEBUG", "DIGEST").Text()
+		require.NoError(t, err)
+		return d
+	}
+	before := digest()
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobq", "on", ">pw", "~*", "resetchannels", "-@all",
+		"+scard", "+srandmember", "+llen", "+get", "+mget", "+hmget").Err())
+
+	c, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr(), Username: "jobq", Password: "pw"})
+	s, err := NewReader(c, Options{Now: func() time.Time { return testNow }}).Snapshot(ctx)
+	require.NoError(t, err)
+	assert.Len(t, s.Queues, 3)
+	assert.Len(t, s.Processes, 4)
+	assert.Equal(t, []snapshot.StateCount{{State: snapshot.StateFailed, Count: 51}, {State: StateWorking, Count: 2}}, s.Jobs)
+	require.ErrorContains(t, c.Set(ctx, "x", "1", 0).Err(), "NOPERM", "the user really cannot write")
+	assert.Equal(t, before, digest(), "the dataset is unchanged")
+
+	// A user missing one of them gets a clear error, not a partial snapshot.
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobq", "-hmget").Err())
+	s, err = NewReader(c, Options{}).Snapshot(ctx)
+	assert.Nil(t, s)
+	require.ErrorContains(t, err, "resque: read queues and workers from "+srv.Addr()+": HMGET resque:workers:heartbeat")
+	require.ErrorContains(t, err, "NOPERM")
+}
+
+func TestSnapshotRedisDown(t *testing.T) {
+	port := redistest.FreePort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	c, _ := newClient(t, redisclient.Config{Endpoint: addr})
+	s, err := NewReader(c, Options{}).Snapshot(context.Background())
+	assert.Nil(t, s)
+	require.ErrorContains(t, err, "resque: read registries from "+addr+": dial tcp "+addr)
+	require.ErrorContains(t, err, "connection refused")
+}
+
+// TestSnapshotRedisHungThenBack: a hung server fails the snapshot within the
+// client's timeout; once it answers again, so does the reader, and after a
+// restart (an empty server) too.
+func TestSnapshotRedisHungThenBack(t *testing.T) {
+	srv := redistest.Start(t)
+	admin := srv.Client(t)
+	f := newFixture(t, admin, "")
+	f.enqueue("default", f.job("J"))
+	c, err := (&redisclient.Config{Endpoint: srv.Addr()}).NewClient(context.Background(), 200*time.Millisecond)
+	require.NoError(t, err)
+	defer c.Close()
+	r := NewReader(c, Options{})
+
+	srv.Hang(t, time.Second)
+	s, err := r.Snapshot(context.Background())
+	assert.Nil(t, s)
+	require.ErrorContains(t, err, "resque: read registries from "+srv.Addr())
+	require.ErrorContains(t, err, "i/o timeout")
+	require.Eventually(t, func() bool { return admin.Ping(context.Background()).Err() == nil }, 10*time.Second, 20*time.Millisecond,
+		"the hang ends")
+
+	s, err = r.Snapshot(context.Background())
+	require.NoError(t, err)
+	require.Len(t, s.Queues, 1)
+
+	srv.Restart()
+	s, err = r.Snapshot(context.Background())
+	require.NoError(t, err, "a restarted (empty) server is read again")
+	assert.Empty(t, s.Queues)
+}
