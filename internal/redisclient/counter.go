@@ -5,6 +5,7 @@ package redisclient // import "github.com/otelcol-jobs/otelcol-jobs/internal/red
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
@@ -64,10 +65,20 @@ func (c *Counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 	}
 }
 
+// isConnSetup tells the commands go-redis sends when it opens a connection
+// (HELLO, AUTH, SELECT, CLIENT SETNAME/SETINFO) from the caller's, CLIENT
+// LIST among them.
 func isConnSetup(cmd redis.Cmder) bool {
 	switch cmd.Name() {
-	case "hello", "auth", "select", "client":
+	case "hello", "auth", "select":
 		return true
+	case "client":
+		args := cmd.Args()
+		if len(args) < 2 {
+			return false
+		}
+		sub, _ := args[1].(string)
+		return strings.EqualFold(sub, "setname") || strings.EqualFold(sub, "setinfo")
 	}
 	return false
 }
