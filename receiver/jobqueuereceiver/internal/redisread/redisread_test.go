@@ -61,6 +61,9 @@ func TestFailure(t *testing.T) {
 	var p Problems
 	assert.True(t, p.WrongType(wrong, "str"))
 	assert.Equal(t, "not a list", p.List()[0].Detail)
+	var hp Problems
+	assert.True(t, hp.WrongType(admin.HExists(ctx, "str", "f"), "str"))
+	assert.Equal(t, "not a hash", hp.List()[0].Detail)
 
 	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "ro", "on", ">pw", "~*", "-@all", "+get").Err())
 	ro := redis.NewClient(&redis.Options{Addr: srv.Addr(), Username: "ro", Password: "pw"})
