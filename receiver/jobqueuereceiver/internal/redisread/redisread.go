@@ -156,7 +156,7 @@ func expectedType(command string) string {
 		return "sorted set"
 	case "llen", "lindex", "lrange":
 		return "list"
-	case "hlen", "hget", "hmget", "hgetall", "hvals", "hrandfield":
+	case "hlen", "hget", "hmget", "hgetall", "hvals", "hrandfield", "hexists":
 		return "hash"
 	}
 	return "string"
