@@ -32,8 +32,8 @@ const (
 )
 
 var (
-	supportedSystems = []string{SystemSidekiq}
-	plannedSystems   = []string{SystemBullMQ, SystemCelery, SystemRQ, SystemAsynq, SystemResque}
+	supportedSystems = []string{SystemSidekiq, SystemCelery}
+	plannedSystems   = []string{SystemBullMQ, SystemRQ, SystemAsynq, SystemResque}
 )
 
 const (
@@ -64,6 +64,9 @@ type Config struct {
 	// ByClass bounds the retry/dead breakdown read for the
 	// jobqueue.jobs.by_class metric (only read when that metric is enabled).
 	ByClass ByClassConfig `mapstructure:"by_class"`
+	// Celery holds the kombu Redis transport options that Celery's workers
+	// use and the reader must share (system: celery).
+	Celery CeleryConfig `mapstructure:"celery"`
 	// Alerts are the rules evaluated on each scrape when the receiver is in
 	// a logs pipeline; their records go there.
 	Alerts queuealert.Config `mapstructure:"alerts"`
@@ -80,6 +83,35 @@ type QueuesConfig struct {
 	Max     int      `mapstructure:"max"`
 
 	_ struct{}
+}
+
+// CeleryConfig holds kombu's Redis transport options (Celery's
+// broker_transport_options) that decide key names. Unset, each is kombu's
+// default.
+type CeleryConfig struct {
+	// PrioritySteps are kombu's priority_steps: a queue's messages are in one
+	// list per step (default 0, 3, 6, 9).
+	PrioritySteps []int `mapstructure:"priority_steps"`
+	// Sep is kombu's sep, between a queue's name and its priority step and
+	// in the binding sets (default "\x06\x16").
+	Sep string `mapstructure:"sep"`
+
+	_ struct{}
+}
+
+// validate reports the settings kombu would not accept.
+func (c *CeleryConfig) validate() []error {
+	var errs []error
+	if c.PrioritySteps != nil && len(c.PrioritySteps) == 0 {
+		errs = append(errs, errors.New("celery: priority_steps: must not be empty (leave it unset for kombu's default [0, 3, 6, 9])"))
+	}
+	for i, step := range c.PrioritySteps {
+		if step < 0 || (i > 0 && step <= c.PrioritySteps[i-1]) {
+			errs = append(errs, fmt.Errorf("celery: priority_steps: must be non-negative and ascending, as kombu bisects them, got %v", c.PrioritySteps))
+			break
+		}
+	}
+	return errs
 }
 
 // ByClassConfig bounds the retry/dead breakdown.
@@ -153,6 +185,7 @@ func (cfg *Config) Validate() error {
 	if cfg.ByClass.MaxEntries <= 0 {
 		errs = append(errs, fmt.Errorf("by_class: max_entries: must be positive, got %d", cfg.ByClass.MaxEntries))
 	}
+	errs = append(errs, cfg.Celery.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/celery"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/sidekiq"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
 )
@@ -124,6 +125,8 @@ func readerFor(system string) (func(redis.Cmdable, *Config, snapshot.Selection, 
 	switch system {
 	case SystemSidekiq:
 		return newSidekiqReader, nil
+	case SystemCelery:
+		return newCeleryReader, nil
 	}
 	return nil, fmt.Errorf("system: %q has no reader", system)
 }
@@ -140,4 +143,16 @@ func newSidekiqReader(client redis.Cmdable, cfg *Config, sel snapshot.Selection,
 		opts.ByClassMaxEntries = cfg.ByClass.MaxEntries
 	}
 	return sidekiq.NewReader(client, opts)
+}
+
+// newCeleryReader reads under kombu's global_keyprefix (the namespace).
+func newCeleryReader(client redis.Cmdable, cfg *Config, sel snapshot.Selection, now func() time.Time) snapshot.Reader {
+	return celery.NewReader(client, celery.Options{
+		Prefix:        cfg.Namespace,
+		PrioritySteps: cfg.Celery.PrioritySteps,
+		Sep:           cfg.Celery.Sep,
+		Selection:     sel,
+		StalledAfter:  cfg.StalledAfter,
+		Now:           now,
+	})
 }
