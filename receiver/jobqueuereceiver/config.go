@@ -32,8 +32,8 @@ const (
 )
 
 var (
-	supportedSystems = []string{SystemSidekiq, SystemCelery}
-	plannedSystems   = []string{SystemBullMQ, SystemRQ, SystemAsynq, SystemResque}
+	supportedSystems = []string{SystemSidekiq, SystemCelery, SystemBullMQ}
+	plannedSystems   = []string{SystemRQ, SystemAsynq, SystemResque}
 )
 
 const (
@@ -43,6 +43,7 @@ const (
 	defaultMaxQueues          = 500
 	defaultStalledAfter       = 5 * time.Minute
 	defaultByClassMaxEntries  = 1000
+	defaultDiscoveryInterval  = 5 * time.Minute
 )
 
 // Config is the job_queue receiver's configuration.
@@ -70,6 +71,13 @@ type Config struct {
 	// Alerts are the rules evaluated on each scrape when the receiver is in
 	// a logs pipeline; their records go there.
 	Alerts queuealert.Config `mapstructure:"alerts"`
+	// DiscoveryInterval is how often queues are discovered again by a SCAN
+	// in systems that keep no queue registry (BullMQ), unless queues.names
+	// lists them.
+	DiscoveryInterval time.Duration `mapstructure:"discovery_interval"`
+	// ClientList lets the BullMQ reader read its workers with CLIENT LIST,
+	// which a read-only ACL user may not run.
+	ClientList bool `mapstructure:"client_list"`
 
 	_ struct{}
 }
@@ -81,6 +89,9 @@ type QueuesConfig struct {
 	Include []string `mapstructure:"include"`
 	Exclude []string `mapstructure:"exclude"`
 	Max     int      `mapstructure:"max"`
+	// Names lists the queues to read in systems that keep no queue
+	// registry (BullMQ), instead of discovering them.
+	Names []string `mapstructure:"names"`
 
 	_ struct{}
 }
@@ -140,6 +151,7 @@ func NewDefaultConfig() *Config {
 		Queues:               QueuesConfig{Max: defaultMaxQueues},
 		StalledAfter:         defaultStalledAfter,
 		ByClass:              ByClassConfig{MaxEntries: defaultByClassMaxEntries},
+		DiscoveryInterval:    defaultDiscoveryInterval,
 		Alerts:               queuealert.NewDefaultConfig(),
 	}
 }
@@ -184,6 +196,12 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.ByClass.MaxEntries <= 0 {
 		errs = append(errs, fmt.Errorf("by_class: max_entries: must be positive, got %d", cfg.ByClass.MaxEntries))
+	}
+	if cfg.DiscoveryInterval <= 0 {
+		errs = append(errs, fmt.Errorf("discovery_interval: must be positive, got %s", cfg.DiscoveryInterval))
+	}
+	if slices.Contains(cfg.Queues.Names, "") {
+		errs = append(errs, errors.New("queues: names: must not contain an empty name"))
 	}
 	errs = append(errs, cfg.Celery.validate()...)
 	return errors.Join(errs...)

@@ -73,6 +73,13 @@ func TestLoadConfig(t *testing.T) {
 	sentinel.Sentinel.Password = "sentinel-secret"
 	sentinel.Password = "master-secret"
 
+	bullmq := NewDefaultConfig()
+	bullmq.System = SystemBullMQ
+	bullmq.Namespace = "myapp"
+	bullmq.DiscoveryInterval = time.Minute
+	bullmq.ClientList = true
+	bullmq.Queues.Names = []string{"emails", "reports"}
+
 	shortInterval := NewDefaultConfig()
 	shortInterval.System = SystemSidekiq
 	shortInterval.CollectionInterval = 2 * time.Second
@@ -85,8 +92,13 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{id: "", expected: minimal},
 		{id: "full", expected: full},
-		{id: "no_system", errs: []string{"system: must be set (one of: sidekiq)"}},
-		{id: "planned_system", errs: []string{`system: "bullmq" is not supported yet (supported: sidekiq)`}},
+		{id: "no_system", errs: []string{"system: must be set (one of: sidekiq, "}},
+		{id: "planned_system", errs: []string{`system: "rq" is not supported yet (supported: sidekiq, `}},
+		{id: "bullmq", expected: bullmq},
+		{id: "bad_discovery_interval", errs: []string{
+			"discovery_interval: must be positive, got 0s",
+			"queues: names: must not contain an empty name",
+		}},
 		{id: "unknown_system", errs: []string{`system: unknown job system "delayed_job"`}},
 		{id: "url_endpoint", errs: []string{`endpoint: "redis://***@redis.internal:6379" is a URL: write host:port`}},
 		{id: "sentinel", expected: sentinel},

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/bullmq"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/celery"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/sidekiq"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
@@ -125,10 +126,28 @@ func readerFor(system string) (func(redis.Cmdable, *Config, snapshot.Selection, 
 	switch system {
 	case SystemSidekiq:
 		return newSidekiqReader, nil
+	case SystemBullMQ:
+		return newBullMQReader, nil
 	case SystemCelery:
 		return newCeleryReader, nil
 	}
 	return nil, fmt.Errorf("system: %q has no reader", system)
+}
+
+func newBullMQReader(client redis.Cmdable, cfg *Config, sel snapshot.Selection, now func() time.Time) snapshot.Reader {
+	opts := bullmq.Options{
+		Prefix:            cfg.Namespace,
+		Names:             cfg.Queues.Names,
+		DiscoveryInterval: cfg.DiscoveryInterval,
+		Selection:         sel,
+		StalledAfter:      cfg.StalledAfter,
+		ReadWorkers:       cfg.ClientList,
+		Now:               now,
+	}
+	if cfg.Metrics.JobqueueJobsByClass.Enabled {
+		opts.ByClassMaxEntries = cfg.ByClass.MaxEntries
+	}
+	return bullmq.NewReader(client, opts)
 }
 
 func newSidekiqReader(client redis.Cmdable, cfg *Config, sel snapshot.Selection, now func() time.Time) snapshot.Reader {

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/otelcol-jobs/otelcol-jobs/internal/nodetest"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 )
 
@@ -126,26 +127,11 @@ func assertWinstonRecords(t *testing.T, logs plog.Logs, want int) {
 	}
 }
 
-// installBullMQWorker copies testdata/bullmq to a temporary directory and
-// installs its locked dependencies there (npm's cache makes a repeat quick).
+// installBullMQWorker installs testdata/bullmq's worker and its locked
+// dependencies in a temporary directory.
 func installBullMQWorker(t *testing.T) string {
 	t.Helper()
-	redistest.RequireTool(t, "node", "apt-get install -y nodejs npm")
-	npm := redistest.RequireTool(t, "npm", "apt-get install -y npm")
-	app := t.TempDir()
-	for _, f := range []string{"package.json", "package-lock.json", "worker.js", "pino-logger.js", "winston-logger.js"} {
-		data, err := os.ReadFile(filepath.Join("testdata", "bullmq", f))
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(app, f), data, 0o644))
-	}
-	// No install scripts: the only one builds msgpackr's optional native
-	// extension, which BullMQ does without.
-	install := exec.Command(npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund")
-	install.Dir = app
-	if out, err := install.CombinedOutput(); err != nil {
-		redistest.Missing(t, "npm ci in testdata/bullmq failed (the npm registry must be reachable): "+err.Error()+"\n"+string(out))
-	}
-	return app
+	return nodetest.Install(t, filepath.Join("testdata", "bullmq"), "worker.js", "pino-logger.js", "winston-logger.js")
 }
 
 // runBullMQWorker runs worker.js against a fresh redis-server until every job is
