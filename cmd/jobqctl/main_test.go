@@ -119,6 +119,40 @@ func TestSnapshotTable(t *testing.T) {
 	assert.Equal(t, []string{"retry", "HardJob", "Net::ReadTimeout", "2"}, row(t, out, "retry  HardJob"))
 }
 
+// TestSnapshotResque: a Resque state (Resque 3.0's keys under its default
+// namespace) as a table; Resque jobs carry no enqueue time, so no latency.
+func TestSnapshotResque(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	id := "web-1:101:default"
+	pipe := c.Pipeline()
+	pipe.SAdd(ctx, "resque:queues", "default")
+	pipe.RPush(ctx, "resque:queue:default", `{"class":"HardJob","args":[1]}`, `{"class":"HardJob","args":[2]}`)
+	pipe.SAdd(ctx, "resque:workers", id)
+	pipe.HSet(ctx, "resque:workers:heartbeat", id, now.Add(-2*time.Second).Format(time.RFC3339))
+	pipe.Set(ctx, "resque:worker:"+id, `{"queue":"default","run_at":"`+now.Add(-10*time.Minute).Format(time.RFC3339)+`","payload":{"class":"HardJob","args":[0]}}`, 0)
+	pipe.RPush(ctx, "resque:failed", `{"failed_at":"2026/11/27 12:00:00 UTC","payload":{"class":"HardJob","args":[3]},"exception":"RuntimeError","error":"boom","queue":"default"}`)
+	pipe.Set(ctx, "resque:stat:processed", 1000, 0)
+	pipe.Set(ctx, "resque:stat:failed", 25, 0)
+	_, err := pipe.Exec(ctx)
+	require.NoError(t, err)
+
+	code, out, errOut := runCmd([]string{"snapshot", "--system", "resque", "--endpoint", srv.Addr()}, nil)
+	require.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, out, "resque at "+srv.Addr())
+	assert.Equal(t, []string{"Redis", "cost:", "2", "round", "trips,", "14", "commands"}, row(t, out, "Redis cost:"))
+	// QUEUE SIZE LATENCY RUNNING LONGEST-RUNNING STALLED PAUSED
+	q := row(t, out, "default ")
+	assert.Equal(t, []string{"2", "-", "1"}, q[1:4], "size, no latency, running")
+	assert.Equal(t, []string{"1", "-"}, q[5:7], "stalled after 5m, Resque cannot pause queues")
+	assert.Equal(t, []string{"failed", "-", "1"}, row(t, out, "failed "))
+	assert.Equal(t, []string{"working", "-", "1"}, row(t, out, "working "))
+	assert.Equal(t, []string{"all", "queues", "1000", "25"}, row(t, out, "all queues"))
+	assert.Contains(t, out, "1 live processes, 1 of 1 worker slots busy, 0 stale registry entries")
+}
+
 func TestSnapshotThroughSentinel(t *testing.T) {
 	master := redistest.Start(t)
 	writeSidekiq(t, master.Client(t))

@@ -32,8 +32,8 @@ const (
 )
 
 var (
-	supportedSystems = []string{SystemSidekiq, SystemCelery, SystemBullMQ}
-	plannedSystems   = []string{SystemRQ, SystemAsynq, SystemResque}
+	supportedSystems = []string{SystemSidekiq, SystemCelery, SystemBullMQ, SystemResque}
+	plannedSystems   = []string{SystemRQ, SystemAsynq}
 )
 
 const (

@@ -16,6 +16,7 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/bullmq"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/celery"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/resque"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/sidekiq"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
 )
@@ -130,6 +131,8 @@ func readerFor(system string) (func(redis.Cmdable, *Config, snapshot.Selection, 
 		return newBullMQReader, nil
 	case SystemCelery:
 		return newCeleryReader, nil
+	case SystemResque:
+		return newResqueReader, nil
 	}
 	return nil, fmt.Errorf("system: %q has no reader", system)
 }
@@ -173,5 +176,16 @@ func newCeleryReader(client redis.Cmdable, cfg *Config, sel snapshot.Selection, 
 		Selection:     sel,
 		StalledAfter:  cfg.StalledAfter,
 		Now:           now,
+	})
+}
+
+// newResqueReader reads under the namespace Resque uses by default when
+// none is configured.
+func newResqueReader(client redis.Cmdable, cfg *Config, sel snapshot.Selection, now func() time.Time) snapshot.Reader {
+	return resque.NewReader(client, resque.Options{
+		Namespace:    cfg.Namespace,
+		Selection:    sel,
+		StalledAfter: cfg.StalledAfter,
+		Now:          now,
 	})
 }
