@@ -29,7 +29,8 @@
 // The reader reads the oldest maxUnacked entries of the index with their
 // messages and routes each to its queue as kombu would restore it (the
 // exchange's bindings for its routing key; the routing key itself on the
-// default exchange). Per queue that gives the `unacked` count, how long the
+// default exchange; not at all when the exchange has no binding set, or its
+// set was not read). Per queue that gives the `unacked` count, how long the
 // oldest has been delivered (RunningMaxAge) and how many were delivered more
 // than StalledAfter ago. Unacked messages are prefetched (reserved), held for
 // their ETA or countdown, or, with acks_late, executing.
@@ -315,7 +316,10 @@ func (r *Reader) bindingKeys() []string {
 // routes maps a binding (exchange, routing key) to the queues bound by it.
 type routes struct {
 	byBinding map[binding][]string
-	queues    []string // every queue name, each once
+	// read are the exchanges whose binding sets were read: a message of
+	// another exchange cannot be routed, but is no bad data.
+	read   map[string]struct{}
+	queues []string // every queue name, each once
 }
 
 type binding struct{ exchange, routingKey string }
@@ -343,7 +347,7 @@ func (sc *scrape) readBindings(ctx context.Context, keys []string, unacked []del
 		}
 	}
 
-	rt := routes{byBinding: map[binding][]string{}}
+	rt := routes{byBinding: map[binding][]string{}, read: make(map[string]struct{}, len(keys))}
 	seen := map[string]struct{}{}
 	prefixLen := len(r.opts.Prefix) + len(bindingPrefix)
 	for i, k := range keys {
@@ -351,6 +355,7 @@ func (sc *scrape) readBindings(ctx context.Context, keys []string, unacked []del
 		if isControlExchange(exchange) {
 			continue
 		}
+		rt.read[exchange] = struct{}{}
 		for _, m := range sc.problems.Members(sets[i].members, sets[i].count, k) {
 			routingKey, queue, ok := parseBinding(m, r.opts.Sep)
 			if !ok {
@@ -477,6 +482,9 @@ func (sc *scrape) unacked(rt routes, byName map[string]*snapshot.Queue, unacked 
 		}
 		queues := []string{routingKey} // the default exchange routes by queue name
 		if exchange != "" {
+			if _, read := rt.read[exchange]; !read {
+				continue
+			}
 			queues = rt.byBinding[binding{exchange, routingKey}]
 		}
 		if len(queues) == 0 {
