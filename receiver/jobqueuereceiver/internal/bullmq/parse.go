@@ -22,7 +22,7 @@ const maxEpochMillis = 32503680000_000
 // JavaScript's Date.now() writes them (a fraction is kept if present).
 func parseMillis(raw string) (time.Time, bool) {
 	v, err := strconv.ParseFloat(raw, 64)
-	if err != nil || math.IsNaN(v) || v <= 0 || v > maxEpochMillis {
+	if err != nil || math.IsNaN(v) || v < 1 || v > maxEpochMillis {
 		return time.Time{}, false
 	}
 	ms, frac := math.Modf(v)
