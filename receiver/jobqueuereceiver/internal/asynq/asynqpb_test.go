@@ -81,19 +81,26 @@ message_type {
 }
 `
 
-// pb holds the message descriptors of asynqProto.
-var pb = func() struct {
+// asynqMessages are the message descriptors of asynqProto.
+type asynqMessages struct {
 	task, server, worker protoreflect.MessageDescriptor
-} { var fdp descriptorpb.FileDescriptorProto; if err := prototext.Unmarshal([]byte(asynqProto), &fdp); err != nil {
-	panic(err)
-}; _ = timestamppb.Now(); // registers google/protobuf/timestamp.proto
-fd, err := protodesc.NewFile(&fdp, protoregistry.GlobalFiles); if err != nil {
-	panic(err)
-}; m := fd.Messages(); return struct {
-	task, server, worker protoreflect.MessageDescriptor
-}{
-	m.ByName("TaskMessage"), m.ByName("ServerInfo"), m.ByName("WorkerInfo"),
-} }()
+}
+
+var pb = loadAsynqProto()
+
+func loadAsynqProto() asynqMessages {
+	var fdp descriptorpb.FileDescriptorProto
+	if err := prototext.Unmarshal([]byte(asynqProto), &fdp); err != nil {
+		panic(err)
+	}
+	_ = timestamppb.Now() // registers google/protobuf/timestamp.proto
+	fd, err := protodesc.NewFile(&fdp, protoregistry.GlobalFiles)
+	if err != nil {
+		panic(err)
+	}
+	m := fd.Messages()
+	return asynqMessages{m.ByName("TaskMessage"), m.ByName("ServerInfo"), m.ByName("WorkerInfo")}
+}
 
 // message builds a message of md; fields maps field names to values:
 // string, []byte, int32, int64, bool, time.Time (a Timestamp) or

@@ -17,21 +17,29 @@
 // and removes nothing: Servers() deletes expired server entries, the reader
 // counts them in ProcessesStale. Queue memory usage is not read.
 //
-// A snapshot costs at most four pipelined round trips whatever the number
-// of queues and servers: the registries, then every selected queue and
-// every live server, then the pending tail task of each non-empty queue
-// (read with the tail again, to know it was still the tail) and the size of
-// each aggregation group, and, only when a tail was dequeued in between,
-// the new tail's task. These are the only commands sent, all read-only:
+// A snapshot costs three pipelined round trips whatever the number of
+// queues and servers: the registries; every selected queue and every live
+// server; the hash of each non-empty queue's pending tail task, read before
+// the oldest ids again (so the tail is known to have stayed in place), and
+// the size of each aggregation group. Only when workers dequeued a tail in
+// between does a fourth read the hashes of the new oldest tasks. These are
+// the only commands sent, all read-only:
 //
 //	SCARD, SRANDMEMBER     asynq:queues, asynq:{<q>}:groups (bounded reads)
 //	ZCARD, ZCOUNT,         asynq:servers (live entries: score >= now)
 //	ZRANGEBYSCORE
-//	LLEN, LINDEX           asynq:{<q>}:pending, asynq:{<q>}:active
+//	LLEN, LINDEX, LRANGE   asynq:{<q>}:pending, asynq:{<q>}:active
 //	ZCARD                  asynq:{<q>}:scheduled|retry|archived|completed, asynq:{<q>}:g:<group>
 //	GET, EXISTS            asynq:{<q>}:processed|failed, asynq:{<q>}:paused
 //	HMGET                  asynq:{<q>}:t:<id> (state, pending_since)
 //	GET, HVALS             asynq:servers:{…}, asynq:workers:{…}
+//
+// Latency is measured against the reader's clock and never negative (the
+// Inspector reports a negative one for a task enqueued by a clock ahead of
+// it); a pending_since that is not a positive integer is 0, as the
+// Inspector reads it, and reported. A server's heartbeat age comes from its
+// asynq:servers score (the expiry, heartbeat + 10 s, in whole seconds), so
+// it may read up to a second high.
 //
 // Bad data is skipped and reported as a snapshot.Problem whose Kind is one of
 // wrong_type, invalid_number, invalid_timestamp, missing_timestamp,
