@@ -186,11 +186,11 @@ func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	routes, err := sc.readBindings(ctx, bindingKeys, unacked)
+	routes, values, err := sc.readBindings(ctx, bindingKeys, unacked)
 	if err != nil {
 		return nil, err
 	}
-	if err := sc.readQueues(ctx, routes, unacked); err != nil {
+	if err := sc.readQueues(ctx, routes, unacked, values); err != nil {
 		return nil, err
 	}
 	sc.snap.Problems = sc.problems.List()
@@ -205,12 +205,10 @@ type scrape struct {
 	problems redisread.Problems
 }
 
-// delivery is one unacked message: its delivery tag and time, and, after
-// round trip 2, its raw [message, exchange, routing_key] value.
+// delivery is one unacked message: its delivery tag and time.
 type delivery struct {
-	tag   string
-	at    float64
-	value *redis.SliceCmd
+	tag string
+	at  float64
 }
 
 // discover runs round trip 1: one SCAN step for binding sets while a pass
@@ -325,8 +323,8 @@ type routes struct {
 type binding struct{ exchange, routingKey string }
 
 // readBindings runs round trip 2: every binding set, and the messages of the
-// unacked deliveries.
-func (sc *scrape) readBindings(ctx context.Context, keys []string, unacked []delivery) (routes, error) {
+// unacked deliveries (one HMGET, values in the deliveries' order).
+func (sc *scrape) readBindings(ctx context.Context, keys []string, unacked []delivery) (routes, *redis.SliceCmd, error) {
 	r := sc.r
 	pipe := r.client.Pipeline()
 	type setCmds struct {
@@ -337,13 +335,18 @@ func (sc *scrape) readBindings(ctx context.Context, keys []string, unacked []del
 	for i, k := range keys {
 		sets[i] = setCmds{pipe.SCard(ctx, k), pipe.SRandMemberN(ctx, k, maxBindings)}
 	}
-	for i := range unacked {
-		unacked[i].value = pipe.HMGet(ctx, r.unackedKey, unacked[i].tag)
+	var values *redis.SliceCmd
+	if len(unacked) > 0 {
+		tags := make([]string, len(unacked))
+		for i := range unacked {
+			tags[i] = unacked[i].tag
+		}
+		values = pipe.HMGet(ctx, r.unackedKey, tags...)
 	}
 	if pipe.Len() > 0 {
 		cmds, err := pipe.Exec(ctx)
 		if err := redisread.Failure(system, "read bindings", r.from, cmds, err); err != nil {
-			return routes{}, err
+			return routes{}, nil, err
 		}
 	}
 
@@ -370,7 +373,7 @@ func (sc *scrape) readBindings(ctx context.Context, keys []string, unacked []del
 			}
 		}
 	}
-	return rt, nil
+	return rt, values, nil
 }
 
 // isControlExchange tells Celery's broadcast exchanges: the remote control
@@ -395,7 +398,7 @@ func parseBinding(member, sep string) (routingKey, queue string, ok bool) {
 
 // readQueues runs round trip 3: every priority list of every selected queue,
 // then attributes the unacked messages to the queues.
-func (sc *scrape) readQueues(ctx context.Context, rt routes, unacked []delivery) error {
+func (sc *scrape) readQueues(ctx context.Context, rt routes, unacked []delivery, values *redis.SliceCmd) error {
 	r := sc.r
 	names := rt.queues
 	if len(r.opts.Names) > 0 {
@@ -443,7 +446,9 @@ func (sc *scrape) readQueues(ctx context.Context, rt routes, unacked []delivery)
 		byName[raw] = &queues[len(queues)-1]
 	}
 	sc.snap.Queues = queues
-	sc.unacked(rt, byName, unacked)
+	if values != nil {
+		sc.unacked(rt, byName, unacked, values)
+	}
 
 	jobs := make([]snapshot.StateCount, len(queues))
 	for i := range queues {
@@ -464,14 +469,14 @@ func (r *Reader) priorityList(queue string, step int) string {
 
 // unacked counts each unacked message into the queues kombu would restore
 // it to.
-func (sc *scrape) unacked(rt routes, byName map[string]*snapshot.Queue, unacked []delivery) {
+func (sc *scrape) unacked(rt routes, byName map[string]*snapshot.Queue, unacked []delivery, values *redis.SliceCmd) {
 	key := sc.r.unackedKey
-	for i := range unacked {
+	if sc.problems.WrongType(values, key) {
+		return
+	}
+	for i, v := range values.Val() {
 		d := &unacked[i]
-		if sc.problems.WrongType(d.value, key) {
-			return // one hash: every other field says the same
-		}
-		raw, ok := d.value.Val()[0].(string)
+		raw, ok := v.(string)
 		if !ok { // acked between the two round trips
 			continue
 		}
