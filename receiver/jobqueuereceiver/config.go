@@ -55,7 +55,7 @@ type Config struct {
 	// System is the job system whose Redis is read (sidekiq).
 	System string `mapstructure:"system"`
 	// Namespace is the key prefix the job system uses (Sidekiq <= 6
-	// redis-namespace); empty for none.
+	// redis-namespace, kombu's global_keyprefix for Celery); empty for none.
 	Namespace string `mapstructure:"namespace"`
 	// Queues selects the reported queues and bounds their number.
 	Queues QueuesConfig `mapstructure:"queues"`
@@ -72,7 +72,7 @@ type Config struct {
 	// a logs pipeline; their records go there.
 	Alerts queuealert.Config `mapstructure:"alerts"`
 	// DiscoveryInterval is how often queues are discovered again by a SCAN
-	// in systems that keep no queue registry (BullMQ), unless queues.names
+	// in systems that keep no queue registry (BullMQ, Celery), unless queues.names
 	// lists them.
 	DiscoveryInterval time.Duration `mapstructure:"discovery_interval"`
 	// ClientList lets the BullMQ reader read its workers with CLIENT LIST,
@@ -90,7 +90,7 @@ type QueuesConfig struct {
 	Exclude []string `mapstructure:"exclude"`
 	Max     int      `mapstructure:"max"`
 	// Names lists the queues to read in systems that keep no queue
-	// registry (BullMQ), instead of discovering them.
+	// registry (BullMQ, Celery), instead of discovering them.
 	Names []string `mapstructure:"names"`
 
 	_ struct{}

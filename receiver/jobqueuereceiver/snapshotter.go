@@ -170,12 +170,14 @@ func newSidekiqReader(client redis.Cmdable, cfg *Config, sel snapshot.Selection,
 // newCeleryReader reads under kombu's global_keyprefix (the namespace).
 func newCeleryReader(client redis.Cmdable, cfg *Config, sel snapshot.Selection, now func() time.Time) snapshot.Reader {
 	return celery.NewReader(client, celery.Options{
-		Prefix:        cfg.Namespace,
-		PrioritySteps: cfg.Celery.PrioritySteps,
-		Sep:           cfg.Celery.Sep,
-		Selection:     sel,
-		StalledAfter:  cfg.StalledAfter,
-		Now:           now,
+		Prefix:            cfg.Namespace,
+		Names:             cfg.Queues.Names,
+		DiscoveryInterval: cfg.DiscoveryInterval,
+		PrioritySteps:     cfg.Celery.PrioritySteps,
+		Sep:               cfg.Celery.Sep,
+		Selection:         sel,
+		StalledAfter:      cfg.StalledAfter,
+		Now:               now,
 	})
 }
 

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -214,7 +213,7 @@ func (s *Sidekiq) begin(ctx context.Context, now time.Time, r *Report) error {
 		pid := 1000 + s.rng.IntN(60000)
 		p := &process{
 			spec:     spec,
-			identity: fmt.Sprintf("%s:%d:%s", spec.Hostname, pid, s.hex(6)),
+			identity: fmt.Sprintf("%s:%d:%s", spec.Hostname, pid, randomHex(s.rng, 6)),
 			threads:  make([]thread, spec.Concurrency),
 			nextBeat: now,
 			waiting:  spec.StartAfter > 0,
@@ -367,11 +366,7 @@ func (s *Sidekiq) enqueue(ctx context.Context, now time.Time, dt time.Duration, 
 	elapsed := now.Sub(s.start).Seconds()
 	for i := range s.sc.Classes {
 		c := &s.sc.Classes[i]
-		rate := c.Rate
-		if c.Wave > 0 {
-			rate *= 1 + 0.8*math.Sin(2*math.Pi*(elapsed/c.Wave.Seconds()+c.Phase))
-		}
-		n := s.poisson(rate * dt.Seconds())
+		n := poisson(s.rng, c.rateAt(elapsed)*dt.Seconds())
 		if n == 0 {
 			continue
 		}
@@ -469,7 +464,7 @@ func (s *Sidekiq) fetch(ctx context.Context, now time.Time, r *Report) error {
 				}
 				t := &p.threads[idle[0]]
 				idle = idle[1:]
-				t.job, t.runAt, t.finishAt = j, now, now.Add(s.runTime(j.Class))
+				t.job, t.runAt, t.finishAt = j, now, now.Add(runTime(s.rng, s.classes[j.Class]))
 				r.Fetched++
 			}
 		}
@@ -577,47 +572,9 @@ func (s *Sidekiq) newJob(c *Class, created time.Time) *job {
 		Retry:     c.Retry,
 		Queue:     c.Queue,
 		Class:     c.Name,
-		Args:      []any{s.rng.IntN(1_000_000), "acct_" + s.hex(4)},
-		JID:       s.hex(12),
+		Args:      []any{s.rng.IntN(1_000_000), "acct_" + randomHex(s.rng, 4)},
+		JID:       randomHex(s.rng, 12),
 		CreatedAt: epoch(created),
-	}
-}
-
-// runTime is how long one execution of the class takes; jobs of classes
-// the scenario does not know run for a second.
-func (s *Sidekiq) runTime(class string) time.Duration {
-	c := s.classes[class]
-	if c == nil {
-		return time.Second
-	}
-	return c.MinRun + time.Duration(s.rng.Int64N(int64(c.MaxRun-c.MinRun)+1))
-}
-
-// hex is n random bytes in hex, like SecureRandom.hex(n).
-func (s *Sidekiq) hex(n int) string {
-	const digits = "0123456789abcdef"
-	b := make([]byte, 2*n)
-	for i := range b {
-		b[i] = digits[s.rng.IntN(16)]
-	}
-	return string(b)
-}
-
-// poisson draws the number of arrivals in an interval with mean lambda.
-func (s *Sidekiq) poisson(lambda float64) int {
-	if lambda <= 0 {
-		return 0
-	}
-	if lambda > 30 { // normal approximation; Knuth's loop underflows
-		return max(0, int(math.Round(lambda+math.Sqrt(lambda)*s.rng.NormFloat64())))
-	}
-	limit, n, p := math.Exp(-lambda), 0, 1.0
-	for {
-		p *= s.rng.Float64()
-		if p <= limit {
-			return n
-		}
-		n++
 	}
 }
 
