@@ -9,6 +9,7 @@ import (
 	"flag"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -212,6 +213,23 @@ func TestScrapeLatencyUnknown(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"critical", "low"}, queues)
 	assert.Equal(t, 3, dataPoints(findMetric(t, md, "jobqueue.queue.size")).Len(), "the queue's other figures stay")
+}
+
+// TestScrapeProcessesUnknown: a system that registers no workers in Redis
+// (Celery) reports no process or worker metric, not 0 processes.
+func TestScrapeProcessesUnknown(t *testing.T) {
+	snap := sidekiqSnapshot()
+	snap.System, snap.Processes, snap.ProcessesUnknown = "celery", nil, true
+	s := newTestScraper(t, sidekiqConfig(), receivertest.NewNopSettings(metadata.Type), &fakeReader{snap: snap})
+	md, err := s.scrape(context.Background())
+	require.NoError(t, err)
+
+	metrics := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
+	for i := range metrics.Len() {
+		name := metrics.At(i).Name()
+		assert.False(t, strings.HasPrefix(name, "jobqueue.process") || strings.HasPrefix(name, "jobqueue.workers."), "%s reported", name)
+	}
+	assert.Equal(t, 3, dataPoints(findMetric(t, md, "jobqueue.queue.size")).Len(), "the other figures stay")
 }
 
 func TestCumulativeStartTime(t *testing.T) {

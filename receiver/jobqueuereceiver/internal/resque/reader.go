@@ -260,16 +260,16 @@ func (sc *scrape) readQueuesAndWorkers(ctx context.Context, reg registries) erro
 
 	pipe := sc.r.client.Pipeline()
 	sizes := make([]*redis.IntCmd, len(kept))
+	queueKeys := make([]string, len(kept))
 	for i, q := range kept {
-		sizes[i] = pipe.LLen(ctx, k.prefix+"queue:"+q)
+		queueKeys[i] = k.prefix + "queue:" + q
+		sizes[i] = pipe.LLen(ctx, queueKeys[i])
 	}
 	failedSizes := make([]*redis.IntCmd, 0, len(reg.failedQueues))
-	failedKeys := make([]string, 0, len(reg.failedQueues))
 	for _, fq := range reg.failedQueues {
 		if fq == "failed" { // counted already
 			continue
 		}
-		failedKeys = append(failedKeys, k.prefix+fq)
 		failedSizes = append(failedSizes, pipe.LLen(ctx, k.prefix+fq))
 	}
 	ws := make([]workerCmds, len(reg.workers))
@@ -296,8 +296,7 @@ func (sc *scrape) readQueuesAndWorkers(ctx context.Context, reg registries) erro
 	queues := make([]snapshot.Queue, 0, len(kept))
 	byName := make(map[string]*snapshot.Queue, len(kept))
 	for i, raw := range kept {
-		key := k.prefix + "queue:" + raw
-		if sc.problems.WrongType(sizes[i], key) {
+		if sc.problems.WrongType(sizes[i], queueKeys[i]) {
 			continue
 		}
 		queues = append(queues, snapshot.Queue{
@@ -311,8 +310,8 @@ func (sc *scrape) readQueuesAndWorkers(ctx context.Context, reg registries) erro
 
 	if reg.failedKnown {
 		failed := reg.failed
-		for i, c := range failedSizes {
-			if !sc.problems.WrongType(c, failedKeys[i]) {
+		for _, c := range failedSizes {
+			if !sc.problems.WrongType(c, c.Args()[1].(string)) {
 				failed += c.Val()
 			}
 		}

@@ -48,6 +48,10 @@ type Snapshot struct {
 	Processes []Process `json:"processes"`
 	// ProcessesStale counts registry entries whose process is gone.
 	ProcessesStale int `json:"processes_stale"`
+	// ProcessesUnknown is true for systems that keep no worker registry in
+	// Redis (Celery): no process or worker figure can be told, and none is
+	// reported (not a count of 0).
+	ProcessesUnknown bool `json:"processes_unknown,omitempty"`
 
 	// ByClass is the optional retry/dead breakdown by job class and error
 	// type; nil when not requested.
