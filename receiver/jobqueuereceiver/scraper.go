@@ -224,10 +224,12 @@ func (s *jobQueueScraper) metrics(snap *Snapshot) pmetric.Metrics {
 		}
 	}
 
-	mb.RecordJobqueueProcessesDataPoint(ts, int64(len(snap.Processes)))
-	mb.RecordJobqueueProcessesStaleDataPoint(ts, int64(snap.ProcessesStale))
-	mb.RecordJobqueueWorkersBusyDataPoint(ts, snap.WorkersBusy())
-	mb.RecordJobqueueWorkersCapacityDataPoint(ts, snap.WorkersCapacity())
+	if !snap.ProcessesUnknown {
+		mb.RecordJobqueueProcessesDataPoint(ts, int64(len(snap.Processes)))
+		mb.RecordJobqueueProcessesStaleDataPoint(ts, int64(snap.ProcessesStale))
+		mb.RecordJobqueueWorkersBusyDataPoint(ts, snap.WorkersBusy())
+		mb.RecordJobqueueWorkersCapacityDataPoint(ts, snap.WorkersCapacity())
+	}
 	for i := range snap.Processes {
 		p := &snap.Processes[i]
 		mb.RecordJobqueueProcessBusyDataPoint(ts, p.Busy, p.ID, p.Hostname, p.PID)

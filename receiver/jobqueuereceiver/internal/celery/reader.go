@@ -180,7 +180,8 @@ func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	sc := &scrape{r: r, now: now()}
-	sc.snap = &snapshot.Snapshot{System: system, Time: sc.now}
+	// Workers register nothing in Redis: the pidbox is a broadcast channel.
+	sc.snap = &snapshot.Snapshot{System: system, Time: sc.now, ProcessesUnknown: true}
 
 	bindingKeys, unacked, err := sc.discover(ctx)
 	if err != nil {
