@@ -153,6 +153,36 @@ func TestSnapshotResque(t *testing.T) {
 	assert.Contains(t, out, "1 live processes, 1 of 1 worker slots busy, 0 stale registry entries")
 }
 
+// TestSnapshotCelery: a Celery broker (kombu's keys) as a table: no latency,
+// unacked messages per queue, and no processes, which Celery keeps nowhere.
+func TestSnapshotCelery(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	ctx := context.Background()
+	pipe := c.Pipeline()
+	pipe.SAdd(ctx, "_kombu.binding.mail", "mail\x06\x16\x06\x16mail")
+	pipe.SAdd(ctx, "_kombu.binding.celery.pidbox", "\x06\x16\x06\x16w1@host.celery.pidbox")
+	pipe.LPush(ctx, "mail", `{"body":""}`, `{"body":""}`)
+	pipe.LPush(ctx, "mail\x06\x169", `{"body":""}`)
+	pipe.ZAdd(ctx, "unacked_index", redis.Z{Score: float64(time.Now().Add(-10 * time.Minute).Unix()), Member: "tag1"})
+	pipe.HSet(ctx, "unacked", "tag1", `[{"body":""}, "mail", "mail"]`)
+	_, err := pipe.Exec(ctx)
+	require.NoError(t, err)
+
+	code, out, errOut := runCmd([]string{"snapshot", "--system", "celery", "--endpoint", srv.Addr()}, nil)
+	require.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, out, "celery at "+srv.Addr())
+	assert.Equal(t, []string{"Redis", "cost:", "3", "round", "trips,", "10", "commands"}, row(t, out, "Redis cost:"))
+	// QUEUE SIZE LATENCY RUNNING LONGEST-RUNNING STALLED PAUSED
+	q := row(t, out, "mail ")
+	assert.Equal(t, []string{"3", "-", "1"}, q[1:4], "size over the priority lists, no latency, unacked")
+	assert.Equal(t, []string{"1", "-"}, q[5:7], "stalled after 5m, Celery cannot pause queues")
+	assert.Equal(t, []string{"unacked", "mail", "1"}, row(t, out, "unacked "))
+	assert.Contains(t, out, "1 of 1 discovered queues shown", "the pidbox is no queue")
+	assert.Contains(t, out, "no processes: celery registers no workers in Redis")
+	assert.NotContains(t, out, "live processes")
+}
+
 func TestSnapshotThroughSentinel(t *testing.T) {
 	master := redistest.Start(t)
 	writeSidekiq(t, master.Client(t))

@@ -32,8 +32,8 @@ const (
 )
 
 var (
-	supportedSystems = []string{SystemSidekiq, SystemCelery, SystemBullMQ, SystemResque}
-	plannedSystems   = []string{SystemRQ, SystemAsynq}
+	supportedSystems = []string{SystemSidekiq, SystemCelery, SystemBullMQ, SystemResque, SystemAsynq}
+	plannedSystems   = []string{SystemRQ}
 )
 
 const (
@@ -202,6 +202,9 @@ func (cfg *Config) Validate() error {
 	}
 	if slices.Contains(cfg.Queues.Names, "") {
 		errs = append(errs, errors.New("queues: names: must not contain an empty name"))
+	}
+	if cfg.System == SystemAsynq && cfg.Namespace != "" {
+		errs = append(errs, errors.New(`namespace: asynq's keys have no prefix option (always "asynq:"): leave it empty`))
 	}
 	errs = append(errs, cfg.Celery.validate()...)
 	return errors.Join(errs...)

@@ -80,6 +80,9 @@ func TestLoadConfig(t *testing.T) {
 	bullmq.ClientList = true
 	bullmq.Queues.Names = []string{"emails", "reports"}
 
+	asynq := NewDefaultConfig()
+	asynq.System = SystemAsynq
+
 	shortInterval := NewDefaultConfig()
 	shortInterval.System = SystemSidekiq
 	shortInterval.CollectionInterval = 2 * time.Second
@@ -95,6 +98,8 @@ func TestLoadConfig(t *testing.T) {
 		{id: "no_system", errs: []string{"system: must be set (one of: sidekiq, "}},
 		{id: "planned_system", errs: []string{`system: "rq" is not supported yet (supported: sidekiq, `}},
 		{id: "bullmq", expected: bullmq},
+		{id: "asynq", expected: asynq},
+		{id: "asynq_namespace", errs: []string{`namespace: asynq's keys have no prefix option (always "asynq:"): leave it empty`}},
 		{id: "bad_discovery_interval", errs: []string{
 			"discovery_interval: must be positive, got 0s",
 			"queues: names: must not contain an empty name",

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/asynq"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/bullmq"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/celery"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/resque"
@@ -133,6 +134,8 @@ func readerFor(system string) (func(redis.Cmdable, *Config, snapshot.Selection, 
 		return newCeleryReader, nil
 	case SystemResque:
 		return newResqueReader, nil
+	case SystemAsynq:
+		return newAsynqReader, nil
 	}
 	return nil, fmt.Errorf("system: %q has no reader", system)
 }
@@ -186,6 +189,15 @@ func newCeleryReader(client redis.Cmdable, cfg *Config, sel snapshot.Selection, 
 func newResqueReader(client redis.Cmdable, cfg *Config, sel snapshot.Selection, now func() time.Time) snapshot.Reader {
 	return resque.NewReader(client, resque.Options{
 		Namespace:    cfg.Namespace,
+		Selection:    sel,
+		StalledAfter: cfg.StalledAfter,
+		Now:          now,
+	})
+}
+
+// newAsynqReader reads asynq's fixed "asynq:" keys (no namespace).
+func newAsynqReader(client redis.Cmdable, cfg *Config, sel snapshot.Selection, now func() time.Time) snapshot.Reader {
+	return asynq.NewReader(client, asynq.Options{
 		Selection:    sel,
 		StalledAfter: cfg.StalledAfter,
 		Now:          now,
