@@ -368,9 +368,10 @@ func TestSnapshotReadOnlyUser(t *testing.T) {
 	f.group("q0000", "g", "t")
 	f.now = now.Add(-time.Minute)
 	f.beat(&fakeServer{host: "old", pid: 1, id: "x", status: "active"}) // expired entry: the reader leaves it
-	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobq", "on", ">pw", "~*", "resetchannels", "-@all",
-		"+scard", "+srandmember", "+zcard", "+zcount", "+zrangebyscore", "+llen", "+lindex", "+get", "+exists",
-		"+lrange", "+hmget", "+hvals").Err())
+	// The receiver README's line for asynq.
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobq", "on", ">pw", "%R~*", "-@all", "+hello", "+auth",
+		"+ping", "+select", "+scard", "+srandmember", "+zcard", "+zcount", "+zrangebyscore", "+llen", "+lindex",
+		"+lrange", "+get", "+exists", "+hmget", "+hvals").Err())
 	digest := func() string {
 		d, err := admin.Do(ctx, "DEBUG", "DIGEST").Text()
 		require.NoError(t, err)
