@@ -4,7 +4,7 @@
 // Command jobqctl shows what the job_queue receiver sees in a job system's
 // Redis, using the receiver's own code, and what reading it cost.
 //
-//	jobqctl snapshot --system sidekiq|resque|asynq --endpoint host:port [--namespace NS]
+//	jobqctl snapshot --system sidekiq|resque|celery|asynq --endpoint host:port [--namespace NS]
 //	    [--username USER] [--password-env VAR] [--db N] [--tls] [--tls-ca-file FILE]
 //	    [--timeout 10s] [--stalled-after 5m] [--by-class N]
 //	    [--queues-max N] [--include REGEXP]... [--exclude REGEXP]... [--json]
@@ -58,7 +58,7 @@ func main() {
 	os.Exit(code)
 }
 
-const usage = `usage: jobqctl snapshot --system sidekiq|resque|asynq [flags]
+const usage = `usage: jobqctl snapshot --system sidekiq|resque|celery|asynq [flags]
 
 Takes one snapshot of a job system's Redis exactly as the job_queue receiver
 does (read-only) and prints it, with the Redis round trips and commands it cost.
@@ -119,7 +119,7 @@ func parseSnapshotFlags(args []string, stderr io.Writer, getenv func(string) str
 	cfg := jobqueuereceiver.NewDefaultConfig()
 	fs := flag.NewFlagSet("jobqctl snapshot", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.System, "system", "", "job system: sidekiq, resque, asynq")
+	fs.StringVar(&cfg.System, "system", "", "job system: sidekiq, resque, celery, asynq")
 	fs.StringVar(&cfg.Endpoint, "endpoint", cfg.Endpoint, "Redis host:port")
 	fs.StringVar(&cfg.Sentinel.MasterName, "sentinel-master", "", "find the master through Redis Sentinel under this name (with --sentinel)")
 	sentinels := fs.String("sentinel", "", "comma-separated host:port of Redis Sentinels (with --sentinel-master; --endpoint is then not used)")
@@ -231,17 +231,21 @@ func printSnapshot(w io.Writer, cfg *jobqueuereceiver.Config, s *jobqueuereceive
 		fmt.Fprintf(tw, "%s\t%d\t%d\n", scope, t.Processed, t.Failed)
 	}
 
-	fmt.Fprintf(tw, "\nPROCESS\tHOST\tPID\tBUSY\tCAPACITY\tMEMORY\tHEARTBEAT AGE\tQUIET\n")
-	for _, p := range s.Processes {
-		mem := "-"
-		if p.MemoryKnown {
-			mem = bytesIEC(p.MemoryBytes)
+	if s.ProcessesUnknown {
+		fmt.Fprintf(tw, "\nno processes: %s registers no workers in Redis\n", s.System)
+	} else {
+		fmt.Fprintf(tw, "\nPROCESS\tHOST\tPID\tBUSY\tCAPACITY\tMEMORY\tHEARTBEAT AGE\tQUIET\n")
+		for _, p := range s.Processes {
+			mem := "-"
+			if p.MemoryKnown {
+				mem = bytesIEC(p.MemoryBytes)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n",
+				printable(p.ID), printable(p.Hostname), p.PID, p.Busy, p.Concurrency, mem, duration(p.HeartbeatAge), yesNo(p.Quiet))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n",
-			printable(p.ID), printable(p.Hostname), p.PID, p.Busy, p.Concurrency, mem, duration(p.HeartbeatAge), yesNo(p.Quiet))
+		fmt.Fprintf(tw, "%d live processes, %d of %d worker slots busy, %d stale registry entries\n",
+			len(s.Processes), s.WorkersBusy(), s.WorkersCapacity(), s.ProcessesStale)
 	}
-	fmt.Fprintf(tw, "%d live processes, %d of %d worker slots busy, %d stale registry entries\n",
-		len(s.Processes), s.WorkersBusy(), s.WorkersCapacity(), s.ProcessesStale)
 
 	if len(s.ByClass) > 0 {
 		fmt.Fprintf(tw, "\nSTATE\tCLASS\tERROR\tJOBS\n")

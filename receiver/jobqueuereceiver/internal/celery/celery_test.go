@@ -191,6 +191,7 @@ func againstCelery(t *testing.T, kombuOptions string, opts Options) {
 	assert.Equal(t, k.UnackedTotal, unacked)
 	assert.Len(t, s.Jobs, len(s.Queues))
 	assert.Empty(t, s.Processes, "workers register nothing in Redis")
+	assert.True(t, s.ProcessesUnknown)
 
 	// The scenario must have produced every kind of state, or the comparison
 	// above proves little.

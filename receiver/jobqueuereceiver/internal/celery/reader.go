@@ -300,11 +300,14 @@ func (r *Reader) bindingKeys() []string {
 		return keys
 	}
 	keys := make([]string, 0, len(r.known)+len(r.passing))
+	prefixLen := len(r.opts.Prefix) + len(bindingPrefix)
 	for k := range r.known {
-		keys = append(keys, k)
+		if !isControlExchange(k[prefixLen:]) {
+			keys = append(keys, k)
+		}
 	}
 	for k := range r.passing {
-		if _, dup := r.known[k]; !dup {
+		if _, dup := r.known[k]; !dup && !isControlExchange(k[prefixLen:]) {
 			keys = append(keys, k)
 		}
 	}
@@ -356,9 +359,6 @@ func (sc *scrape) readBindings(ctx context.Context, keys []string, unacked []del
 	prefixLen := len(r.opts.Prefix) + len(bindingPrefix)
 	for i, k := range keys {
 		exchange := k[prefixLen:]
-		if isControlExchange(exchange) {
-			continue
-		}
 		rt.read[exchange] = struct{}{}
 		for _, m := range sc.problems.Members(sets[i].members, sets[i].count, k) {
 			routingKey, queue, ok := parseBinding(m, r.opts.Sep)

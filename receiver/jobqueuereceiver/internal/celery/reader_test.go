@@ -113,6 +113,7 @@ func TestSnapshot(t *testing.T) {
 		{State: "unacked", Queue: "mail", Count: 1},
 	}, s.Jobs)
 	assert.Empty(t, s.Processes)
+	assert.True(t, s.ProcessesUnknown, "workers register nothing in Redis")
 	assert.Empty(t, s.Totals)
 	assert.Empty(t, s.Problems)
 }
