@@ -238,6 +238,26 @@ func TestServeEmbedded(t *testing.T) {
 	require.NoError(t, <-errc)
 }
 
+// TestServeBullMQ serves the BullMQ simulation in a Redis of the test's.
+func TestServeBullMQ(t *testing.T) {
+	srv := redistest.Start(t)
+	client := srv.Client(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	errc := make(chan error, 1)
+	go func() {
+		errc <- serve(ctx, []string{"--system", "bullmq", "--redis", srv.Addr(), "--tick", "50ms"}, &out, io.Discard)
+	}()
+	waitFor(t, "jobs to run", func() bool { return client.Exists(context.Background(), "bull:default:active").Val() == 1 })
+	cancel()
+	require.NoError(t, <-errc)
+	assert.Contains(t, out.String(), "serving a simulated BullMQ 6.7 workload on "+srv.Addr())
+	meta, err := client.Keys(context.Background(), "bull:*:meta").Result()
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"bull:critical:meta", "bull:default:meta", "bull:mailers:meta", "bull:reports:meta"}, meta)
+	assert.Zero(t, client.LLen(context.Background(), "bull:critical:active").Val(), "stopped workers hold no jobs")
+}
+
 func TestServeRefusesAnUnknownSystem(t *testing.T) {
 	err := serve(context.Background(), []string{"--system", "beanstalkd"}, io.Discard, io.Discard)
 	require.Error(t, err)

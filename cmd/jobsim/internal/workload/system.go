@@ -65,6 +65,9 @@ var systems = []System{
 	{Name: "sidekiq", Simulates: "Sidekiq 6.4", NewDemo: func(rdb *redis.Client, seed uint64) (Simulation, error) {
 		return NewSidekiq(rdb, Demo(), seed)
 	}},
+	{Name: "bullmq", Simulates: "BullMQ 6.7", NewDemo: func(rdb *redis.Client, seed uint64) (Simulation, error) {
+		return NewBullMQ(rdb, Demo(), seed)
+	}},
 	{Name: "resque", Simulates: "Resque 3.0", NewDemo: func(rdb *redis.Client, seed uint64) (Simulation, error) {
 		return NewResque(rdb, Demo(), seed)
 	}},

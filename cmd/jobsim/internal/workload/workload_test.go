@@ -69,7 +69,7 @@ func newMiniredis(t *testing.T) (*miniredis.Miniredis, *redis.Client) {
 }
 
 // play runs steps one second apart from start, calling observe after each.
-func play(t *testing.T, sim *workload.Sidekiq, m *miniredis.Miniredis, steps int, observe func(now time.Time)) workload.Report {
+func play(t *testing.T, sim workload.Simulation, m *miniredis.Miniredis, steps int, observe func(now time.Time)) workload.Report {
 	t.Helper()
 	var total workload.Report
 	for i := range steps {
