@@ -83,6 +83,12 @@ func TestLoadConfig(t *testing.T) {
 	asynq := NewDefaultConfig()
 	asynq.System = SystemAsynq
 
+	celery := NewDefaultConfig()
+	celery.System = SystemCelery
+	celery.Namespace = "myapp:"
+	celery.Celery.PrioritySteps = []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	celery.Celery.Sep = ":"
+
 	shortInterval := NewDefaultConfig()
 	shortInterval.System = SystemSidekiq
 	shortInterval.CollectionInterval = 2 * time.Second
@@ -99,6 +105,9 @@ func TestLoadConfig(t *testing.T) {
 		{id: "planned_system", errs: []string{`system: "rq" is not supported yet (supported: sidekiq, `}},
 		{id: "bullmq", expected: bullmq},
 		{id: "asynq", expected: asynq},
+		{id: "celery", expected: celery},
+		{id: "celery_empty_steps", errs: []string{"celery: priority_steps: must not be empty"}},
+		{id: "celery_bad_steps", errs: []string{"celery: priority_steps: must be non-negative and ascending, as kombu bisects them, got [0 6 3 -1]"}},
 		{id: "asynq_namespace", errs: []string{`namespace: asynq's keys have no prefix option (always "asynq:"): leave it empty`}},
 		{id: "bad_discovery_interval", errs: []string{
 			"discovery_interval: must be positive, got 0s",
