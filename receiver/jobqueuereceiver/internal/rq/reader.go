@@ -36,8 +36,10 @@
 // its heartbeat is overdue: every heartbeat sets the hash's TTL to the
 // worker's TTL plus 60 s (idle: worker_ttl + 60, beating every
 // worker_ttl - 15 s; busy: job_monitoring_interval + 60, beating every
-// job_monitoring_interval), so a hash with less than 60 s left has missed a
-// heartbeat, whatever TTL the worker was started with. Those workers, and
+// job_monitoring_interval), so a live worker's hash keeps at least 60 s
+// (busy) or 75 s (idle) before its next beat. A hash with less than 30 s
+// left has missed a heartbeat by 30 s or more, whatever TTL the worker was
+// started with (a suspended worker does not beat either). Those workers, and
 // registry entries whose hash is gone (which Worker.all() would SREM), are
 // counted in ProcessesStale. Totals are the live and overdue workers'
 // successful_job_count and failed_job_count summed: RQ keeps no other
@@ -105,6 +107,10 @@ const (
 	// heartbeatGrace is what RQ adds to a worker's TTL at every heartbeat
 	// (worker.py: worker_ttl + 60, job_monitoring_interval + 60).
 	heartbeatGrace = 60 * time.Second
+	// overdueBelow is the remaining TTL under which a worker has missed its
+	// heartbeat: half the grace, so that a busy worker whose beat comes a
+	// little late (its TTL then dips just under 60 s) is not judged dead.
+	overdueBelow = heartbeatGrace / 2
 )
 
 // Problem kinds of this reader (snapshot.Problem.Kind).
@@ -236,9 +242,9 @@ func (sc *scrape) strip(members []string, prefix, key string) []string {
 // queueRead is one selected queue's commands of round trip 2 and its head
 // job's of round trip 3.
 type queueRead struct {
-	raw, key   string
-	size       *redis.IntCmd
-	head       *redis.StringCmd
+	raw, key string
+	size     *redis.IntCmd
+	head     *redis.StringCmd
 	// card is each registry's ZCARD; expired, for the cleaned ones, its
 	// ZCOUNT of the scores RQ's clean-up would drop.
 	card, expired [len(registries)]*redis.IntCmd
@@ -482,7 +488,7 @@ func (sc *scrape) worker(w *workerRead) (process, int) {
 	}
 	// PTTL -1: no expiry, which no RQ worker leaves; its heartbeat age
 	// still tells.
-	if ttl >= 0 && ttl < heartbeatGrace {
+	if ttl >= 0 && ttl < overdueBelow {
 		return p, workerOverdue
 	}
 	return p, workerLive

@@ -174,8 +174,9 @@ func TestAgainstRQ(t *testing.T) {
 	e := newRQEnv(t, srv)
 
 	// A worker that dies without deregistering: with --worker-ttl 1 it
-	// beats every second with a TTL of 61 s, so once killed its hash soon
-	// has less than 30 s left (overdue) while Worker.all() still lists it.
+	// beats every second with a TTL of 61 s, so 31 s after it is killed its
+	// hash has less than 30 s left (overdue) while Worker.all() still lists
+	// it. The rest of the scenario runs meanwhile.
 	doomed := e.worker("--name", "doomed", "--worker-ttl", "1", "doomed")
 	waitFor(t, "the doomed worker's birth", func() bool { return admin.Exists(ctx, "rq:worker:doomed").Val() == 1 })
 	require.NoError(t, syscall.Kill(-doomed.Process.Pid, syscall.SIGKILL))
@@ -197,7 +198,7 @@ func TestAgainstRQ(t *testing.T) {
 	})
 	waitFor(t, "the doomed worker to be overdue", func() bool {
 		ttl := admin.PTTL(ctx, "rq:worker:doomed").Val()
-		return ttl >= 0 && ttl < heartbeatGrace/2
+		return ttl >= 0 && ttl < overdueBelow
 	})
 	// Registered, hash gone: what a worker whose hash expired leaves.
 	require.NoError(t, admin.SAdd(ctx, "rq:workers", "rq:worker:vanished").Err())
@@ -232,8 +233,8 @@ func TestAgainstRQ(t *testing.T) {
 		"high/failed": 3, "high/scheduled": 1,
 		"held/queued": 2, "held/canceled": 1,
 		"later/scheduled": 1,
-		"slow/started": 1,
-		"idle/finished": 1, "idle/failed": 1,
+		"slow/started":    1,
+		"idle/finished":   1, "idle/failed": 1,
 	}, nonZeroStates(s, "default/queued"))
 	assert.Equal(t, 4, view.RegisteredWorkers, "busy, idle, doomed and vanished; the burst worker deregistered")
 	assert.Len(t, view.Workers, 3, "Worker.all() drops vanished only")
