@@ -71,6 +71,9 @@ var systems = []System{
 	{Name: "resque", Simulates: "Resque 3.0", NewDemo: func(rdb *redis.Client, seed uint64) (Simulation, error) {
 		return NewResque(rdb, Demo(), seed)
 	}},
+	{Name: "celery", Simulates: "Celery 5.2 (kombu 5.2 Redis transport)", NewDemo: func(rdb *redis.Client, seed uint64) (Simulation, error) {
+		return NewCelery(rdb, Demo(), seed)
+	}},
 	{Name: "asynq", Simulates: "asynq 0.26", NewDemo: func(rdb *redis.Client, seed uint64) (Simulation, error) {
 		return NewAsynq(rdb, Demo(), seed)
 	}},
