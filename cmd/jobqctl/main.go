@@ -4,10 +4,11 @@
 // Command jobqctl shows what the job_queue receiver sees in a job system's
 // Redis, using the receiver's own code, and what reading it cost.
 //
-//	jobqctl snapshot --system sidekiq|resque|celery|asynq --endpoint host:port [--namespace NS]
+//	jobqctl snapshot --system sidekiq|resque|celery|asynq|bullmq --endpoint host:port [--namespace NS]
 //	    [--username USER] [--password-env VAR] [--db N] [--tls] [--tls-ca-file FILE]
 //	    [--timeout 10s] [--stalled-after 5m] [--by-class N]
-//	    [--queues-max N] [--include REGEXP]... [--exclude REGEXP]... [--json]
+//	    [--queues-max N] [--include REGEXP]... [--exclude REGEXP]... [--queue NAME]...
+//	    [--client-list] [--json]
 //
 // The queue flags are the receiver's queues settings (max, include, exclude)
 // with the same defaults and validation. Names from Redis that contain
@@ -58,7 +59,7 @@ func main() {
 	os.Exit(code)
 }
 
-const usage = `usage: jobqctl snapshot --system sidekiq|resque|celery|asynq [flags]
+const usage = `usage: jobqctl snapshot --system sidekiq|resque|celery|asynq|bullmq [flags]
 
 Takes one snapshot of a job system's Redis exactly as the job_queue receiver
 does (read-only) and prints it, with the Redis round trips and commands it cost.
@@ -119,11 +120,11 @@ func parseSnapshotFlags(args []string, stderr io.Writer, getenv func(string) str
 	cfg := jobqueuereceiver.NewDefaultConfig()
 	fs := flag.NewFlagSet("jobqctl snapshot", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.System, "system", "", "job system: sidekiq, resque, celery, asynq")
+	fs.StringVar(&cfg.System, "system", "", "job system: sidekiq, resque, celery, asynq, bullmq")
 	fs.StringVar(&cfg.Endpoint, "endpoint", cfg.Endpoint, "Redis host:port")
 	fs.StringVar(&cfg.Sentinel.MasterName, "sentinel-master", "", "find the master through Redis Sentinel under this name (with --sentinel)")
 	sentinels := fs.String("sentinel", "", "comma-separated host:port of Redis Sentinels (with --sentinel-master; --endpoint is then not used)")
-	fs.StringVar(&cfg.Namespace, "namespace", "", "key namespace (Sidekiq <= 6 redis-namespace; Resque: default resque)")
+	fs.StringVar(&cfg.Namespace, "namespace", "", "key namespace (Sidekiq <= 6 redis-namespace; Resque: default resque; BullMQ: its prefix, default bull)")
 	fs.StringVar(&cfg.Username, "username", "", "Redis ACL user")
 	passwordEnv := fs.String("password-env", "", "name of the environment variable holding the Redis password")
 	fs.IntVar(&cfg.DB, "db", 0, "Redis database number")
@@ -135,6 +136,8 @@ func parseSnapshotFlags(args []string, stderr io.Writer, getenv func(string) str
 	fs.IntVar(&cfg.Queues.Max, "queues-max", cfg.Queues.Max, "show at most this many queues, by name order (0 = all), as the receiver's queues.max")
 	fs.Var((*patterns)(&cfg.Queues.Include), "include", "show only queues whose name matches `regexp` (repeatable: any of them), as queues.include")
 	fs.Var((*patterns)(&cfg.Queues.Exclude), "exclude", "hide queues whose name matches `regexp` (repeatable), as queues.exclude")
+	fs.Var((*patterns)(&cfg.Queues.Names), "queue", "read this queue instead of discovering them with SCAN (repeatable), as queues.names (BullMQ, Celery)")
+	fs.BoolVar(&cfg.ClientList, "client-list", false, "BullMQ: read the workers with CLIENT LIST, as client_list (needs +client|list)")
 	asJSON := fs.Bool("json", false, "print the snapshot as JSON (durations in nanoseconds)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage+"\nflags:\n")

@@ -183,6 +183,40 @@ func TestSnapshotCelery(t *testing.T) {
 	assert.NotContains(t, out, "live processes")
 }
 
+// TestSnapshotBullMQ: BullMQ queues found by their meta keys, or named with
+// --queue; workers only with --client-list.
+func TestSnapshotBullMQ(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	ctx := context.Background()
+	pipe := c.Pipeline()
+	for _, q := range []string{"emails", "reports"} {
+		pipe.HSet(ctx, "bull:"+q+":meta", "opts.maxLenEvents", 10000, "version", "bullmq:6.7.0")
+	}
+	pipe.HSet(ctx, "bull:emails:1", "name", "welcome", "timestamp", time.Now().Add(-90*time.Second).UnixMilli())
+	pipe.LPush(ctx, "bull:emails:wait", "1")
+	pipe.HSet(ctx, "bull:reports:meta", "paused", 1)
+	_, err := pipe.Exec(ctx)
+	require.NoError(t, err)
+
+	code, out, errOut := runCmd([]string{"snapshot", "--system", "bullmq", "--endpoint", srv.Addr()}, nil)
+	require.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, out, "bullmq at "+srv.Addr())
+	assert.Equal(t, []string{"Redis", "cost:", "3", "round", "trips,", "28", "commands"}, row(t, out, "Redis cost:"),
+		"a SCAN page, then two round trips")
+	// QUEUE SIZE LATENCY RUNNING LONGEST-RUNNING STALLED PAUSED
+	assert.Equal(t, "1", row(t, out, "emails ")[1])
+	assert.Equal(t, "yes", row(t, out, "reports ")[6])
+	assert.Equal(t, []string{"waiting", "emails", "1"}, row(t, out, "waiting "))
+	assert.Contains(t, out, "no processes: bullmq registers no workers in Redis")
+
+	code, out, errOut = runCmd([]string{"snapshot", "--system", "bullmq", "--endpoint", srv.Addr(), "--queue", "emails", "--client-list"}, nil)
+	require.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, out, "1 of 1 discovered queues shown")
+	assert.Equal(t, []string{"Redis", "cost:", "2", "round", "trips,", "15", "commands"}, row(t, out, "Redis cost:"))
+	assert.NotContains(t, out, "no processes")
+}
+
 func TestSnapshotThroughSentinel(t *testing.T) {
 	master := redistest.Start(t)
 	writeSidekiq(t, master.Client(t))
@@ -239,7 +273,7 @@ func TestExitCodes(t *testing.T) {
 		{"help", []string{"snapshot", "-h"}, nil, exitOK, "-endpoint"},
 		{"unknown flag", []string{"snapshot", "--nope"}, nil, exitUsage, "flag provided but not defined: -nope"},
 		{"no system", []string{"snapshot"}, nil, exitUsage, "system: must be set"},
-		{"planned system", []string{"snapshot", "--system", "bullmq"}, nil, exitUsage, `"bullmq" is not supported yet`},
+		{"planned system", []string{"snapshot", "--system", "rq"}, nil, exitUsage, `"rq" is not supported yet`},
 		{"bad endpoint", []string{"snapshot", "--system", "sidekiq", "--endpoint", "nohost"}, nil, exitUsage, "is not host:port"},
 		{"stray argument", []string{"snapshot", "--system", "sidekiq", "extra"}, nil, exitUsage, "unexpected arguments: extra"},
 		{"password variable unset", []string{"snapshot", "--system", "sidekiq", "--password-env", "NOPE"}, nil, exitUsage, "NOPE is empty or unset"},

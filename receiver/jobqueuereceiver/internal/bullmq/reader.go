@@ -29,7 +29,8 @@
 // CLIENT LIST is the only place BullMQ's workers show (each names its
 // connection `<prefix>:<base64 queue>`, `...:w:<worker name>` when named),
 // and it needs a permission a read-only ACL user lacks (`+client|list`,
-// @admin), so workers are read only when asked. Each worker connection is a
+// @admin), so workers are read only when asked (otherwise the snapshot's
+// ProcessesUnknown is set). Each worker connection is a
 // snapshot.Process: BullMQ keeps neither its concurrency nor its busy slots
 // in Redis, so those are 0, and its heartbeat age is the connection's idle
 // time (a live worker blocks at most a few seconds between commands).
@@ -153,7 +154,7 @@ func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
 		now = r.opts.Now
 	}
 	sc := &scrape{r: r, now: now()}
-	sc.snap = &snapshot.Snapshot{System: system, Time: sc.now}
+	sc.snap = &snapshot.Snapshot{System: system, Time: sc.now, ProcessesUnknown: !r.opts.ReadWorkers}
 	if len(r.opts.Names) == 0 && (r.queues == nil || !sc.now.Before(r.nextDiscovery)) {
 		if err := sc.discover(ctx); err != nil {
 			return nil, err

@@ -96,7 +96,8 @@ func TestSnapshotQueue(t *testing.T) {
 	}, jobsOf(s, "emails"))
 	assert.Equal(t, []snapshot.Totals{{Queue: "emails", Processed: 42, Failed: 2}}, s.Totals,
 		"totals only where the queue keeps metrics")
-	assert.Empty(t, s.Processes, "workers are not read unless asked")
+	assert.True(t, s.ProcessesUnknown, "workers are not read unless asked")
+	assert.Empty(t, s.Processes)
 	assert.Nil(t, s.ByClass)
 	assert.Empty(t, s.Problems)
 }
@@ -325,6 +326,7 @@ func TestSnapshotWorkers(t *testing.T) {
 	}
 
 	s := take(t, srv, Options{Names: []string{"emails", "reports"}, ReadWorkers: true})
+	assert.False(t, s.ProcessesUnknown)
 	require.Len(t, s.Processes, 2, "%+v", s.Processes)
 	for _, p := range s.Processes {
 		assert.Equal(t, []string{"emails"}, p.Queues)
