@@ -246,8 +246,8 @@ func (sc *scrape) readRegistries(ctx context.Context) (registries, error) {
 	return reg, nil
 }
 
-// workerCmds are one registered worker's keys and replies.
-type workerCmds struct {
+// workerKeys are one registered worker's id and keys.
+type workerKeys struct {
 	id, jobKey, pingKey string
 }
 
@@ -272,14 +272,13 @@ func (sc *scrape) readQueuesAndWorkers(ctx context.Context, reg registries) erro
 		}
 		failedSizes = append(failedSizes, pipe.LLen(ctx, k.prefix+fq))
 	}
-	ws := make([]workerCmds, len(reg.workers))
-	var jobs, pings *redis.SliceCmd
-	var beats *redis.SliceCmd
+	ws := make([]workerKeys, len(reg.workers))
+	var jobs, beats, pings *redis.SliceCmd
 	if len(reg.workers) > 0 {
 		jobKeys := make([]string, len(reg.workers))
 		pingKeys := make([]string, len(reg.workers))
 		for i, id := range reg.workers {
-			ws[i] = workerCmds{id: id, jobKey: k.prefix + "worker:" + id, pingKey: k.prefix + "worker:ping:" + parseID(id).name}
+			ws[i] = workerKeys{id: id, jobKey: k.prefix + "worker:" + id, pingKey: k.prefix + "worker:ping:" + parseID(id).name}
 			jobKeys[i], pingKeys[i] = ws[i].jobKey, ws[i].pingKey
 		}
 		jobs = pipe.MGet(ctx, jobKeys...)
@@ -324,7 +323,7 @@ func (sc *scrape) readQueuesAndWorkers(ctx context.Context, reg registries) erro
 
 // workers builds the processes from the registered workers and attributes
 // their jobs to the queues; it returns how many workers are working.
-func (sc *scrape) workers(ws []workerCmds, jobs, beats, pings *redis.SliceCmd, byName map[string]*snapshot.Queue, paused bool) int64 {
+func (sc *scrape) workers(ws []workerKeys, jobs, beats, pings *redis.SliceCmd, byName map[string]*snapshot.Queue, paused bool) int64 {
 	if len(ws) == 0 {
 		return 0
 	}
@@ -341,34 +340,15 @@ func (sc *scrape) workers(ws []workerCmds, jobs, beats, pings *redis.SliceCmd, b
 			sc.job(job, w.jobKey, byName)
 		}
 
-		var beat time.Time
-		if beatsOK {
-			if raw, ok := beats.Val()[i].(string); ok {
-				if t, ok := parseTime(raw); ok {
-					beat = t
-				} else {
-					sc.problems.Add(kindInvalidTimestamp, k.heartbeat, "heartbeat of a worker is not an ISO 8601 time")
-				}
-			}
-		}
-		if raw, ok := pings.Val()[i].(string); ok {
-			t, problem := parsePing(raw)
-			if problem != "" {
-				sc.problems.Add(problem, w.pingKey, "not the ping node-resque writes")
-			} else if t.After(beat) {
-				beat = t
-			}
-		}
+		beat := sc.heartbeat(w, beatsOK, beats.Val()[i], pings.Val()[i])
+		var age time.Duration
 		if beat.IsZero() {
+			// Resque before 1.26 never heartbeats (and never prunes by
+			// heartbeat): the worker counts as live.
 			sc.problems.Add(kindMissingTimestamp, w.jobKey, "no heartbeat in workers:heartbeat nor worker:ping")
-		}
-		age := redisread.Age(sc.now, beat)
-		if !beat.IsZero() && age > sc.r.opts.StaleAfter {
+		} else if age = redisread.Age(sc.now, beat); age > sc.r.opts.StaleAfter {
 			sc.snap.ProcessesStale++
 			continue
-		}
-		if beat.IsZero() {
-			age = 0
 		}
 
 		id := parseID(w.id)
@@ -390,6 +370,29 @@ func (sc *scrape) workers(ws []workerCmds, jobs, beats, pings *redis.SliceCmd, b
 	}
 	sc.snap.Processes = processes
 	return working
+}
+
+// heartbeat is the newer of a worker's Ruby heartbeat (its field of
+// workers:heartbeat; beatsOK is false when that key is not a hash) and its
+// node-resque ping; zero when it has neither.
+func (sc *scrape) heartbeat(w *workerKeys, beatsOK bool, rawBeat, rawPing any) time.Time {
+	var beat time.Time
+	if raw, ok := rawBeat.(string); ok && beatsOK {
+		if t, ok := parseTime(raw); ok {
+			beat = t
+		} else {
+			sc.problems.Add(kindInvalidTimestamp, sc.r.keys.heartbeat, "heartbeat of a worker is not an ISO 8601 time")
+		}
+	}
+	if raw, ok := rawPing.(string); ok {
+		t, problem := parsePing(raw)
+		if problem != "" {
+			sc.problems.Add(problem, w.pingKey, "not the ping node-resque writes")
+		} else if t.After(beat) {
+			beat = t
+		}
+	}
+	return beat
 }
 
 // job counts one running job into the queue it names.
