@@ -313,7 +313,9 @@ func (sc *scrape) readJobs(ctx context.Context) error {
 		}
 		if id := q.head.Val(); id != "" {
 			q.headJobKey = jobPrefix + id
-			q.headJob = pipe.HMGet(ctx, q.headJobKey, "enqueued_at")
+			// status, which RQ always writes, tells a missing hash from a
+			// missing enqueued_at.
+			q.headJob = pipe.HMGet(ctx, q.headJobKey, "enqueued_at", "status")
 		}
 	}
 	for i := range sc.workers {
@@ -394,9 +396,10 @@ func (sc *scrape) queue(q *queueRead) snapshot.Queue {
 	if sc.problems.WrongType(q.headJob, q.headJobKey) {
 		return out
 	}
-	raw, ok := q.headJob.Val()[0].(string)
+	vals := q.headJob.Val()
+	raw, _ := vals[0].(string)
 	switch {
-	case !ok:
+	case vals[0] == nil && vals[1] == nil:
 		// The list may hold ids whose hash expired or was deleted; RQ's
 		// workers skip them. The job behind it is not looked for: that
 		// would cost a round trip per dangling id.
