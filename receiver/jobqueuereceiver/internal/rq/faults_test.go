@@ -300,4 +300,3 @@ func TestSnapshotManyWorkers(t *testing.T) {
 	assert.True(t, hasProblem(s, redisread.KindRegistryTruncated, "rq:workers"))
 	assert.Equal(t, int64(2), n.RoundTrips())
 }
-
