@@ -337,8 +337,8 @@ func TestSnapshotHostileNames(t *testing.T) {
 }
 
 // TestSnapshotRoundTrips proves the cost is fixed: two pipelined round trips
-// for one queue and for 1,000 queues with 200 workers, commands growing only
-// with the queues read.
+// for one queue and for 1,000 queues (each with a multi-queue failure list)
+// with 200 workers, commands growing only with the queues read.
 func TestSnapshotRoundTrips(t *testing.T) {
 	for _, tc := range []struct {
 		name                  string
@@ -349,7 +349,11 @@ func TestSnapshotRoundTrips(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := redistest.Start(t)
-			newFixture(t, srv.Client(t), "").populate(tc.queues, tc.jobs, tc.workers)
+			f := newFixture(t, srv.Client(t), "")
+			f.populate(tc.queues, tc.jobs, tc.workers)
+			for q := range tc.queues {
+				f.fail("q"+strconv.Itoa(10000 + q)[1:], true)
+			}
 			c, n := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
 			r := NewReader(c, Options{StalledAfter: time.Minute, Now: func() time.Time { return testNow }})
 			for range 2 { // a second snapshot on warm connections costs the same
@@ -360,7 +364,11 @@ func TestSnapshotRoundTrips(t *testing.T) {
 				require.Len(t, s.Processes, tc.workers)
 				require.Empty(t, s.Problems)
 				assert.Equal(t, int64(2), n.RoundTrips())
-				assert.Equal(t, int64(10+tc.queues+3), n.Commands())
+				assert.Equal(t, int64(10+2*tc.queues+3), n.Commands())
+				assert.Equal(t, []snapshot.StateCount{
+					{State: snapshot.StateFailed, Count: int64(50 + tc.queues)},
+					{State: StateWorking, Count: int64((tc.workers + 1) / 2)},
+				}, s.Jobs)
 			}
 		})
 	}
