@@ -48,8 +48,9 @@
 //     working (Resque lists it so until it is pruned) and, once old enough,
 //     as stalled;
 //   - a worker runs one job at a time: its capacity is 1, busy 0 or 1;
-//   - processed and failed totals are stat:processed and stat:failed. The
-//     per-worker counters (stat:processed:<worker>) are not read: both
+//   - processed and failed totals are stat:processed and stat:failed (Ruby
+//     counts a failed execution in both, node-resque only in stat:failed).
+//     The per-worker counters (stat:processed:<worker>) are not read: both
 //     libraries delete them when a worker unregisters, so they add up to less.
 //
 // The worker id is host:pid:queues (Ruby, node-resque's default names); a
