@@ -1,8 +1,9 @@
 // Prints, as JSON, what node-resque's own API reports at one instant
 // (noderesque_test.go compares every figure of a snapshot with it). Only
 // read methods are called: not cleanOldWorkers or forceCleanWorker, which
-// write. Pings have no Queue method: they are read as the scheduler's
-// checkStuckWorkers reads them (SCAN worker:ping:*, GET each).
+// write. Queue#connect itself writes one key, connection_test_key, which
+// holds no figure. Pings have no Queue method: they are read as the
+// scheduler's checkStuckWorkers reads them (SCAN worker:ping:*, GET each).
 "use strict";
 const { Queue } = require("node-resque");
 
