@@ -4,7 +4,7 @@
 // Command jobqctl shows what the job_queue receiver sees in a job system's
 // Redis, using the receiver's own code, and what reading it cost.
 //
-//	jobqctl snapshot --system sidekiq|resque|celery|asynq|bullmq --endpoint host:port [--namespace NS]
+//	jobqctl snapshot --system sidekiq|resque|celery|asynq|bullmq|rq --endpoint host:port [--namespace NS]
 //	    [--username USER] [--password-env VAR] [--db N] [--tls] [--tls-ca-file FILE]
 //	    [--timeout 10s] [--stalled-after 5m] [--by-class N]
 //	    [--queues-max N] [--include REGEXP]... [--exclude REGEXP]... [--queue NAME]...
@@ -59,7 +59,7 @@ func main() {
 	os.Exit(code)
 }
 
-const usage = `usage: jobqctl snapshot --system sidekiq|resque|celery|asynq|bullmq [flags]
+const usage = `usage: jobqctl snapshot --system sidekiq|resque|celery|asynq|bullmq|rq [flags]
 
 Takes one snapshot of a job system's Redis exactly as the job_queue receiver
 does (read-only) and prints it, with the Redis round trips and commands it cost.
@@ -120,7 +120,7 @@ func parseSnapshotFlags(args []string, stderr io.Writer, getenv func(string) str
 	cfg := jobqueuereceiver.NewDefaultConfig()
 	fs := flag.NewFlagSet("jobqctl snapshot", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.System, "system", "", "job system: sidekiq, resque, celery, asynq, bullmq")
+	fs.StringVar(&cfg.System, "system", "", "job system: sidekiq, resque, celery, asynq, bullmq, rq")
 	fs.StringVar(&cfg.Endpoint, "endpoint", cfg.Endpoint, "Redis host:port")
 	fs.StringVar(&cfg.Sentinel.MasterName, "sentinel-master", "", "find the master through Redis Sentinel under this name (with --sentinel)")
 	sentinels := fs.String("sentinel", "", "comma-separated host:port of Redis Sentinels (with --sentinel-master; --endpoint is then not used)")

@@ -273,7 +273,7 @@ func TestExitCodes(t *testing.T) {
 		{"help", []string{"snapshot", "-h"}, nil, exitOK, "-endpoint"},
 		{"unknown flag", []string{"snapshot", "--nope"}, nil, exitUsage, "flag provided but not defined: -nope"},
 		{"no system", []string{"snapshot"}, nil, exitUsage, "system: must be set"},
-		{"planned system", []string{"snapshot", "--system", "rq"}, nil, exitUsage, `"rq" is not supported yet`},
+		{"unknown system", []string{"snapshot", "--system", "kue"}, nil, exitUsage, `unknown job system "kue"`},
 		{"bad endpoint", []string{"snapshot", "--system", "sidekiq", "--endpoint", "nohost"}, nil, exitUsage, "is not host:port"},
 		{"stray argument", []string{"snapshot", "--system", "sidekiq", "extra"}, nil, exitUsage, "unexpected arguments: extra"},
 		{"password variable unset", []string{"snapshot", "--system", "sidekiq", "--password-env", "NOPE"}, nil, exitUsage, "NOPE is empty or unset"},

@@ -20,8 +20,7 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
 )
 
-// Job systems the receiver knows of. Only those in supportedSystems have a
-// reader; the others are rejected with "not supported yet".
+// Job systems the receiver reads.
 const (
 	SystemSidekiq = "sidekiq"
 	SystemBullMQ  = "bullmq"
@@ -32,8 +31,10 @@ const (
 )
 
 var (
-	supportedSystems = []string{SystemSidekiq, SystemCelery, SystemBullMQ, SystemResque, SystemAsynq}
-	plannedSystems   = []string{SystemRQ}
+	supportedSystems = []string{SystemSidekiq, SystemCelery, SystemBullMQ, SystemResque, SystemAsynq, SystemRQ}
+	// fixedPrefixes are the key prefixes of systems that cannot change
+	// them: namespace must stay empty.
+	fixedPrefixes = map[string]string{SystemAsynq: "asynq:", SystemRQ: "rq:"}
 )
 
 const (
@@ -178,8 +179,6 @@ func (cfg *Config) Validate() error {
 	switch {
 	case cfg.System == "":
 		errs = append(errs, fmt.Errorf("system: must be set (one of: %s)", strings.Join(supportedSystems, ", ")))
-	case slices.Contains(plannedSystems, cfg.System):
-		errs = append(errs, fmt.Errorf("system: %q is not supported yet (supported: %s)", cfg.System, strings.Join(supportedSystems, ", ")))
 	case !slices.Contains(supportedSystems, cfg.System):
 		errs = append(errs, fmt.Errorf("system: unknown job system %q (supported: %s)", cfg.System, strings.Join(supportedSystems, ", ")))
 	}
@@ -203,8 +202,8 @@ func (cfg *Config) Validate() error {
 	if slices.Contains(cfg.Queues.Names, "") {
 		errs = append(errs, errors.New("queues: names: must not contain an empty name"))
 	}
-	if cfg.System == SystemAsynq && cfg.Namespace != "" {
-		errs = append(errs, errors.New(`namespace: asynq's keys have no prefix option (always "asynq:"): leave it empty`))
+	if prefix, fixed := fixedPrefixes[cfg.System]; fixed && cfg.Namespace != "" {
+		errs = append(errs, fmt.Errorf("namespace: %s's keys have no prefix option (always %q): leave it empty", cfg.System, prefix))
 	}
 	errs = append(errs, cfg.Celery.validate()...)
 	return errors.Join(errs...)

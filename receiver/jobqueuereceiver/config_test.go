@@ -83,6 +83,9 @@ func TestLoadConfig(t *testing.T) {
 	asynq := NewDefaultConfig()
 	asynq.System = SystemAsynq
 
+	rq := NewDefaultConfig()
+	rq.System = SystemRQ
+
 	celery := NewDefaultConfig()
 	celery.System = SystemCelery
 	celery.Namespace = "myapp:"
@@ -102,7 +105,8 @@ func TestLoadConfig(t *testing.T) {
 		{id: "", expected: minimal},
 		{id: "full", expected: full},
 		{id: "no_system", errs: []string{"system: must be set (one of: sidekiq, "}},
-		{id: "planned_system", errs: []string{`system: "rq" is not supported yet (supported: sidekiq, `}},
+		{id: "rq", expected: rq},
+		{id: "rq_namespace", errs: []string{`namespace: rq's keys have no prefix option (always "rq:"): leave it empty`}},
 		{id: "bullmq", expected: bullmq},
 		{id: "asynq", expected: asynq},
 		{id: "celery", expected: celery},

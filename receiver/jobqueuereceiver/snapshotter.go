@@ -18,6 +18,7 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/bullmq"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/celery"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/resque"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/rq"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/sidekiq"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
 )
@@ -136,6 +137,8 @@ func readerFor(system string) (func(redis.Cmdable, *Config, snapshot.Selection, 
 		return newResqueReader, nil
 	case SystemAsynq:
 		return newAsynqReader, nil
+	case SystemRQ:
+		return newRQReader, nil
 	}
 	return nil, fmt.Errorf("system: %q has no reader", system)
 }
@@ -198,6 +201,15 @@ func newResqueReader(client redis.Cmdable, cfg *Config, sel snapshot.Selection, 
 // newAsynqReader reads asynq's fixed "asynq:" keys (no namespace).
 func newAsynqReader(client redis.Cmdable, cfg *Config, sel snapshot.Selection, now func() time.Time) snapshot.Reader {
 	return asynq.NewReader(client, asynq.Options{
+		Selection:    sel,
+		StalledAfter: cfg.StalledAfter,
+		Now:          now,
+	})
+}
+
+// newRQReader reads RQ's fixed "rq:" keys (no namespace).
+func newRQReader(client redis.Cmdable, cfg *Config, sel snapshot.Selection, now func() time.Time) snapshot.Reader {
+	return rq.NewReader(client, rq.Options{
 		Selection:    sel,
 		StalledAfter: cfg.StalledAfter,
 		Now:          now,
