@@ -44,6 +44,7 @@ const (
 	defaultMaxQueues          = 500
 	defaultStalledAfter       = 5 * time.Minute
 	defaultByClassMaxEntries  = 1000
+	defaultCeleryMaxResults   = 100_000
 	defaultDiscoveryInterval  = 5 * time.Minute
 )
 
@@ -107,6 +108,21 @@ type CeleryConfig struct {
 	// Sep is kombu's sep, between a queue's name and its priority step and
 	// in the binding sets (default "\x06\x16").
 	Sep string `mapstructure:"sep"`
+	// Results counts the result backend's task states, when it lives in
+	// the broker's database.
+	Results CeleryResultsConfig `mapstructure:"results"`
+
+	_ struct{}
+}
+
+// CeleryResultsConfig turns on and bounds the reading of Celery's result
+// backend (celery-task-meta-* keys).
+type CeleryResultsConfig struct {
+	// Enabled counts the states; off by default (a SCAN step and a read
+	// per result found on every scrape).
+	Enabled bool `mapstructure:"enabled"`
+	// MaxKeys bounds the results remembered between scrapes.
+	MaxKeys int `mapstructure:"max_keys"`
 
 	_ struct{}
 }
@@ -122,6 +138,9 @@ func (c *CeleryConfig) validate() []error {
 			errs = append(errs, fmt.Errorf("celery: priority_steps: must be non-negative and ascending, as kombu bisects them, got %v", c.PrioritySteps))
 			break
 		}
+	}
+	if c.Results.MaxKeys <= 0 {
+		errs = append(errs, fmt.Errorf("celery: results: max_keys: must be positive, got %d", c.Results.MaxKeys))
 	}
 	return errs
 }
@@ -152,6 +171,7 @@ func NewDefaultConfig() *Config {
 		Queues:               QueuesConfig{Max: defaultMaxQueues},
 		StalledAfter:         defaultStalledAfter,
 		ByClass:              ByClassConfig{MaxEntries: defaultByClassMaxEntries},
+		Celery:               CeleryConfig{Results: CeleryResultsConfig{MaxKeys: defaultCeleryMaxResults}},
 		DiscoveryInterval:    defaultDiscoveryInterval,
 		Alerts:               queuealert.NewDefaultConfig(),
 	}

@@ -91,6 +91,7 @@ func TestLoadConfig(t *testing.T) {
 	celery.Namespace = "myapp:"
 	celery.Celery.PrioritySteps = []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
 	celery.Celery.Sep = ":"
+	celery.Celery.Results = CeleryResultsConfig{Enabled: true, MaxKeys: 5000}
 
 	shortInterval := NewDefaultConfig()
 	shortInterval.System = SystemSidekiq
@@ -111,7 +112,9 @@ func TestLoadConfig(t *testing.T) {
 		{id: "asynq", expected: asynq},
 		{id: "celery", expected: celery},
 		{id: "celery_empty_steps", errs: []string{"celery: priority_steps: must not be empty"}},
-		{id: "celery_bad_steps", errs: []string{"celery: priority_steps: must be non-negative and ascending, as kombu bisects them, got [0 6 3 -1]"}},
+		{id: "celery_bad_steps", errs: []string{"celery: priority_steps: must be non-negative and ascending, as kombu bisects them, got [0 6 3 -1]",
+			"celery: results: max_keys: must be positive, got 0",
+		}},
 		{id: "asynq_namespace", errs: []string{`namespace: asynq's keys have no prefix option (always "asynq:"): leave it empty`}},
 		{id: "bad_discovery_interval", errs: []string{
 			"discovery_interval: must be positive, got 0s",

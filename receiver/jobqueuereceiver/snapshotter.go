@@ -175,7 +175,7 @@ func newSidekiqReader(client redis.Cmdable, cfg *Config, sel snapshot.Selection,
 
 // newCeleryReader reads under kombu's global_keyprefix (the namespace).
 func newCeleryReader(client redis.Cmdable, cfg *Config, sel snapshot.Selection, now func() time.Time) snapshot.Reader {
-	return celery.NewReader(client, celery.Options{
+	opts := celery.Options{
 		Prefix:            cfg.Namespace,
 		Names:             cfg.Queues.Names,
 		DiscoveryInterval: cfg.DiscoveryInterval,
@@ -184,7 +184,11 @@ func newCeleryReader(client redis.Cmdable, cfg *Config, sel snapshot.Selection, 
 		Selection:         sel,
 		StalledAfter:      cfg.StalledAfter,
 		Now:               now,
-	})
+	}
+	if cfg.Celery.Results.Enabled {
+		opts.Results = cfg.Celery.Results.MaxKeys
+	}
+	return celery.NewReader(client, opts)
 }
 
 // newResqueReader reads under the namespace Resque uses by default when

@@ -50,6 +50,7 @@ type apiView struct {
 		} `json:"unacked"`
 		UnackedTotal int64 `json:"unacked_total"`
 	} `json:"kombu"`
+	Results map[string]int64 `json:"results"`
 }
 
 // TestAgainstCelery produces broker state with the real Celery 5.2 and kombu:
@@ -59,13 +60,14 @@ type apiView struct {
 // (app.control.inspect), kills it mid-task (kill -9: its messages stay
 // unacked, its pidbox binding stays behind), and compares every figure of a
 // snapshot with kombu's own sizes and routing of the unacked messages. It
-// runs with kombu's defaults and with other priority steps, separator and
-// global key prefix.
+// runs with kombu's defaults and the result backend in the broker's
+// database (its states compared with get_task_meta's), and with other
+// priority steps, separator and global key prefix.
 func TestAgainstCelery(t *testing.T) {
 	requireCelery(t)
 	t.Run("defaults", func(t *testing.T) {
 		t.Parallel()
-		againstCelery(t, "", Options{})
+		againstCelery(t, "", Options{Results: 1000})
 	})
 	t.Run("options", func(t *testing.T) {
 		t.Parallel()
@@ -77,6 +79,9 @@ func TestAgainstCelery(t *testing.T) {
 func againstCelery(t *testing.T, kombuOptions string, opts Options) {
 	srv := redistest.Start(t)
 	env := append(os.Environ(), "CELERY_BROKER_URL=redis://"+srv.Addr()+"/0", "KOMBU_OPTIONS="+kombuOptions)
+	if opts.Results > 0 {
+		env = append(env, "CELERY_RESULT_BACKEND=redis://"+srv.Addr()+"/0")
+	}
 	dir, err := filepath.Abs("python")
 	require.NoError(t, err)
 	python := func(args ...string) []byte {
@@ -189,7 +194,19 @@ func againstCelery(t *testing.T, kombuOptions string, opts Options) {
 		stalled += q.Stalled
 	}
 	assert.Equal(t, k.UnackedTotal, unacked)
-	assert.Len(t, s.Jobs, len(s.Queues))
+	results := map[string]int64{}
+	for _, j := range s.Jobs {
+		if j.Queue == "" {
+			results[j.State] = j.Count
+		}
+	}
+	if opts.Results > 0 {
+		assert.Equal(t, after.Results, results, "the result backend's states")
+		assert.Equal(t, map[string]int64{"success": 3, "failure": 2, "retry": 2, "started": 2}, results)
+	} else {
+		assert.Empty(t, results)
+	}
+	assert.Len(t, s.Jobs, len(s.Queues)+len(results))
 	assert.Empty(t, s.Processes, "workers register nothing in Redis")
 	assert.True(t, s.ProcessesUnknown)
 

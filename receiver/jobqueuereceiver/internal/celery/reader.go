@@ -49,6 +49,15 @@
 //	HMGET               unacked
 //	ZCARD, ZRANGE       unacked_index (the oldest maxUnacked entries)
 //	LLEN                <queue>, <queue><sep><step>
+//	SCAN, GETRANGE      celery-task-meta-* (only with Options.Results)
+//
+// With Options.Results the reader also counts the result backend's task
+// states (jobqueue.jobs{state=success|failure|retry|started|revoked}, no
+// queue) when the backend shares the broker's database: one bounded SCAN
+// step of its `celery-task-meta-*` keys per snapshot, the first 128 bytes of
+// each key found (the backend writes status first), the states remembered
+// per key (at most Options.Results keys) until a pass no longer finds the
+// key. Counts lag the backend by up to one pass.
 //
 // Bad data is skipped and reported as a snapshot.Problem whose Kind is one of
 // wrong_type, invalid_json, invalid_value, missing_queue, registry_truncated,
@@ -90,6 +99,9 @@ type Options struct {
 	// StalledAfter is the delivery age beyond which an unacked message
 	// counts as stalled; 0 counts none.
 	StalledAfter time.Duration
+	// Results > 0 also counts the result backend's task states when it
+	// lives in the same database, remembering at most this many results.
+	Results int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -146,6 +158,8 @@ type Reader struct {
 	// known are the binding set keys seen by the last complete SCAN pass,
 	// passing those seen by the pass under way.
 	known, passing map[string]struct{}
+	// results are the result backend's states (nil unless Options.Results).
+	results *results
 }
 
 var _ snapshot.Reader = (*Reader)(nil)
@@ -158,7 +172,7 @@ func NewReader(client redis.Cmdable, opts Options) *Reader {
 	if opts.Sep == "" {
 		opts.Sep = DefaultSep
 	}
-	return &Reader{
+	r := &Reader{
 		client:          client,
 		opts:            opts,
 		from:            redisread.From(client),
@@ -167,6 +181,10 @@ func NewReader(client redis.Cmdable, opts Options) *Reader {
 		known:           map[string]struct{}{},
 		passing:         map[string]struct{}{},
 	}
+	if opts.Results > 0 {
+		r.results = &results{max: opts.Results, states: map[string]resultEntry{}}
+	}
+	return r
 }
 
 // Snapshot reads Celery's broker state. It fails only when Redis cannot be
@@ -194,6 +212,9 @@ func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
 	if err := sc.readQueues(ctx, routes, unacked, values); err != nil {
 		return nil, err
 	}
+	if sc.results != nil {
+		sc.countResults(r.results, sc.results)
+	}
 	sc.snap.Problems = sc.problems.List()
 	return sc.snap, nil
 }
@@ -204,6 +225,8 @@ type scrape struct {
 	now      time.Time
 	snap     *snapshot.Snapshot
 	problems redisread.Problems
+	// results is this snapshot's share of the result backend's pass.
+	results *resultReads
 }
 
 // delivery is one unacked message: its delivery tag and time.
@@ -227,6 +250,9 @@ func (sc *scrape) discover(ctx context.Context) ([]string, []delivery, error) {
 	}
 	indexCount := pipe.ZCard(ctx, r.unackedIndexKey)
 	oldest := pipe.ZRangeWithScores(ctx, r.unackedIndexKey, 0, maxUnacked-1)
+	if r.results != nil {
+		sc.results = r.results.step(ctx, pipe)
+	}
 	cmds, err := pipe.Exec(ctx)
 	if err := redisread.Failure(system, "discover queues", r.from, cmds, err); err != nil {
 		return nil, nil, err
@@ -346,6 +372,9 @@ func (sc *scrape) readBindings(ctx context.Context, keys []string, unacked []del
 			tags[i] = unacked[i].tag
 		}
 		values = pipe.HMGet(ctx, r.unackedKey, tags...)
+	}
+	if sc.results != nil {
+		sc.results.read(ctx, pipe)
 	}
 	if pipe.Len() > 0 {
 		cmds, err := pipe.Exec(ctx)

@@ -402,3 +402,99 @@ func TestSnapshotRedisHungThenBack(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, s.Queues, 1)
 }
+
+// TestSnapshotResults counts the result backend's states as Celery's
+// RedisBackend stores them, over passes: a result gone (expired) is
+// forgotten when a pass ends, a state that changed is read again by the
+// next pass, and bad or oversized results cost a problem or 128 bytes.
+func TestSnapshotResults(t *testing.T) {
+	srv := redistest.Start(t)
+	admin := srv.Client(t)
+	ctx := context.Background()
+	meta := func(id, status string) {
+		t.Helper()
+		v := `{"status": "` + status + `", "result": null, "traceback": null, "children": [], "date_done": "2026-11-27T11:59:00.000000", "task_id": "` + id + `"}`
+		require.NoError(t, admin.Set(ctx, "celery-task-meta-"+id, v, time.Hour).Err())
+	}
+	for i := range 5 {
+		meta("ok"+strconv.Itoa(i), "SUCCESS")
+	}
+	meta("f1", "FAILURE")
+	meta("r1", "RETRY")
+	meta("s1", "STARTED")
+	require.NoError(t, admin.Set(ctx, "celery-task-meta-big",
+		`{"status": "SUCCESS", "result": "`+strings.Repeat("x", 10<<20)+`"}`, 0).Err())
+	require.NoError(t, admin.Set(ctx, "celery-task-meta-garbage", "not json", 0).Err())
+	require.NoError(t, admin.HSet(ctx, "celery-task-meta-hash", "a", "b").Err())
+	newFixture(t, admin, "").populate(1, 1, 0)
+
+	c, n := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+	r := NewReader(c, fixedNow(Options{Results: 100, DiscoveryInterval: time.Hour}))
+	states := func() map[string]int64 {
+		t.Helper()
+		n.Reset()
+		s, err := r.Snapshot(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, int64(3), n.RoundTrips())
+		got := map[string]int64{}
+		for _, j := range s.Jobs {
+			if j.Queue == "" {
+				got[j.State] = j.Count
+			}
+		}
+		return got
+	}
+	assert.Equal(t, map[string]int64{"success": 6, "failure": 1, "retry": 1, "started": 1}, states())
+
+	require.NoError(t, admin.Del(ctx, "celery-task-meta-ok0", "celery-task-meta-ok1").Err())
+	meta("s1", "SUCCESS")
+	assert.Equal(t, map[string]int64{"success": 5, "failure": 1, "retry": 1}, states(), "the next pass reads again")
+
+	// Bounded: beyond Options.Results keys, the rest are not remembered.
+	r = NewReader(c, fixedNow(Options{Results: 3}))
+	s, err := r.Snapshot(ctx)
+	require.NoError(t, err)
+	var counted int64
+	for _, j := range s.Jobs {
+		if j.Queue == "" {
+			counted += j.Count
+		}
+	}
+	assert.Equal(t, int64(3), counted)
+	assert.True(t, hasProblem(s, kindRegistryTruncated, "celery-task-meta-*"))
+	assert.True(t, hasProblem(s, kindInvalidJSON, "celery-task-meta-garbage"))
+	assert.True(t, hasProblem(s, "wrong_type", "celery-task-meta-hash"))
+}
+
+// TestSnapshotResultsPasses: in a database larger than one SCAN step, a
+// pass takes several snapshots and counts only grow until it ends.
+func TestSnapshotResultsPasses(t *testing.T) {
+	srv := redistest.Start(t)
+	admin := srv.Client(t)
+	ctx := context.Background()
+	pipe := admin.Pipeline()
+	const results = 3 * scanCount
+	for i := range results {
+		pipe.Set(ctx, "celery-task-meta-"+strconv.Itoa(i), `{"status": "SUCCESS"}`, 0)
+	}
+	_, err := pipe.Exec(ctx)
+	require.NoError(t, err)
+	c, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+	r := NewReader(c, fixedNow(Options{Results: 100_000}))
+	var last int64
+	for range 20 {
+		s, err := r.Snapshot(ctx)
+		require.NoError(t, err)
+		var n int64
+		for _, j := range s.Jobs {
+			n += j.Count
+		}
+		assert.GreaterOrEqual(t, n, last)
+		last = n
+		if r.results.cursor == 0 {
+			break
+		}
+	}
+	assert.Equal(t, int64(results), last)
+	assert.Equal(t, uint64(1), r.results.pass, "one pass took several snapshots")
+}

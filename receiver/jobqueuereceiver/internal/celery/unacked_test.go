@@ -103,3 +103,37 @@ func FuzzParseBinding(f *testing.F) {
 		require.NotContains(t, rk, DefaultSep)
 	})
 }
+
+func TestParseResultState(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"status": "SUCCESS", "result": 1}`:                                   "success",
+		`{"status": "FAILURE", "result": {"exc_type": "ValueError", "exc_mess`: "failure",
+		`{"status":"RETRY",`: "retry",
+	} {
+		got, ok := parseResultState(in)
+		assert.True(t, ok, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, in := range []string{``, `x`, `{"result": 1, "status": "SUCCESS"}`, `{"status": 1}`, `{"status": "SUCC`, `{"status": ""}`} {
+		_, ok := parseResultState(in)
+		assert.False(t, ok, in)
+	}
+}
+
+// FuzzParseResultState: an accepted head starts with a status member whose
+// string value, lowercased, is the state.
+func FuzzParseResultState(f *testing.F) {
+	for _, seed := range []string{`{"status": "SUCCESS", "result": null}`, `{"status": "FAIL`, `{}`, `[1]`} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, head string) {
+		state, ok := parseResultState(head)
+		if !ok {
+			return
+		}
+		require.NotEmpty(t, state)
+		require.LessOrEqual(t, len(state), 32)
+		require.Equal(t, strings.ToLower(state), state)
+		require.Contains(t, head, `"status"`)
+	})
+}

@@ -87,8 +87,21 @@ def kombu_view():
                 "unacked_total": client.hlen(prefix + ch.unacked_key)}
 
 
+def results_view():
+    """Task states as the result backend reports them (get_task_meta)."""
+    backend = tasks.app.backend
+    states = {}
+    for key in backend.client.scan_iter(match="celery-task-meta-*"):
+        task_id = key.decode()[len("celery-task-meta-"):]
+        state = backend.get_task_meta(task_id)["status"].lower()
+        states[state] = states.get(state, 0) + 1
+    return states
+
+
 view = {}
 if sys.argv[1:] == ["inspect"]:
     view["inspect"] = inspect_view()
 view["kombu"] = kombu_view()
+if tasks.app.conf.result_backend:
+    view["results"] = results_view()
 print(json.dumps(view))

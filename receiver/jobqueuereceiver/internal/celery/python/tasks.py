@@ -1,7 +1,8 @@
 """Celery tasks the reader's tests run on a real worker (Debian python3-celery).
 
 The broker is CELERY_BROKER_URL; KOMBU_OPTIONS (JSON) are kombu's Redis
-transport options (priority_steps, sep, global_keyprefix). Queues: celery
+transport options (priority_steps, sep, global_keyprefix); results go to
+CELERY_RESULT_BACKEND when set (tasks record STARTED when they start). Queues: celery
 (the default), mail (routed) and reports (nobody consumes it in the tests).
 """
 import json
@@ -10,7 +11,8 @@ import time
 
 from celery import Celery
 
-app = Celery("tasks", broker=os.environ["CELERY_BROKER_URL"])
+app = Celery("tasks", broker=os.environ["CELERY_BROKER_URL"], backend=os.environ.get("CELERY_RESULT_BACKEND") or None)
+app.conf.task_track_started = True
 app.conf.broker_connection_retry_on_startup = True
 app.conf.broker_transport_options = json.loads(os.environ.get("KOMBU_OPTIONS") or "{}")
 app.conf.task_routes = {"tasks.mail": {"queue": "mail"}, "tasks.report": {"queue": "reports"}}
