@@ -264,8 +264,9 @@ func TestSnapshotReadOnlyUser(t *testing.T) {
 	admin := srv.Client(t)
 	ctx := context.Background()
 	newFixture(t, admin, "").populate(3, 5, 2)
+	require.NoError(t, admin.Set(ctx, "celery-task-meta-1", `{"status": "SUCCESS", "result": 1}`, 0).Err())
 	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobq", "on", ">pw", "%R~*", "resetchannels", "-@all",
-		"+scan", "+scard", "+srandmember", "+hmget", "+zcard", "+zrange", "+llen").Err())
+		"+scan", "+scard", "+srandmember", "+hmget", "+zcard", "+zrange", "+llen", "+getrange").Err())
 	digest := func() string {
 		d, err := admin.Do(ctx, "DEBUG", "DIGEST").Text()
 		require.NoError(t, err)
@@ -274,9 +275,10 @@ func TestSnapshotReadOnlyUser(t *testing.T) {
 	before := digest()
 
 	c, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr(), Username: "jobq", Password: "pw"})
-	s, err := NewReader(c, fixedNow(Options{})).Snapshot(ctx)
+	s, err := NewReader(c, fixedNow(Options{Results: 10})).Snapshot(ctx)
 	require.NoError(t, err)
 	assert.Len(t, s.Queues, 3)
+	assert.Contains(t, s.Jobs, snapshot.StateCount{State: "success", Count: 1})
 	assert.Empty(t, s.Problems)
 	assert.Equal(t, before, digest(), "the dataset is unchanged")
 	require.ErrorContains(t, c.Set(ctx, "x", "1", 0).Err(), "NOPERM", "the user really cannot write")
