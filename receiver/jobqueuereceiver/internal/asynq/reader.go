@@ -25,7 +25,7 @@
 // between does a fourth read the hashes of the new oldest tasks. These are
 // the only commands sent, all read-only:
 //
-//	SCARD, SRANDMEMBER     asynq:queues, asynq:{<q>}:groups (bounded reads)
+//	SCARD, SRANDMEMBER     asynq:queues; SRANDMEMBER asynq:{<q>}:groups (bounded reads)
 //	ZCARD, ZCOUNT,         asynq:servers (live entries: score >= now)
 //	ZRANGEBYSCORE
 //	LLEN, LINDEX, LRANGE   asynq:{<q>}:pending, asynq:{<q>}:active
@@ -257,7 +257,6 @@ type queueRead struct {
 
 	pending, active, scheduled, retry, archived, completed, paused *redis.IntCmd
 	processed, failed, tail                                        *redis.StringCmd
-	groupCount                                                     *redis.IntCmd
 	groups                                                         *redis.StringSliceCmd
 
 	// unlisted is true when the pending key is not a list: the queue is
@@ -310,8 +309,8 @@ func (sc *scrape) readQueuesAndServers(ctx context.Context, names []string, serv
 		q.failed = pipe.Get(ctx, k.failed)
 		q.paused = pipe.Exists(ctx, k.paused)
 		q.tail = pipe.LIndex(ctx, k.pending, -1)
-		q.groupCount = pipe.SCard(ctx, k.groups)
-		q.groups = pipe.SRandMemberN(ctx, k.groups, maxGroups)
+		// One more than is read tells whether there are more.
+		q.groups = pipe.SRandMemberN(ctx, k.groups, maxGroups+1)
 	}
 	ss := make([]serverRead, len(servers))
 	for i, s := range servers {
@@ -415,7 +414,15 @@ func (sc *scrape) readTails(ctx context.Context, qs []queueRead) error {
 
 // readGroups queues the ZCARD of each of q's aggregation groups.
 func (sc *scrape) readGroups(ctx context.Context, pipe redis.Pipeliner, q *queueRead) {
-	for _, g := range sc.problems.Members(q.groups, q.groupCount, q.keys.groups) {
+	if sc.problems.WrongType(q.groups, q.keys.groups) {
+		return
+	}
+	groups := q.groups.Val()
+	if len(groups) > maxGroups {
+		groups = groups[:maxGroups]
+		sc.problems.Add(kindRegistryTruncated, q.keys.groups, "read "+strconv.Itoa(maxGroups)+" of more groups")
+	}
+	for _, g := range groups {
 		key := q.keys.prefix + "g:" + g
 		q.groupSizes = append(q.groupSizes, groupSize{key: key, size: pipe.ZCard(ctx, key)})
 	}

@@ -347,9 +347,9 @@ func TestSnapshotRoundTrips(t *testing.T) {
 				require.Empty(t, s.Problems)
 				assert.Equal(t, time.Duration(tc.tasks)*time.Second, s.Queues[0].Latency)
 				assert.Equal(t, int64(3), n.RoundTrips())
-				// 5 + 12 per queue + 2 per server, then HMGET and LINDEX
+				// 5 + 11 per queue + 2 per server, then HMGET and LRANGE
 				// per non-empty queue (no groups).
-				assert.Equal(t, int64(5+12*tc.queues+2*tc.servers+2*tc.queues), n.Commands())
+				assert.Equal(t, int64(5+11*tc.queues+2*tc.servers+2*tc.queues), n.Commands())
 			}
 		})
 	}
@@ -602,4 +602,28 @@ func TestSnapshotRedisHungThenBack(t *testing.T) {
 	s, err = r.Snapshot(context.Background())
 	require.NoError(t, err, "a restarted (empty) server is read again")
 	assert.Empty(t, s.Queues)
+}
+
+// TestSnapshotGroupsBounded: a queue with more aggregation groups than the
+// reader reads counts the groups read and says so.
+func TestSnapshotGroupsBounded(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	ctx := context.Background()
+	now := time.Now()
+	f := newFixture(t, c, now)
+	f.group("batch", "g", "t")
+	groups := make([]any, 0, maxGroups)
+	for i := range maxGroups { // with g, one more than the reader reads
+		groups = append(groups, "g"+strconv.Itoa(i))
+	}
+	require.NoError(t, c.SAdd(ctx, qkey("batch", "groups"), groups...).Err())
+	s := take(t, srv, now, Options{})
+	assert.LessOrEqual(t, jobs(s, "batch")["aggregating"], int64(1), "g may be among the groups read")
+	assert.True(t, hasProblem(s, kindRegistryTruncated, qkey("batch", "groups")), "%+v", s.Problems)
+
+	require.NoError(t, c.SRem(ctx, qkey("batch", "groups"), "g0").Err())
+	s = take(t, srv, now, Options{})
+	assert.Equal(t, int64(1), jobs(s, "batch")["aggregating"], "all 1,000 groups read")
+	assert.Empty(t, s.Problems)
 }
