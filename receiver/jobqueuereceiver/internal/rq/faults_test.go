@@ -201,12 +201,22 @@ func TestSnapshotEmpty(t *testing.T) {
 	assert.Equal(t, int64(1), n.RoundTrips(), "the registries; nothing else to read")
 }
 
-// readOnlyCommands are exactly the commands the package doc lists.
-var readOnlyCommands = []any{"+scard", "+srandmember", "+llen", "+lindex", "+zcard", "+zcount", "+hmget", "+pttl"}
+// readOnlyACLs are the users the README recommends for system: rq: read
+// categories, or exactly the commands the package doc lists.
+var readOnlyACLs = map[string][]any{
+	"categories": {"+@read", "+@connection", "-@dangerous"},
+	"commands":   {"+hello", "+auth", "+ping", "+select", "+scard", "+srandmember", "+llen", "+lindex", "+zcard", "+zcount", "+hmget", "+pttl"},
+}
 
-// TestSnapshotReadOnlyUser runs the reader as an ACL user allowed exactly
-// the commands the package documents, and checks the dataset is unchanged.
+// TestSnapshotReadOnlyUser runs the reader as each read-only ACL user the
+// README recommends, and checks the dataset is unchanged.
 func TestSnapshotReadOnlyUser(t *testing.T) {
+	for name, rules := range readOnlyACLs {
+		t.Run(name, func(t *testing.T) { readOnlyUser(t, rules) })
+	}
+}
+
+func readOnlyUser(t *testing.T, rules []any) {
 	srv := redistest.Start(t, redistest.WithArgs("--enable-debug-command", "yes"))
 	admin := srv.Client(t)
 	ctx := context.Background()
@@ -218,7 +228,8 @@ func TestSnapshotReadOnlyUser(t *testing.T) {
 	f.register("rq:finished:q0000", "q0000", "finished", now-10)
 	f.register("rq:wip:q0000", "q0000", "started", now-10)
 	require.NoError(t, admin.SAdd(ctx, "rq:workers", "rq:worker:gone").Err())
-	require.NoError(t, admin.Do(ctx, append([]any{"ACL", "SETUSER", "jobq", "on", ">pw", "%R~*", "resetchannels", "-@all"}, readOnlyCommands...)...).Err())
+	require.NoError(t, admin.Do(ctx, append([]any{"ACL", "SETUSER", "jobq", "on", ">pw", "%R~*", "resetchannels", "-@all"}, rules...)...).Err())
+	require.NoError(t, admin.Do(ctx, "ACL", "LOG", "RESET").Err())
 	before, err := admin.Do(ctx, "DEBUG", "DIGEST").Text()
 	require.NoError(t, err)
 
@@ -231,6 +242,9 @@ func TestSnapshotReadOnlyUser(t *testing.T) {
 	after, err := admin.Do(ctx, "DEBUG", "DIGEST").Text()
 	require.NoError(t, err)
 	assert.Equal(t, before, after, "the dataset is unchanged")
+	denied, err := admin.Do(ctx, "ACL", "LOG").Slice()
+	require.NoError(t, err)
+	assert.Empty(t, denied, "no command was denied to the read-only user")
 	require.ErrorContains(t, c.Set(ctx, "x", "1", 0).Err(), "NOPERM", "the user really cannot write")
 
 	// A user missing one of them gets a clear error, not a partial snapshot.
