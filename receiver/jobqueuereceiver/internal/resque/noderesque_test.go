@@ -260,7 +260,9 @@ func compareWithNodeResque(t *testing.T, view nodeView, s *snapshot.Snapshot, st
 	var want []snapshot.Process
 	stale := 0
 	for name, queues := range view.Workers {
-		age := time.Duration(view.NowMS-view.Pings[name]*1000) * time.Millisecond
+		// node-resque rounds a ping's time to the nearest second, so it may
+		// lie up to 0.5 s ahead: an age below 0 is 0, as for every age.
+		age := max(0, time.Duration(view.NowMS-view.Pings[name]*1000)*time.Millisecond)
 		if age > staleAfter {
 			stale++
 			continue
