@@ -149,7 +149,7 @@ type Reader struct {
 
 	unackedKey, unackedIndexKey string
 
-	// mu guards the discovery state shared by successive snapshots.
+	// mu guards what successive snapshots share: discovery and results.
 	mu sync.Mutex
 	// cursor is where the next SCAN step starts; passStart is when the
 	// pass under way (cursor != 0) or the last one started.
