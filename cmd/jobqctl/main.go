@@ -124,7 +124,7 @@ func parseSnapshotFlags(args []string, stderr io.Writer, getenv func(string) str
 	fs.StringVar(&cfg.Endpoint, "endpoint", cfg.Endpoint, "Redis host:port")
 	fs.StringVar(&cfg.Sentinel.MasterName, "sentinel-master", "", "find the master through Redis Sentinel under this name (with --sentinel)")
 	sentinels := fs.String("sentinel", "", "comma-separated host:port of Redis Sentinels (with --sentinel-master; --endpoint is then not used)")
-	fs.StringVar(&cfg.Namespace, "namespace", "", "key namespace (Sidekiq <= 6 redis-namespace; Resque: default resque; BullMQ: its prefix, default bull)")
+	fs.StringVar(&cfg.Namespace, "namespace", "", "key namespace (Sidekiq <= 6 redis-namespace; Resque: default resque; BullMQ: its prefix, default bull; Celery: kombu's global_keyprefix)")
 	fs.StringVar(&cfg.Username, "username", "", "Redis ACL user")
 	passwordEnv := fs.String("password-env", "", "name of the environment variable holding the Redis password")
 	fs.IntVar(&cfg.DB, "db", 0, "Redis database number")
@@ -137,6 +137,9 @@ func parseSnapshotFlags(args []string, stderr io.Writer, getenv func(string) str
 	fs.Var((*patterns)(&cfg.Queues.Include), "include", "show only queues whose name matches `regexp` (repeatable: any of them), as queues.include")
 	fs.Var((*patterns)(&cfg.Queues.Exclude), "exclude", "hide queues whose name matches `regexp` (repeatable), as queues.exclude")
 	fs.Var((*patterns)(&cfg.Queues.Names), "queue", "read this queue instead of discovering them with SCAN (repeatable), as queues.names (BullMQ, Celery)")
+	steps := fs.String("celery-priority-steps", "", "Celery: kombu's priority_steps, comma-separated, as celery.priority_steps (default 0,3,6,9)")
+	fs.StringVar(&cfg.Celery.Sep, "celery-sep", "", `Celery: kombu's sep, as celery.sep (default "\x06\x16")`)
+	fs.BoolVar(&cfg.Celery.Results.Enabled, "celery-results", false, "Celery: also count the result backend's task states, as celery.results.enabled")
 	fs.BoolVar(&cfg.ClientList, "client-list", false, "BullMQ: read the workers with CLIENT LIST, as client_list (needs +client|list)")
 	asJSON := fs.Bool("json", false, "print the snapshot as JSON (durations in nanoseconds)")
 	fs.Usage = func() {
@@ -163,6 +166,15 @@ func parseSnapshotFlags(args []string, stderr io.Writer, getenv func(string) str
 		tlsCfg := configtls.NewDefaultClientConfig()
 		tlsCfg.CAFile = *caFile
 		cfg.TLS = configoptional.Some(tlsCfg)
+	}
+	if *steps != "" {
+		for _, s := range strings.Split(*steps, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil {
+				return nil, false, fmt.Errorf("--celery-priority-steps: %q is not an integer", s)
+			}
+			cfg.Celery.PrioritySteps = append(cfg.Celery.PrioritySteps, n)
+		}
 	}
 	if *byClass < 0 {
 		return nil, false, fmt.Errorf("--by-class: must be >= 0, got %d", *byClass)

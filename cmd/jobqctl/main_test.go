@@ -217,6 +217,34 @@ func TestSnapshotBullMQ(t *testing.T) {
 	assert.NotContains(t, out, "no processes")
 }
 
+// TestSnapshotCeleryOptions: kombu's options and the result backend as
+// flags; bad steps are refused as the receiver refuses them.
+func TestSnapshotCeleryOptions(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	ctx := context.Background()
+	pipe := c.Pipeline()
+	pipe.SAdd(ctx, "app:_kombu.binding.jobs", "jobs::jobs")
+	pipe.LPush(ctx, "app:jobs", `{"body":""}`)
+	pipe.LPush(ctx, "app:jobs:1", `{"body":""}`, `{"body":""}`)
+	pipe.Set(ctx, "celery-task-meta-1", `{"status": "SUCCESS", "result": 1}`, 0)
+	_, err := pipe.Exec(ctx)
+	require.NoError(t, err)
+
+	code, out, errOut := runCmd([]string{"snapshot", "--system", "celery", "--endpoint", srv.Addr(), "--namespace", "app:",
+		"--celery-priority-steps", "0,1,2", "--celery-sep", ":", "--celery-results"}, nil)
+	require.Equal(t, exitOK, code, errOut)
+	assert.Equal(t, []string{"3", "-", "0"}, row(t, out, "jobs ")[1:4])
+	assert.Equal(t, []string{"success", "-", "1"}, row(t, out, "success "))
+
+	code, _, errOut = runCmd([]string{"snapshot", "--system", "celery", "--celery-priority-steps", "0,x"}, nil)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, `--celery-priority-steps: "x" is not an integer`)
+	code, _, errOut = runCmd([]string{"snapshot", "--system", "celery", "--celery-priority-steps", "3,0"}, nil)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, "celery: priority_steps: must be non-negative and ascending")
+}
+
 func TestSnapshotThroughSentinel(t *testing.T) {
 	master := redistest.Start(t)
 	writeSidekiq(t, master.Client(t))
