@@ -374,32 +374,53 @@ func TestSnapshotRoundTrips(t *testing.T) {
 	}
 }
 
-// TestSnapshotReadOnlyUser runs the reader as an ACL user allowed exactly the
-// commands the package documents, and checks that the dataset is unchanged.
+// readOnlyACLs are the read-only users the receiver README recommends: by
+// categories, or exactly the commands the package doc lists.
+var readOnlyACLs = map[string][]any{
+	"categories": {"+@read", "+@connection", "-@dangerous"},
+	"commands":   {"+hello", "+auth", "+ping", "+select", "+scard", "+srandmember", "+llen", "+get", "+mget", "+hmget"},
+}
+
+// TestSnapshotReadOnlyUser runs the reader as each read-only ACL user the
+// README recommends, and checks that Redis denied nothing and the dataset is
+// unchanged.
 func TestSnapshotReadOnlyUser(t *testing.T) {
+	for name, rules := range readOnlyACLs {
+		t.Run(name, func(t *testing.T) { readOnlyUser(t, rules) })
+	}
+}
+
+func readOnlyUser(t *testing.T, rules []any) {
 	srv := redistest.Start(t, redistest.WithArgs("--enable-debug-command", "yes"))
 	admin := srv.Client(t)
 	ctx := context.Background()
 	f := newFixture(t, admin, "")
 	f.populate(3, 2, 4)
 	f.fail("q0000", true)
+	// What Resque would prune: a worker dead for an hour, with its job.
+	dead := f.rubyWorker("dead", 9, f.ago(time.Hour), "q0000")
+	f.rubyWorking(dead, "q0000", f.ago(time.Hour))
+	require.NoError(t, admin.Do(ctx, append([]any{"ACL", "SETUSER", "jobq", "on", ">pw", "%R~*", "resetchannels", "-@all"}, rules...)...).Err())
+	require.NoError(t, admin.Do(ctx, "ACL", "LOG", "RESET").Err())
 	digest := func() string {
 		d, err := admin.Do(ctx, "DEBUG", "DIGEST").Text()
 		require.NoError(t, err)
 		return d
 	}
 	before := digest()
-	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobq", "on", ">pw", "~*", "resetchannels", "-@all",
-		"+scard", "+srandmember", "+llen", "+get", "+mget", "+hmget").Err())
 
 	c, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr(), Username: "jobq", Password: "pw"})
 	s, err := NewReader(c, Options{Now: func() time.Time { return testNow }}).Snapshot(ctx)
 	require.NoError(t, err)
 	assert.Len(t, s.Queues, 3)
 	assert.Len(t, s.Processes, 4)
-	assert.Equal(t, []snapshot.StateCount{{State: snapshot.StateFailed, Count: 51}, {State: StateWorking, Count: 2}}, s.Jobs)
-	require.ErrorContains(t, c.Set(ctx, "x", "1", 0).Err(), "NOPERM", "the user really cannot write")
+	assert.Equal(t, 1, s.ProcessesStale)
+	assert.Equal(t, []snapshot.StateCount{{State: snapshot.StateFailed, Count: 51}, {State: StateWorking, Count: 3}}, s.Jobs)
 	assert.Equal(t, before, digest(), "the dataset is unchanged")
+	denied, err := admin.Do(ctx, "ACL", "LOG").Slice()
+	require.NoError(t, err)
+	assert.Empty(t, denied, "no command was denied to the read-only user")
+	require.ErrorContains(t, c.Set(ctx, "x", "1", 0).Err(), "NOPERM", "the user really cannot write")
 
 	// A user missing one of them gets a clear error, not a partial snapshot.
 	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobq", "-hmget").Err())
