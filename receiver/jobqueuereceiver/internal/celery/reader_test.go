@@ -137,6 +137,12 @@ func TestSnapshotOptions(t *testing.T) {
 	require.Equal(t, []string{"jobs"}, queueNames(s))
 	assert.Equal(t, int64(4), s.Queues[0].Size)
 	assert.Zero(t, s.Queues[0].Running, "the other app's unacked messages are not ours")
+
+	// A prefix with SCAN's pattern characters matches only itself.
+	require.NoError(t, c.SAdd(ctx, "a[p]*?\\:_kombu.binding.odd", "odd::odd").Err())
+	require.NoError(t, c.SAdd(ctx, "ap*:_kombu.binding.not_ours", "x::x").Err())
+	s = take(t, srv, Options{Prefix: "a[p]*?\\:", Sep: ":"})
+	assert.Equal(t, []string{"odd"}, queueNames(s))
 }
 
 func TestSnapshotSelectionAndNames(t *testing.T) {
