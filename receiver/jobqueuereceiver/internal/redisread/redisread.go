@@ -201,10 +201,7 @@ func Failure(system, stage, from string, cmds []redis.Cmder, execErr error) erro
 		}
 		var reply redis.Error
 		if errors.As(err, &reply) {
-			key := ""
-			if args := cmd.Args(); len(args) > 1 {
-				key, _, _ = snapshot.Name(fmt.Sprint(args[1]))
-			}
+			key, _, _ := snapshot.Name(subject(cmd.Args()))
 			return fmt.Errorf("%s: %s%s: %s %s: %w", system, stage, from, strings.ToUpper(cmd.Name()), key, err)
 		}
 		return fmt.Errorf("%s: %s%s: %w", system, stage, from, err)
@@ -216,4 +213,20 @@ func Failure(system, stage, from string, cmds []redis.Cmder, execErr error) erro
 		return fmt.Errorf("%s: %s%s: %w", system, stage, from, execErr)
 	}
 	return nil
+}
+
+// subject is what a refused command read, for its error: the key, or a
+// SCAN's MATCH pattern (its first argument is only a cursor).
+func subject(args []any) string {
+	if len(args) < 2 {
+		return ""
+	}
+	if name, _ := args[0].(string); strings.EqualFold(name, "scan") {
+		for i := 2; i+1 < len(args); i++ {
+			if s, _ := args[i].(string); strings.EqualFold(s, "match") {
+				return fmt.Sprint(args[i+1])
+			}
+		}
+	}
+	return fmt.Sprint(args[1])
 }

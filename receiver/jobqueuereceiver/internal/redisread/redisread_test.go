@@ -74,6 +74,13 @@ func TestFailure(t *testing.T) {
 	cmds, err = pipe.Exec(ctx)
 	err = Failure("celery", "read queues", From(ro), cmds, err)
 	require.ErrorContains(t, err, "celery: read queues from "+srv.Addr()+": LLEN queue: NOPERM")
+
+	// A SCAN is named by its pattern, not its cursor.
+	pipe = ro.Pipeline()
+	pipe.Scan(ctx, 0, "_kombu.binding.*", 100)
+	cmds, err = pipe.Exec(ctx)
+	err = Failure("celery", "discover queues", From(ro), cmds, err)
+	require.ErrorContains(t, err, "celery: discover queues from "+srv.Addr()+": SCAN _kombu.binding.*: NOPERM")
 }
 
 func TestProblemsCount(t *testing.T) {
