@@ -25,9 +25,10 @@ import (
 // active, delayed, prioritized, completed and failed job each) from a real
 // redis-server: the reader in its steady state (discovery done), then, on
 // the same dataset, BullMQ 6.7.0's own API computing the same counts and
-// the oldest waiting job (getJobCounts + getWaiting(0, 0) per queue), timed
-// inside Node (start-up excluded; max(b.N, 5) passes), one queue after the
-// other and all queues at once.
+// the oldest waiting job (getJobCounts + getWaiting(0, 0) per queue) one
+// queue after the other and all queues at once, and every figure the reader
+// reports (testdata/node/bench.js), timed inside Node (start-up excluded;
+// max(b.N, 5) passes).
 func BenchmarkSnapshot(b *testing.B) {
 	const queues, jobs = 1000, 100
 	srv := redistest.Start(b)
@@ -40,6 +41,7 @@ func BenchmarkSnapshot(b *testing.B) {
 		s, err := r.Snapshot(ctx) // discovery, and a warm connection
 		require.NoError(b, err)
 		require.Len(b, s.Queues, queues)
+		b.Logf("discovery snapshot: %d round trips, %d commands", n.RoundTrips(), n.Commands())
 		n.Reset()
 		b.ReportAllocs()
 		for b.Loop() {
@@ -66,7 +68,7 @@ func BenchmarkSnapshot(b *testing.B) {
 			CommandsPerOp float64 `json:"commands_per_op"`
 		}
 		require.NoError(b, json.Unmarshal(out, &res), "%s", out)
-		for _, mode := range []string{"sequential", "concurrent"} {
+		for _, mode := range []string{"sequential", "concurrent", "all_figures"} {
 			b.ReportMetric(res[mode].NsPerOp, mode+"_ns/op")
 			b.ReportMetric(res[mode].CommandsPerOp, mode+"_cmds/op")
 		}

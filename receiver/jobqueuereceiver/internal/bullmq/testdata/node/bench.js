@@ -1,8 +1,12 @@
 // Times what BullMQ's own API takes to compute the figures the reader reports
 // for queues q0..q<QUEUES-1>: Queue.getJobCounts() and getWaiting(0, 0) (the
-// job whose timestamp gives the latency) per queue, one queue after the
-// other, and all queues at once. Prints one JSON line: ns per pass over all
-// queues and Redis commands per pass (INFO's total_commands_processed).
+// oldest waiting job, whose timestamp gives the latency) per queue, one
+// queue after the other ("sequential") and all queues at once
+// ("concurrent"); and every figure the reader reports ("all_figures": also
+// isPaused(), getActive(0, 99) for running ages and getMetrics() for the
+// totals), one queue after the other. Prints one JSON line: ns per pass over
+// all queues and Redis commands per pass (INFO's total_commands_processed,
+// which counts the commands BullMQ's Lua scripts run too).
 // Env: REDIS_PORT, QUEUES, ITERATIONS.
 'use strict';
 const { Queue } = require('bullmq');
@@ -19,14 +23,22 @@ async function main() {
 
   const one = async (q) => {
     const counts = await q.getJobCounts();
-    const [newest] = await q.getWaiting(0, 0);
-    return [counts, newest && newest.timestamp];
+    const [oldest] = await q.getWaiting(0, 0);
+    return [counts, oldest && oldest.timestamp];
   };
+  const all = async (q) => [
+    await one(q),
+    await q.isPaused(),
+    (await q.getActive(0, 99)).map((j) => j.processedOn),
+    (await q.getMetrics('completed', 0, 0)).meta.count,
+    (await q.getMetrics('failed', 0, 0)).meta.count,
+  ];
   const sequential = async () => { for (const q of queues) await one(q); };
   const concurrent = () => Promise.all(queues.map(one));
+  const allFigures = async () => { for (const q of queues) await all(q); };
 
   const result = {};
-  for (const [name, pass] of [['sequential', sequential], ['concurrent', concurrent]]) {
+  for (const [name, pass] of [['sequential', sequential], ['concurrent', concurrent], ['all_figures', allFigures]]) {
     await pass(); // load the Lua scripts, open connections
     const before = await commands();
     const start = process.hrtime.bigint();
