@@ -77,6 +77,9 @@ var systems = []System{
 	{Name: "asynq", Simulates: "asynq 0.26", NewDemo: func(rdb *redis.Client, seed uint64) (Simulation, error) {
 		return NewAsynq(rdb, Demo(), seed)
 	}},
+	{Name: "rq", Simulates: "RQ 1.13", NewDemo: func(rdb *redis.Client, seed uint64) (Simulation, error) {
+		return NewRQ(rdb, Demo(), seed)
+	}},
 }
 
 // Systems returns the simulated job systems, the default first.
