@@ -39,7 +39,7 @@ func BenchmarkSnapshot(b *testing.B) {
 		addr string
 	}{
 		{"loopback", srv.Addr()},
-		{"rtt_0.5ms", slowLink(b, srv.Addr(), 250*time.Microsecond)},
+		{"slow_link", slowLink(b, srv.Addr(), 250*time.Microsecond)},
 	}
 
 	for _, link := range links {
