@@ -389,6 +389,15 @@ func TestSnapshotReadOnlyUser(t *testing.T) {
 	assert.Equal(t, before, digest(), "the dataset is unchanged")
 	require.ErrorContains(t, c.Set(ctx, "x", "1", 0).Err(), "NOPERM", "the user really cannot write")
 
+	// docs/deployment.md's category-based user is enough too.
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "reader", "on", ">pw", "%R~*", "-@all", "+@read",
+		"+@connection", "-@dangerous").Err())
+	c2, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr(), Username: "reader", Password: "pw"})
+	s2, err := NewReader(c2, Options{Now: func() time.Time { return now }}).Snapshot(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, s.Queues, s2.Queues)
+	assert.Equal(t, before, digest(), "the dataset is unchanged")
+
 	// A user missing one of them gets a clear error, not a partial snapshot.
 	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobq", "-hmget").Err())
 	s, err = NewReader(c, Options{Now: func() time.Time { return now }}).Snapshot(ctx)
