@@ -43,7 +43,7 @@
 //
 // Bad data is skipped and reported as a snapshot.Problem whose Kind is one of
 // wrong_type, missing_job, missing_timestamp, invalid_timestamp,
-// invalid_number, invalid_value, registry_truncated, name_too_long,
+// invalid_number, registry_truncated, name_too_long,
 // invalid_utf8, too_many_problems. Every name reported goes through
 // snapshot.Name; Redis is still read under the names as they are.
 package bullmq // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/bullmq"
@@ -114,7 +114,6 @@ const (
 	kindMissingJob       = "missing_job"
 	kindMissingTimestamp = "missing_timestamp"
 	kindInvalidTimestamp = "invalid_timestamp"
-	kindInvalidValue     = "invalid_value"
 )
 
 // Reader takes snapshots of one BullMQ Redis. Snapshots must not run

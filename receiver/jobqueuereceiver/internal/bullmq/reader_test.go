@@ -210,8 +210,10 @@ func TestSnapshotByClass(t *testing.T) {
 	f.queue("emails")
 	f.failed("emails", "send", "smtp down")
 	f.failed("emails", "send", "smtp down")
+	require.NoError(t, srv.Client(t).ZAdd(context.Background(), "bull:emails:failed", redis.Z{Score: 1, Member: "gone"}).Err())
 
 	s := take(t, srv, Options{ByClassMaxEntries: 100})
+	assert.True(t, hasProblem(s, kindMissingJob, "bull:emails:gone"), "%+v", s.Problems)
 	assert.Equal(t, []snapshot.ClassCount{
 		{State: "failed", Class: "charge", ErrorType: "card declined", Count: 3},
 		{State: "failed", Class: "refund", ErrorType: "not found", Count: 1},
