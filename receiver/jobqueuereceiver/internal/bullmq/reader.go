@@ -284,7 +284,7 @@ func newQueueKeys(prefix, name string) queueKeys {
 // queueCmds are one queue's round-trip-1 commands.
 type queueCmds struct {
 	name string // the raw name
-	queueKeys
+	keys queueKeys
 
 	wait, paused                                        *redis.IntCmd
 	prioritized, delayed, waitingChildren, done, failed *redis.IntCmd
@@ -311,22 +311,22 @@ func (sc *scrape) readQueues(ctx context.Context, kept []string) ([]queueCmds, e
 		perQueue = int64(max(1, n/len(kept)))
 	}
 	for i, name := range kept {
-		q := queueCmds{name: name, queueKeys: newQueueKeys(sc.r.prefix, name)}
-		q.wait = pipe.LLen(ctx, q.queueKeys.wait)
-		q.paused = pipe.LLen(ctx, q.queueKeys.paused)
-		q.prioritized = pipe.ZCard(ctx, q.queueKeys.prioritized)
-		q.delayed = pipe.ZCard(ctx, q.queueKeys.delayed)
-		q.waitingChildren = pipe.ZCard(ctx, q.queueKeys.waitingChildren)
-		q.done = pipe.ZCard(ctx, q.queueKeys.completed)
-		q.failed = pipe.ZCard(ctx, q.queueKeys.failed)
-		q.isPaused = pipe.HExists(ctx, q.meta, "paused")
-		q.waitTail = pipe.LRange(ctx, q.queueKeys.wait, -2, -1)
+		q := queueCmds{name: name, keys: newQueueKeys(sc.r.prefix, name)}
+		q.wait = pipe.LLen(ctx, q.keys.wait)
+		q.paused = pipe.LLen(ctx, q.keys.paused)
+		q.prioritized = pipe.ZCard(ctx, q.keys.prioritized)
+		q.delayed = pipe.ZCard(ctx, q.keys.delayed)
+		q.waitingChildren = pipe.ZCard(ctx, q.keys.waitingChildren)
+		q.done = pipe.ZCard(ctx, q.keys.completed)
+		q.failed = pipe.ZCard(ctx, q.keys.failed)
+		q.isPaused = pipe.HExists(ctx, q.keys.meta, "paused")
+		q.waitTail = pipe.LRange(ctx, q.keys.wait, -2, -1)
 		// The active count comes from these ids unless there are more.
-		q.activeIDs = pipe.LRange(ctx, q.queueKeys.active, -maxActiveRead, -1)
-		q.metricsCompleted = pipe.HGet(ctx, q.queueKeys.metricsCompleted, "count")
-		q.metricsFailed = pipe.HGet(ctx, q.queueKeys.metricsFailed, "count")
+		q.activeIDs = pipe.LRange(ctx, q.keys.active, -maxActiveRead, -1)
+		q.metricsCompleted = pipe.HGet(ctx, q.keys.metricsCompleted, "count")
+		q.metricsFailed = pipe.HGet(ctx, q.keys.metricsFailed, "count")
 		if perQueue > 0 {
-			q.failedIDs = pipe.ZRevRange(ctx, q.queueKeys.failed, 0, perQueue-1)
+			q.failedIDs = pipe.ZRevRange(ctx, q.keys.failed, 0, perQueue-1)
 		}
 		qs[i] = q
 	}
@@ -347,21 +347,21 @@ func (sc *scrape) readJobs(ctx context.Context, qs []queueCmds) error {
 	for i := range qs {
 		q := &qs[i]
 		if id, ok := sc.oldestWaiting(q); ok {
-			q.oldest = pipe.HGet(ctx, q.base+id, "timestamp")
+			q.oldest = pipe.HGet(ctx, q.keys.base+id, "timestamp")
 		}
-		if !sc.problems.WrongType(q.activeIDs, q.queueKeys.active) {
+		if !sc.problems.WrongType(q.activeIDs, q.keys.active) {
 			ids := q.activeIDs.Val()
 			if len(ids) == maxActiveRead {
-				q.active = pipe.LLen(ctx, q.queueKeys.active)
+				q.active = pipe.LLen(ctx, q.keys.active)
 			}
 			for _, id := range ids {
-				q.started = append(q.started, pipe.HGet(ctx, q.base+id, "processedOn"))
+				q.started = append(q.started, pipe.HGet(ctx, q.keys.base+id, "processedOn"))
 			}
 		}
-		if q.failedIDs != nil && !sc.problems.WrongType(q.failedIDs, q.queueKeys.failed) {
+		if q.failedIDs != nil && !sc.problems.WrongType(q.failedIDs, q.keys.failed) {
 			q.failedIDv = q.failedIDs.Val()
 			for _, id := range q.failedIDv {
-				q.failures = append(q.failures, pipe.HMGet(ctx, q.base+id, "name", "failedReason"))
+				q.failures = append(q.failures, pipe.HMGet(ctx, q.keys.base+id, "name", "failedReason"))
 			}
 		}
 	}
@@ -399,7 +399,7 @@ func (sc *scrape) readJobs(ctx context.Context, qs []queueCmds) error {
 // oldestWaiting returns the id at the tail of `wait`, the oldest FIFO job,
 // skipping the `0:` marker BullMQ <= 4 left there.
 func (sc *scrape) oldestWaiting(q *queueCmds) (string, bool) {
-	if sc.problems.WrongType(q.waitTail, q.queueKeys.wait) {
+	if sc.problems.WrongType(q.waitTail, q.keys.wait) {
 		return "", false
 	}
 	ids := q.waitTail.Val()
@@ -418,21 +418,21 @@ func isMarker(id string) bool { return strings.HasPrefix(id, "0:") }
 // queue builds one queue's figures and its jobs per state; ok is false when
 // its `wait` key is not a list.
 func (sc *scrape) queue(q *queueCmds) (snapshot.Queue, bool) {
-	if sc.problems.WrongType(q.wait, q.queueKeys.wait) {
+	if sc.problems.WrongType(q.wait, q.keys.wait) {
 		return snapshot.Queue{}, false
 	}
-	name := sc.problems.Name(q.name, q.meta, "queue name")
+	name := sc.problems.Name(q.name, q.keys.meta, "queue name")
 	count := func(cmd *redis.IntCmd, key string) int64 {
 		if sc.problems.WrongType(cmd, key) {
 			return 0
 		}
 		return cmd.Val()
 	}
-	waiting := q.wait.Val() + count(q.paused, q.queueKeys.paused)
+	waiting := q.wait.Val() + count(q.paused, q.keys.paused)
 	if ids := q.waitTail.Val(); len(ids) > 0 && isMarker(ids[len(ids)-1]) {
 		waiting-- // as getCounts does
 	}
-	prioritized := count(q.prioritized, q.queueKeys.prioritized)
+	prioritized := count(q.prioritized, q.keys.prioritized)
 	out := snapshot.Queue{
 		Name:        name,
 		Size:        waiting + prioritized,
@@ -443,7 +443,7 @@ func (sc *scrape) queue(q *queueCmds) (snapshot.Queue, bool) {
 	if q.active != nil {
 		out.Running = q.active.Val()
 	}
-	if sc.problems.WrongType(q.isPaused, q.meta) {
+	if sc.problems.WrongType(q.isPaused, q.keys.meta) {
 		out.PausedKnown = false
 	}
 	for _, s := range [...]struct {
@@ -452,11 +452,11 @@ func (sc *scrape) queue(q *queueCmds) (snapshot.Queue, bool) {
 	}{
 		{StateWaiting, waiting},
 		{snapshot.StateActive, out.Running},
-		{snapshot.StateDelayed, count(q.delayed, q.queueKeys.delayed)},
+		{snapshot.StateDelayed, count(q.delayed, q.keys.delayed)},
 		{snapshot.StatePrioritized, prioritized},
-		{StateWaitingChildren, count(q.waitingChildren, q.queueKeys.waitingChildren)},
-		{snapshot.StateCompleted, count(q.done, q.queueKeys.completed)},
-		{snapshot.StateFailed, count(q.failed, q.queueKeys.failed)},
+		{StateWaitingChildren, count(q.waitingChildren, q.keys.waitingChildren)},
+		{snapshot.StateCompleted, count(q.done, q.keys.completed)},
+		{snapshot.StateFailed, count(q.failed, q.keys.failed)},
 	} {
 		sc.snap.Jobs = append(sc.snap.Jobs, snapshot.StateCount{State: s.state, Queue: name, Count: s.n})
 	}
@@ -507,8 +507,8 @@ func (sc *scrape) totals(q *queueCmds, name string) {
 	if absent(q.metricsCompleted) && absent(q.metricsFailed) {
 		return
 	}
-	completed, okC := sc.problems.Counter(q.metricsCompleted, q.queueKeys.metricsCompleted)
-	failed, okF := sc.problems.Counter(q.metricsFailed, q.queueKeys.metricsFailed)
+	completed, okC := sc.problems.Counter(q.metricsCompleted, q.keys.metricsCompleted)
+	failed, okF := sc.problems.Counter(q.metricsFailed, q.keys.metricsFailed)
 	if okC && okF {
 		sc.snap.Totals = append(sc.snap.Totals, snapshot.Totals{Queue: name, Processed: completed + failed, Failed: failed})
 	}
@@ -517,7 +517,7 @@ func (sc *scrape) totals(q *queueCmds, name string) {
 // countFailures adds the queue's latest failed jobs to the breakdown.
 func (sc *scrape) countFailures(cells *snapshot.ClassCells, q *queueCmds) {
 	for i, cmd := range q.failures {
-		key := q.base + q.failedIDv[i]
+		key := q.keys.base + q.failedIDv[i]
 		if sc.problems.WrongType(cmd, key) {
 			continue
 		}
