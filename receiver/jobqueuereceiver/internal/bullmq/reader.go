@@ -399,7 +399,7 @@ func (sc *scrape) readJobs(ctx context.Context, qs []queueCmds) error {
 // oldestWaiting returns the id at the tail of `wait`, the oldest FIFO job,
 // skipping the `0:` marker BullMQ <= 4 left there.
 func (sc *scrape) oldestWaiting(q *queueCmds) (string, bool) {
-	if sc.problems.WrongType(q.waitTail, q.keys.wait) {
+	if q.waitTail.Err() != nil { // a wrong type, recorded with the queue's LLEN
 		return "", false
 	}
 	ids := q.waitTail.Val()

@@ -325,6 +325,13 @@ func TestSnapshotFaults(t *testing.T) {
 	}
 	assert.Equal(t, 3, invalidTS, "bad_ts timestamp and processedOn, huge_ts: %+v", s.Problems)
 	assert.Equal(t, 1, tooLong)
+	var wrongWait int
+	for _, p := range s.Problems {
+		if p.Key == "bull:wrong_types:wait" {
+			wrongWait++
+		}
+	}
+	assert.Equal(t, 1, wrongWait, "one problem per bad key")
 }
 
 func TestSnapshotWorkers(t *testing.T) {
