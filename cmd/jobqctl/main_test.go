@@ -217,6 +217,47 @@ func TestSnapshotBullMQ(t *testing.T) {
 	assert.NotContains(t, out, "no processes")
 }
 
+// TestSnapshotRQ: an RQ Redis as a table: the head job's latency, RQ's
+// registries per queue, a busy worker and a registry entry whose hash is
+// gone.
+func TestSnapshotRQ(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	utc := func(d time.Duration) string { return now.Add(-d).Format("2006-01-02T15:04:05.000000Z") }
+	pipe := c.Pipeline()
+	pipe.SAdd(ctx, "rq:queues", "rq:queue:default")
+	pipe.HSet(ctx, "rq:job:a", "status", "queued", "origin", "default", "enqueued_at", utc(90*time.Second))
+	pipe.HSet(ctx, "rq:job:b", "status", "queued", "origin", "default", "enqueued_at", utc(time.Second))
+	pipe.RPush(ctx, "rq:queue:default", "a", "b")
+	pipe.HSet(ctx, "rq:job:c", "status", "started", "origin", "default", "started_at", utc(10*time.Minute))
+	pipe.ZAdd(ctx, "rq:wip:default", redis.Z{Score: float64(now.Unix() + 90), Member: "c"})
+	pipe.ZAdd(ctx, "rq:failed:default", redis.Z{Score: float64(now.Unix() + 3600), Member: "d"})
+	pipe.HSet(ctx, "rq:worker:w1", "state", "busy", "current_job", "c", "hostname", "web-1", "pid", 7,
+		"queues", "default", "last_heartbeat", utc(2*time.Second), "successful_job_count", 40, "failed_job_count", 2)
+	pipe.Expire(ctx, "rq:worker:w1", 90*time.Second)
+	pipe.SAdd(ctx, "rq:workers", "rq:worker:w1", "rq:worker:gone")
+	_, err := pipe.Exec(ctx)
+	require.NoError(t, err)
+
+	code, out, errOut := runCmd([]string{"snapshot", "--system", "rq", "--endpoint", srv.Addr()}, nil)
+	require.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, out, "rq at "+srv.Addr())
+	assert.Equal(t, []string{"Redis", "cost:", "3", "round", "trips,", "21", "commands"}, row(t, out, "Redis cost:"))
+	// QUEUE SIZE LATENCY RUNNING LONGEST-RUNNING STALLED PAUSED
+	q := row(t, out, "default ")
+	assert.Equal(t, []string{"2", "1"}, []string{q[1], q[3]}, "size, running")
+	latency, err := time.ParseDuration(q[2])
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, latency, 90*time.Second, "the head job's age, on the real clock")
+	assert.Equal(t, []string{"1", "-"}, q[5:7], "stalled after 5m, RQ cannot pause queues")
+	assert.Equal(t, []string{"started", "default", "1"}, row(t, out, "started "))
+	assert.Equal(t, []string{"failed", "default", "1"}, row(t, out, "failed "))
+	assert.Equal(t, []string{"all", "queues", "42", "2"}, row(t, out, "all queues"))
+	assert.Contains(t, out, "1 live processes, 1 of 1 worker slots busy, 1 stale registry entries")
+}
+
 // TestSnapshotCeleryOptions: kombu's options and the result backend as
 // flags; bad steps are refused as the receiver refuses them.
 func TestSnapshotCeleryOptions(t *testing.T) {
