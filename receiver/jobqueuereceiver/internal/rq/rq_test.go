@@ -348,3 +348,34 @@ func compareWithRQ(t *testing.T, view apiView, s *snapshot.Snapshot, now time.Ti
 	}
 	assert.Empty(t, got, "no state beyond RQ's")
 }
+
+// TestAbandonedJobAgainstRQ: a started job whose worker died (its wip
+// entry expired) is no longer started for the reader nor for RQ, but RQ's
+// StartedJobRegistry.count moves it to the failed registry as it counts,
+// which the reader, never writing, does not anticipate: RQ's failed count
+// is one higher, as the README says.
+func TestAbandonedJobAgainstRQ(t *testing.T) {
+	requireRQ(t)
+	srv := redistest.Start(t)
+	f := newFixture(t, srv.Client(t))
+	f.now = time.Now()
+	now := float64(f.now.Unix())
+	f.enqueue("default", f.ago(time.Second))
+	f.register("rq:wip:", "default", "started", now-10)
+	f.register("rq:failed:", "default", "failed", now+3600)
+	f.register("rq:finished:", "default", "finished", now-10)
+
+	c, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+	s, err := NewReader(c, Options{Now: func() time.Time { return f.now }}).Snapshot(context.Background())
+	require.NoError(t, err)
+	var view apiView
+	out := newRQEnv(t, srv).run("api_view.py")
+	require.NoError(t, json.Unmarshal(out, &view), "%s", out)
+	require.Len(t, view.Queues, 1)
+	got := states(s, "default")
+	assert.Equal(t, view.Queues[0].Started, got[StateStarted])
+	assert.Zero(t, got[StateStarted])
+	assert.Equal(t, view.Queues[0].Finished, got[StateFinished], "the expired finished entry, dropped by both")
+	assert.Equal(t, int64(1), got[StateFailed])
+	assert.Equal(t, got[StateFailed]+1, view.Queues[0].Failed, "RQ moved the abandoned job to failed as it counted")
+}
