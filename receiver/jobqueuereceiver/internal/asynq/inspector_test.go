@@ -5,8 +5,8 @@ package asynq
 
 import (
 	"context"
+	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -148,14 +148,21 @@ func (in *inspector) getQueueInfo(ctx context.Context, q string) (info inspected
 	return info, true, nil
 }
 
-// castInt converts a script reply as asynq does (spf13/cast.ToInt): a
-// number, or a string parsed with base prefixes, else 0.
+// castInt converts a script reply as asynq 0.26 does (spf13/cast 1.10's
+// ToInt): a number, or a string's integer part parsed with base prefixes (a
+// leading 0 is octal), else 0.
 func castInt(v any) int64 {
 	switch v := v.(type) {
 	case int64:
 		return v
 	case string:
-		n, err := strconv.ParseInt(strings.TrimSuffix(v, ".0"), 0, 64)
+		if m := decimal.FindStringSubmatch(v); m != nil {
+			v = m[1]
+			if v == "" || v == "-" || v == "+" {
+				v += "0"
+			}
+		}
+		n, err := strconv.ParseInt(v, 0, 0)
 		if err != nil {
 			return 0
 		}
@@ -163,6 +170,9 @@ func castInt(v any) int64 {
 	}
 	return 0
 }
+
+// decimal is a number with a fractional part, whose integer part cast reads.
+var decimal = regexp.MustCompile(`^([-+]?\d*)\.\d*$`)
 
 type inspectedServer struct {
 	Host          string

@@ -119,3 +119,21 @@ func FuzzParseWorkerInfo(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParsePendingSince checks the reader's pending_since against the
+// Inspector's reading of it (castInt, then now - time.Unix(0, n) unless 0):
+// whatever the reader accepts, the Inspector reads as the same time.
+func FuzzParsePendingSince(f *testing.F) {
+	for _, seed := range []string{"1764759600123456789", "0", "-5", "1e18", "0x10", "1_000", " 12", "12.0", "", "9223372036854775808"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got, ok := parsePendingSince(raw)
+		if !ok {
+			return
+		}
+		n := castInt(raw)
+		require.NotZero(t, n, "%q", raw)
+		assert.True(t, time.Unix(0, n).Equal(got), "%q", raw)
+	})
+}

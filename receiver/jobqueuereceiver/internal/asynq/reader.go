@@ -36,8 +36,8 @@
 //
 // Latency is measured against the reader's clock and never negative (the
 // Inspector reports a negative one for a task enqueued by a clock ahead of
-// it); a pending_since that is not a positive integer is 0, as the
-// Inspector reads it, and reported. A server's heartbeat age comes from its
+// it); a pending_since that is not decimal unix nanoseconds reads 0 (as
+// the Inspector reads most such values) and is reported. A server's heartbeat age comes from its
 // asynq:servers score (the expiry, heartbeat + 10 s, in whole seconds), so
 // it may read up to a second high.
 //
@@ -456,14 +456,28 @@ func (sc *scrape) pendingSince(key string, cmd *redis.SliceCmd, judge bool) (lat
 		// the Inspector reads 0 until it is dequeued.
 		return 0, true
 	}
-	ns, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || ns <= 0 {
+	since, ok := parsePendingSince(raw)
+	if !ok {
 		if judge {
 			sc.problems.Add(kindInvalidTimestamp, key, "pending_since is not unix nanoseconds")
 		}
 		return 0, true
 	}
-	return redisread.Age(sc.now, time.Unix(0, ns)), true
+	return redisread.Age(sc.now, since), true
+}
+
+// parsePendingSince reads a task hash's pending_since: decimal unix
+// nanoseconds, as asynq writes time.Now().UnixNano(). Anything else is not
+// a time: the Inspector reads most of it as 0, and a leading 0 as octal.
+func parsePendingSince(raw string) (time.Time, bool) {
+	if raw == "" || raw[0] < '1' || raw[0] > '9' { // no sign, no leading 0
+		return time.Time{}, false
+	}
+	ns, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || ns <= 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, ns), true
 }
 
 // report turns what was read into the snapshot's queues, jobs, totals and
