@@ -43,7 +43,8 @@
 // registry entries whose hash is gone (which Worker.all() would SREM), are
 // counted in ProcessesStale. Totals are the live and overdue workers'
 // successful_job_count and failed_job_count summed: RQ keeps no other
-// counter, so they drop when a worker exits.
+// counter, so they drop when a worker exits. The per-queue worker sets
+// (rq:workers:<q>) are not read: each worker hash lists its queues.
 //
 // Bad data is skipped and reported as a snapshot.Problem whose Kind is one
 // of wrong_type, missing_job, missing_timestamp, invalid_timestamp,
