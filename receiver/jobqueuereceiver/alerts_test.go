@@ -180,7 +180,7 @@ func TestAlertsOverRealRedis(t *testing.T) {
 		{"process_memory_high", "firing", "WARN", "process " + process.identity() + " memory 200MiB > 100MiB", ""},
 		{"process_heartbeat_missing", "firing", "ERROR",
 			"process registry processes that stopped checking in 1 > 0 (heartbeat expired, still registered)", ""},
-		{"dead_jobs_growing", "firing", "WARN", "dead set growth 3 > 2 within 10m0s", ""},
+		{"dead_jobs_growing", "firing", "WARN", "dead jobs growth 3 > 2 within 10m0s", ""},
 	}, got, "the latency alerts fired once and stay quiet")
 
 	// Redis goes away long enough for everything to repeat or escalate:
@@ -205,7 +205,7 @@ func TestAlertsOverRealRedis(t *testing.T) {
 	assert.ElementsMatch(t, []alertRecord{
 		{"queue_latency_high", "firing", "ERROR", "queue default latency 990s > 900s", "default"},
 		{"queue_latency_high", "firing", "FATAL", "queue critical latency 940s > 30s", "critical"},
-		{"dead_jobs_growing", "resolved", "WARN", "dead set growth 0 <= 1 within 10m0s", ""},
+		{"dead_jobs_growing", "resolved", "WARN", "dead jobs growth 0 <= 1 within 10m0s", ""},
 	}, got)
 
 	got, err = step(16*time.Minute, func() {
@@ -373,4 +373,62 @@ func TestRefusedAlertRecordsDoNotFailTheScrape(t *testing.T) {
 	refused := observed.FilterMessage("The logs pipeline refused alert records").All()
 	require.Len(t, refused, 1)
 	assert.Equal(t, int64(3), refused[0].ContextMap()["records"], "latency, stalled jobs and the stale process")
+}
+
+// TestDeadJobsGrowingPerSystem: on a real redis-server, the receiver's
+// dead_jobs_growing watches each system's own state of jobs it gave up on
+// (BullMQ's failed set, RQ's FailedJobRegistry), per queue.
+func TestDeadJobsGrowingPerSystem(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Now().Truncate(time.Second)
+	tests := []struct {
+		system string
+		// fail adds n failed jobs numbered from first to queue emails.
+		fail func(p redis.Pipeliner, first, n int)
+		want string
+	}{
+		{SystemBullMQ, func(p redis.Pipeliner, first, n int) {
+			p.HSet(ctx, "bull:emails:meta", "version", "bullmq:5.12.0")
+			for i := first; i < first+n; i++ {
+				p.ZAdd(ctx, "bull:emails:failed", redis.Z{Score: float64(t0.UnixMilli()), Member: i})
+			}
+		}, "queue emails failed jobs growth 3 > 2 within 10m0s"},
+		{SystemRQ, func(p redis.Pipeliner, first, n int) {
+			p.SAdd(ctx, "rq:queues", "rq:queue:emails")
+			for i := first; i < first+n; i++ { // kept a year, as RQ's failure_ttl
+				p.ZAdd(ctx, "rq:failed:emails", redis.Z{Score: float64(t0.AddDate(1, 0, 0).Unix()), Member: i})
+			}
+		}, "queue emails failed jobs growth 3 > 2 within 10m0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.system, func(t *testing.T) {
+			srv := redistest.Start(t)
+			admin := srv.Client(t)
+			fail := func(first, n int) {
+				p := admin.Pipeline()
+				tt.fail(p, first, n)
+				_, err := p.Exec(ctx)
+				require.NoError(t, err)
+			}
+			fail(0, 1)
+			clock := newFakeClock(t0)
+			cfg := configFor(srv.Addr())
+			cfg.System = tt.system
+			require.NoError(t, confmapUnmarshal(cfg, map[string]any{"alerts": map[string]any{
+				"dead_jobs_growing": map[string]any{"threshold": 2, "window": "10m"},
+			}}))
+			r := startReceiverAt(t, cfg, clock.get())
+			seen := 0
+			md, err := r.last(t)
+			require.NoError(t, err)
+			require.Equal(t, 1.0, points(t, md, "jobqueue.jobs", "messaging.destination.name", "jobqueue.job.state")["emails/failed"])
+			assert.Empty(t, r.newAlerts(t, &seen))
+
+			clock.set(t0.Add(time.Minute))
+			fail(1, 3)
+			_, err = r.scrape(t)
+			require.NoError(t, err)
+			assert.Equal(t, []alertRecord{{"dead_jobs_growing", "firing", "WARN", tt.want, "emails"}}, r.newAlerts(t, &seen))
+		})
+	}
 }

@@ -153,7 +153,7 @@ func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
 		now = r.opts.Now
 	}
 	sc := &scrape{r: r, now: now()}
-	sc.snap = &snapshot.Snapshot{System: system, Time: sc.now, ProcessesUnknown: !r.opts.ReadWorkers}
+	sc.snap = &snapshot.Snapshot{System: system, Time: sc.now, DeadState: snapshot.StateFailed, ProcessesUnknown: !r.opts.ReadWorkers}
 	if len(r.opts.Names) == 0 && (r.queues == nil || !sc.now.Before(r.nextDiscovery)) {
 		if err := sc.discover(ctx); err != nil {
 			return nil, err

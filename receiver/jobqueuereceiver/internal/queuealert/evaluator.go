@@ -42,6 +42,7 @@ const (
 	attrStalledAfter   = "alert.stalled_after"
 	attrWindow         = "alert.window"
 	attrDeadJobs       = "alert.dead_jobs"
+	attrJobState       = "jobqueue.job.state"
 	attrProcessID      = "jobqueue.process.id"
 	attrHostName       = "host.name"
 	attrProcessPID     = "process.pid"
@@ -60,7 +61,7 @@ type Evaluator struct {
 	// stale has one key: the registry's count of expired processes.
 	stale processRule
 
-	windows map[string]*minWindow // dead-set samples per queue ("" global)
+	windows map[string]*minWindow // dead-state samples per queue ("" global)
 }
 
 // New returns an evaluator of cfg's enabled rules. instance identifies the
@@ -135,15 +136,17 @@ func (e *Evaluator) Evaluate(snap *snapshot.Snapshot) []alert.Alert {
 	return ev.out
 }
 
-// evaluateDead observes how much each dead set grew within the window.
+// evaluateDead observes how much the snapshot's dead state (the jobs its
+// system gave up on) grew within the window, per queue where the system
+// keeps it per queue.
 func (e *Evaluator) evaluateDead(ev *evaluation) {
-	if !e.dead.enabled {
+	if !e.dead.enabled || ev.snap.DeadState == "" {
 		return
 	}
 	now := ev.snap.Time
 	seen := false
 	for _, j := range ev.snap.Jobs {
-		if j.State != snapshot.StateDead {
+		if j.State != ev.snap.DeadState {
 			continue
 		}
 		seen = true
@@ -160,7 +163,7 @@ func (e *Evaluator) evaluateDead(ev *evaluation) {
 	for queue, w := range e.windows {
 		switch {
 		case !seen:
-			// The dead set could not be read: keep every window and alert.
+			// The dead state could not be read: keep every window and alert.
 			ev.queue(&e.dead, queue, 0, false)
 		case w.last.Before(now):
 			delete(e.windows, queue) // the queue is gone
@@ -313,14 +316,15 @@ func (e *Evaluator) queueAlert(name alert.Name, snap *snapshot.Snapshot, queue s
 		detail = " (running longer than " + e.stalledAfter.String() + ")"
 		a.Attributes = []alert.Attribute{alert.Float(attrStalledAfter, e.stalledAfter.Seconds())}
 	case alert.DeadJobsGrowing:
+		// Named by the system's own state: "queue emails failed jobs
+		// growth 12 > 10" (BullMQ), "dead jobs growth 12 > 10" (Sidekiq).
+		what = snap.DeadState + " jobs growth"
 		if queue == "" {
-			subject = "dead set"
-		} else {
-			subject = "queue " + queue + " dead set"
+			subject, what = snap.DeadState+" jobs", "growth"
 		}
-		what, value, threshold = "growth", count(tr.Value), count(tr.Threshold)
+		value, threshold = count(tr.Value), count(tr.Threshold)
 		detail = " within " + e.deadWindow.String()
-		a.Attributes = []alert.Attribute{alert.Float(attrWindow, e.deadWindow.Seconds())}
+		a.Attributes = []alert.Attribute{alert.Float(attrWindow, e.deadWindow.Seconds()), alert.String(attrJobState, snap.DeadState)}
 		if w := e.windows[queue]; w != nil {
 			a.Attributes = append(a.Attributes, alert.Int(attrDeadJobs, w.lastValue))
 		}

@@ -172,6 +172,7 @@ func TestUnknownValuesDecideNothing(t *testing.T) {
 		s := &snapshot.Snapshot{
 			System:    "sidekiq",
 			Time:      t0.Add(at),
+			DeadState: snapshot.StateDead,
 			Queues:    []snapshot.Queue{{Name: "default", Size: 3, Latency: latency}},
 			Processes: []snapshot.Process{{ID: "web-1:1:abc", Hostname: "web-1", PID: 1, MemoryBytes: memory, MemoryKnown: memory > 0}},
 		}
@@ -214,37 +215,93 @@ func TestDeadJobsGrowing(t *testing.T) {
 	}), 5*time.Minute)
 	dead := func(at time.Duration, n int64) []record {
 		return records(e.Evaluate(&snapshot.Snapshot{
-			System: "sidekiq", Time: t0.Add(at), Jobs: []snapshot.StateCount{{State: snapshot.StateDead, Count: n}},
+			System: "sidekiq", Time: t0.Add(at), DeadState: snapshot.StateDead, Jobs: []snapshot.StateCount{{State: snapshot.StateDead, Count: n}},
 		}))
 	}
-	fired := []record{{alert.DeadJobsGrowing, "firing", alert.SeverityWarn, "dead set growth 6 > 5 within 10m0s", ""}}
+	fired := []record{{alert.DeadJobsGrowing, "firing", alert.SeverityWarn, "dead jobs growth 6 > 5 within 10m0s", ""}}
 	assert.Empty(t, dead(0, 100), "a large dead set is not growth")
 	assert.Empty(t, dead(time.Minute, 103))
 	assert.Empty(t, dead(2*time.Minute, 40), "someone cleared the dead set")
 	assert.Empty(t, dead(3*time.Minute, 45), "grew by 5: not more than 5")
 	assert.Equal(t, fired, dead(4*time.Minute, 46), "grew by 6 since the least value in the window")
 	assert.Empty(t, dead(10*time.Minute, 46), "the window still starts at 40")
-	assert.Equal(t, []record{{alert.DeadJobsGrowing, "resolved", alert.SeverityWarn, "dead set growth 1 <= 4 within 10m0s", ""}},
+	assert.Equal(t, []record{{alert.DeadJobsGrowing, "resolved", alert.SeverityWarn, "dead jobs growth 1 <= 4 within 10m0s", ""}},
 		dead(13*time.Minute, 46), "the 40 left the window: 45 is the least")
 }
 
 func TestDeadJobsPerQueueWindow(t *testing.T) {
 	e := New(only(func(c *Config) { c.DeadJobsGrowing.Enabled = true }), 5*time.Minute)
 	snap := func(at time.Duration, counts map[string]int64) *snapshot.Snapshot {
-		s := &snapshot.Snapshot{System: "bullmq", Time: t0.Add(at)}
+		s := &snapshot.Snapshot{System: "bullmq", Time: t0.Add(at), DeadState: snapshot.StateFailed}
 		for q, n := range counts {
-			s.Jobs = append(s.Jobs, snapshot.StateCount{State: snapshot.StateDead, Queue: q, Count: n})
+			s.Jobs = append(s.Jobs, snapshot.StateCount{State: snapshot.StateFailed, Queue: q, Count: n})
 		}
 		return s
 	}
 	assert.Empty(t, e.Evaluate(snap(0, map[string]int64{"q0": 0, "q1": 0})))
 	got := e.Evaluate(snap(time.Minute, map[string]int64{"q0": 20, "q1": 3}))
-	assert.Equal(t, []record{{alert.DeadJobsGrowing, "firing", alert.SeverityWarn, "queue q0 dead set growth 20 > 10 within 1h0m0s", "q0"}}, records(got))
+	assert.Equal(t, []record{{alert.DeadJobsGrowing, "firing", alert.SeverityWarn, "queue q0 failed jobs growth 20 > 10 within 1h0m0s", "q0"}}, records(got))
 	assert.Contains(t, got[0].Attributes, alert.Int("alert.dead_jobs", 20))
 	assert.Empty(t, e.Evaluate(snap(2*time.Minute, nil)), "no dead count at all: unreadable, nothing resolves")
-	assert.Equal(t, []record{{alert.DeadJobsGrowing, "resolved", alert.SeverityWarn, "queue q0 dead set is gone (last growth 20)", "q0"}},
+	assert.Equal(t, []record{{alert.DeadJobsGrowing, "resolved", alert.SeverityWarn, "queue q0 is gone (last failed jobs growth 20)", "q0"}},
 		records(e.Evaluate(snap(3*time.Minute, map[string]int64{"q1": 3}))), "q0 has no dead count any more: it is gone")
 	assert.Len(t, e.windows, 1)
+}
+
+// TestDeadJobsGrowingWatchesTheDeadState: the rule watches the state the
+// snapshot names as its dead one, whatever the system calls it, and no
+// other; a system without one is not watched.
+func TestDeadJobsGrowingWatchesTheDeadState(t *testing.T) {
+	tests := []struct {
+		system, deadState, queue string
+		want                     string
+	}{
+		{"sidekiq", snapshot.StateDead, "", "dead jobs growth 12 > 10 within 1h0m0s"},
+		{"bullmq", snapshot.StateFailed, "emails", "queue emails failed jobs growth 12 > 10 within 1h0m0s"},
+		{"rq", snapshot.StateFailed, "default", "queue default failed jobs growth 12 > 10 within 1h0m0s"},
+		{"resque", snapshot.StateFailed, "", "failed jobs growth 12 > 10 within 1h0m0s"},
+		{"asynq", "archived", "critical", "queue critical archived jobs growth 12 > 10 within 1h0m0s"},
+		{"celery", "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.system, func(t *testing.T) {
+			e := New(only(func(c *Config) { c.DeadJobsGrowing.Enabled = true }), 5*time.Minute)
+			snap := func(at time.Duration, n int64) *snapshot.Snapshot {
+				s := &snapshot.Snapshot{System: tt.system, Time: t0.Add(at), DeadState: tt.deadState}
+				// Every state grows: only the dead one may fire.
+				for _, state := range []string{snapshot.StateDead, snapshot.StateFailed, "archived", "completed", "failure", "retry"} {
+					s.Jobs = append(s.Jobs, snapshot.StateCount{State: state, Queue: tt.queue, Count: n})
+				}
+				return s
+			}
+			assert.Empty(t, e.Evaluate(snap(0, 100)))
+			got := e.Evaluate(snap(time.Minute, 112))
+			if tt.want == "" {
+				assert.Empty(t, got)
+				assert.Empty(t, e.windows, "nothing tracked")
+				return
+			}
+			require.Len(t, got, 1)
+			assert.Equal(t, record{alert.DeadJobsGrowing, "firing", alert.SeverityWarn, tt.want, tt.queue}, records(got)[0])
+			assert.Equal(t, []alert.Attribute{
+				alert.Float("alert.window", 3600), alert.String("jobqueue.job.state", tt.deadState), alert.Int("alert.dead_jobs", 112),
+			}, got[0].Attributes)
+		})
+	}
+}
+
+// TestDeadJobsGrowingAfterATrim: a dead set trimmed by its system (BullMQ's
+// removeOnFail, Sidekiq's cap) drops; new failures after the drop are
+// growth from the least value, not from the window's first.
+func TestDeadJobsGrowingAfterATrim(t *testing.T) {
+	e := New(only(func(c *Config) { c.DeadJobsGrowing.Enabled = true }), 5*time.Minute)
+	failed := func(at time.Duration, n int64) []alert.Alert {
+		return e.Evaluate(&snapshot.Snapshot{System: "bullmq", Time: t0.Add(at), DeadState: snapshot.StateFailed,
+			Jobs: []snapshot.StateCount{{State: snapshot.StateFailed, Queue: "emails", Count: n}}})
+	}
+	assert.Empty(t, failed(0, 1000))
+	assert.Empty(t, failed(time.Minute, 990), "trimmed by removeOnFail")
+	assert.Len(t, failed(2*time.Minute, 1001), 1, "11 new failures since the trim, though only 1 more than an hour's first count")
 }
 
 func TestProcessRules(t *testing.T) {
@@ -305,6 +362,7 @@ func TestDisabledRulesTrackNothing(t *testing.T) {
 	e := New(only(func(*Config) {}), 5*time.Minute)
 	snap := &snapshot.Snapshot{
 		Time:           t0,
+		DeadState:      snapshot.StateDead,
 		Queues:         []snapshot.Queue{{Name: "q", Size: 1e6, Latency: time.Hour, Stalled: 9}},
 		Jobs:           []snapshot.StateCount{{State: snapshot.StateDead, Count: 1e6}},
 		Processes:      []snapshot.Process{{ID: "p", MemoryBytes: 1 << 40, MemoryKnown: true, HeartbeatAge: time.Hour}},
@@ -361,7 +419,7 @@ func TestAlertsBecomeRecords(t *testing.T) {
 }
 
 func benchSnapshot(queues, processes int) *snapshot.Snapshot {
-	s := &snapshot.Snapshot{System: "sidekiq", Time: t0}
+	s := &snapshot.Snapshot{System: "sidekiq", Time: t0, DeadState: snapshot.StateDead}
 	for i := range queues {
 		s.Queues = append(s.Queues, snapshot.Queue{
 			Name: fmt.Sprintf("queue-%d", i), Size: int64(i * 17 % 1500), Latency: time.Duration(i*7%600) * time.Second, Stalled: int64(i % 3),

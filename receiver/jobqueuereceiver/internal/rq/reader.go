@@ -179,7 +179,7 @@ func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
 		now = r.opts.Now
 	}
 	sc := &scrape{r: r, now: now()}
-	sc.snap = &snapshot.Snapshot{System: system, Time: sc.now}
+	sc.snap = &snapshot.Snapshot{System: system, Time: sc.now, DeadState: StateFailed}
 	queues, workers, err := sc.readRegistries(ctx)
 	if err != nil {
 		return nil, err

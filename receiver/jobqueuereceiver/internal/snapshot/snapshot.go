@@ -41,6 +41,11 @@ type Snapshot struct {
 	// Jobs are job counts per state, e.g. scheduled, retry, dead, busy.
 	// Queue is empty where the system keeps the count globally.
 	Jobs []StateCount `json:"jobs"`
+	// DeadState is the state of Jobs that holds the jobs the system gave up
+	// on (out of retries, kept until a person acts): Sidekiq's dead,
+	// BullMQ's, RQ's and Resque's failed, asynq's archived. Empty for
+	// systems that keep none (Celery's broker).
+	DeadState string `json:"dead_state,omitempty"`
 	// Totals are cumulative executions; Queue is empty for global counters.
 	Totals []Totals `json:"totals"`
 
