@@ -263,3 +263,56 @@ func (s *Server) WriteFile(name, content string) string {
 	}
 	return p
 }
+
+// WithDebugCommand lets clients send DEBUG, which WatchWrites needs
+// (redis-server refuses it by default since 7.0).
+func WithDebugCommand() Option { return WithArgs("--enable-debug-command", "yes") }
+
+// WriteWatch tells whether a server's dataset changed, or a command was
+// denied, since WatchWrites: what a test of a read-only client checks.
+type WriteWatch struct {
+	admin  *redis.Client
+	digest string
+}
+
+// WatchWrites clears the server's ACL log and records the digest of its
+// dataset (DEBUG DIGEST: start the server WithDebugCommand).
+func (s *Server) WatchWrites(tb testing.TB) *WriteWatch {
+	tb.Helper()
+	w := &WriteWatch{admin: s.Client(tb)}
+	if err := w.admin.Do(context.Background(), "ACL", "LOG", "RESET").Err(); err != nil {
+		tb.Fatalf("ACL LOG RESET: %v", err)
+	}
+	w.digest = w.currentDigest(tb)
+	return w
+}
+
+func (w *WriteWatch) currentDigest(tb testing.TB) string {
+	tb.Helper()
+	d, err := w.admin.Do(context.Background(), "DEBUG", "DIGEST").Text()
+	if err != nil {
+		tb.Fatalf("DEBUG DIGEST (start the server WithDebugCommand): %v", err)
+	}
+	return d
+}
+
+// AssertUnchanged fails the test if the dataset changed since WatchWrites.
+func (w *WriteWatch) AssertUnchanged(tb testing.TB) {
+	tb.Helper()
+	if d := w.currentDigest(tb); d != w.digest {
+		tb.Errorf("the dataset changed: digest %s, was %s", d, w.digest)
+	}
+}
+
+// AssertNoneDenied fails the test if a command was denied since
+// WatchWrites (the ACL log has an entry).
+func (w *WriteWatch) AssertNoneDenied(tb testing.TB) {
+	tb.Helper()
+	denied, err := w.admin.Do(context.Background(), "ACL", "LOG").Slice()
+	if err != nil {
+		tb.Fatalf("ACL LOG: %v", err)
+	}
+	if len(denied) > 0 {
+		tb.Errorf("commands were denied: %v", denied)
+	}
+}

@@ -5,6 +5,7 @@ package redistest
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -53,4 +54,45 @@ func TestTLS(t *testing.T) {
 	plain := redis.NewClient(&redis.Options{Addr: s.Addr(), Protocol: 2, DisableIdentity: true, MaxRetries: -1})
 	defer plain.Close()
 	require.Error(t, plain.Ping(context.Background()).Err(), "a plain client is refused")
+}
+
+// TestWatchWrites: reads leave a WriteWatch quiet; a write, and a command
+// the ACL denies, are each reported.
+func TestWatchWrites(t *testing.T) {
+	s := Start(t, WithDebugCommand())
+	admin := s.Client(t)
+	ctx := context.Background()
+	require.NoError(t, admin.Set(ctx, "k", "v", 0).Err())
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "reader", "on", ">pw", "~*", "-@all", "+get").Err())
+	reader := redis.NewClient(&redis.Options{Addr: s.Addr(), Username: "reader", Password: "pw", Protocol: 2, DisableIdentity: true})
+	defer reader.Close()
+
+	w := s.WatchWrites(t)
+	require.Equal(t, "v", reader.Get(ctx, "k").Val())
+	rec := &recorder{TB: t}
+	w.AssertUnchanged(rec)
+	w.AssertNoneDenied(rec)
+	require.Empty(t, rec.errors)
+
+	require.ErrorContains(t, reader.Set(ctx, "k", "w", 0).Err(), "NOPERM")
+	w.AssertUnchanged(rec)
+	require.Empty(t, rec.errors, "a denied write changes nothing")
+	w.AssertNoneDenied(rec)
+	require.Len(t, rec.errors, 1)
+	require.Contains(t, rec.errors[0], "commands were denied")
+
+	require.NoError(t, admin.Set(ctx, "k", "w", 0).Err())
+	w.AssertUnchanged(rec)
+	require.Len(t, rec.errors, 2)
+	require.Contains(t, rec.errors[1], "the dataset changed")
+}
+
+// recorder keeps a helper's failures instead of failing the test.
+type recorder struct {
+	testing.TB
+	errors []string
+}
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.errors = append(r.errors, fmt.Sprintf(format, args...))
 }

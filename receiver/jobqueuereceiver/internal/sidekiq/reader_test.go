@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
@@ -19,19 +18,8 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshottest"
 )
-
-// newClient returns a client configured like the receiver's, counting its
-// round trips.
-func newClient(tb testing.TB, cfg redisclient.Config) (*redis.Client, *redisclient.Counter) {
-	tb.Helper()
-	c, err := cfg.NewClient(context.Background(), 5*time.Second)
-	require.NoError(tb, err)
-	tb.Cleanup(func() { _ = c.Close() })
-	var n redisclient.Counter
-	c.AddHook(&n)
-	return c, &n
-}
 
 func fixedNow(opts Options) Options {
 	opts.Now = func() time.Time { return testNow }
@@ -40,21 +28,7 @@ func fixedNow(opts Options) Options {
 
 func take(t *testing.T, srv *redistest.Server, opts Options) *snapshot.Snapshot {
 	t.Helper()
-	c, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
-	s, err := NewReader(c, fixedNow(opts)).Snapshot(context.Background())
-	require.NoError(t, err)
-	return s
-}
-
-func queueByName(t *testing.T, s *snapshot.Snapshot, name string) snapshot.Queue {
-	t.Helper()
-	for _, q := range s.Queues {
-		if q.Name == name {
-			return q
-		}
-	}
-	require.Failf(t, "queue not reported", "%q", name)
-	return snapshot.Queue{}
+	return snapshottest.Take(t, srv, NewReader, fixedNow(opts))
 }
 
 func processByID(t *testing.T, s *snapshot.Snapshot, id string) snapshot.Process {
@@ -75,15 +49,6 @@ func jobCount(s *snapshot.Snapshot, state string) (int64, bool) {
 		}
 	}
 	return 0, false
-}
-
-func hasProblem(s *snapshot.Snapshot, kind, key string) bool {
-	for _, p := range s.Problems {
-		if p.Kind == kind && p.Key == key {
-			return true
-		}
-	}
-	return false
 }
 
 // TestSnapshotVersions covers what each Sidekiq version writes differently:
@@ -145,23 +110,23 @@ func TestSnapshotVersions(t *testing.T) {
 	}
 	assert.Equal(t, []string{"created_only", "empty", "future", "int_seconds", "v6", "v8"}, names)
 
-	v6 := queueByName(t, s, "v6")
+	v6 := snapshottest.Queue(t, s, "v6")
 	assert.Equal(t, int64(2), v6.Size)
 	assert.InDelta(t, (90 * time.Second).Seconds(), v6.Latency.Seconds(), 1e-6, "float seconds, oldest job at the tail")
 	assert.Equal(t, int64(2), v6.Running, "one from :workers (6.4.1), one from :work (6.4.2+)")
 	assert.Equal(t, 2*time.Minute, v6.RunningMaxAge)
 	assert.Equal(t, int64(1), v6.Stalled)
 
-	v8 := queueByName(t, s, "v8")
+	v8 := snapshottest.Queue(t, s, "v8")
 	assert.Equal(t, 30500*time.Millisecond, v8.Latency, "integer milliseconds")
 	assert.Equal(t, int64(2), v8.Running)
 	assert.Equal(t, 5*time.Minute, v8.RunningMaxAge, "payload as an object")
 	assert.Equal(t, int64(1), v8.Stalled)
 
-	assert.Equal(t, 45*time.Second, queueByName(t, s, "created_only").Latency, "created_at fallback")
-	assert.Equal(t, 20*time.Second, queueByName(t, s, "int_seconds").Latency, "integer seconds judged by magnitude")
-	assert.Zero(t, queueByName(t, s, "future").Latency, "a job from the future has waited 0s")
-	assert.Equal(t, snapshot.Queue{Name: "empty"}, queueByName(t, s, "empty"))
+	assert.Equal(t, 45*time.Second, snapshottest.Queue(t, s, "created_only").Latency, "created_at fallback")
+	assert.Equal(t, 20*time.Second, snapshottest.Queue(t, s, "int_seconds").Latency, "integer seconds judged by magnitude")
+	assert.Zero(t, snapshottest.Queue(t, s, "future").Latency, "a job from the future has waited 0s")
+	assert.Equal(t, snapshot.Queue{Name: "empty"}, snapshottest.Queue(t, s, "empty"))
 
 	require.Len(t, s.Processes, 4)
 	assert.Equal(t, []string{p6, p7, p80, p81}, []string{s.Processes[0].ID, s.Processes[1].ID, s.Processes[2].ID, s.Processes[3].ID})
@@ -284,7 +249,7 @@ func TestSnapshotByClass(t *testing.T) {
 		{State: "retry", Class: "Reports.nightly", ErrorType: "KeyError", Count: 1},
 		{State: "retry", Class: "SendMail", ErrorType: "Net::ReadTimeout", Count: 1},
 	}, s.ByClass)
-	assert.True(t, hasProblem(s, kindInvalidJSON, "dead"))
+	assert.True(t, snapshottest.HasProblem(s, kindInvalidJSON, "dead"))
 
 	// Newest first: the two highest scores of each set.
 	s = take(t, srv, Options{ByClassMaxEntries: 2})
@@ -367,18 +332,18 @@ func TestSnapshotFaults(t *testing.T) {
 
 	s := take(t, srv, Options{StalledAfter: time.Minute})
 
-	good := queueByName(t, s, "good")
+	good := snapshottest.Queue(t, s, "good")
 	assert.Equal(t, snapshot.Queue{Name: "good", Size: 1, Latency: time.Minute, Running: 2, RunningMaxAge: 2 * time.Minute, Stalled: 1}, good,
 		"an entry without run_at still runs; the broken one is skipped")
 	for _, q := range s.Queues {
 		assert.NotEqual(t, "hash_queue", q.Name, "no figures for a queue that is not a list")
 	}
 	for _, name := range []string{"not_json", "no_timestamp", "string_timestamp", "negative_timestamp", "huge_timestamp"} {
-		q := queueByName(t, s, name)
+		q := snapshottest.Queue(t, s, name)
 		assert.Equal(t, int64(1), q.Size, name)
 		assert.Zero(t, q.Latency, name)
 	}
-	assert.InDelta(t, 42.0, queueByName(t, s, "huge_payload").Latency.Seconds(), 1e-5)
+	assert.InDelta(t, 42.0, snapshottest.Queue(t, s, "huge_payload").Latency.Seconds(), 1e-5)
 
 	assert.Empty(t, s.Totals, "no totals rather than a wrong one")
 	_, ok := jobCount(s, snapshot.StateRetry)
@@ -414,7 +379,7 @@ func TestSnapshotFaults(t *testing.T) {
 		{kindWrongType, "stringkey"},
 	}
 	for _, w := range want {
-		assert.True(t, hasProblem(s, w.kind, w.key), "%s on %s in %+v", w.kind, w.key, s.Problems)
+		assert.True(t, snapshottest.HasProblem(s, w.kind, w.key), "%s on %s in %+v", w.kind, w.key, s.Problems)
 	}
 	for _, p := range s.Problems {
 		assert.NotContains(t, p.Detail, "secret-arg", "details never quote payloads")
@@ -452,12 +417,12 @@ func TestSnapshotMillionProcesses(t *testing.T) {
 			members = members[:0]
 		}
 	}
-	c, n := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+	c, n := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 	s, err := NewReader(c, fixedNow(Options{})).Snapshot(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, maxProcesses, s.ProcessesStale)
 	assert.Empty(t, s.Processes)
-	assert.True(t, hasProblem(s, kindRegistryTruncated, "processes"))
+	assert.True(t, snapshottest.HasProblem(s, kindRegistryTruncated, "processes"))
 	assert.Equal(t, int64(2), n.RoundTrips())
 }
 
@@ -475,7 +440,7 @@ func TestSnapshotRoundTrips(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := redistest.Start(t)
 			newFixture(t, srv.Client(t), "").populate(tc.queues, tc.jobs, tc.procs, tc.threads)
-			c, n := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+			c, n := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 			r := NewReader(c, fixedNow(Options{ByClassMaxEntries: 100, StalledAfter: time.Minute}))
 			for range 2 { // a second snapshot on warm connections costs the same
 				n.Reset()
@@ -492,20 +457,24 @@ func TestSnapshotRoundTrips(t *testing.T) {
 }
 
 // TestSnapshotReadOnlyUser runs the reader as an ACL user allowed exactly the
-// commands the package documents, and nothing that writes.
+// commands the package documents, and nothing that writes, and checks that
+// Redis denied nothing and the dataset is unchanged.
 func TestSnapshotReadOnlyUser(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := redistest.Start(t, redistest.WithDebugCommand())
 	admin := srv.Client(t)
 	ctx := context.Background()
 	newFixture(t, admin, "").populate(3, 2, 2, 1)
 	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobq", "on", ">pw", "~*", "resetchannels", "-@all",
 		"+scard", "+srandmember", "+zcard", "+get", "+zrevrange", "+llen", "+lindex", "+hmget", "+hgetall").Err())
+	writes := srv.WatchWrites(t)
 
-	c, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr(), Username: "jobq", Password: "pw"})
+	c, _ := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr(), Username: "jobq", Password: "pw"})
 	s, err := NewReader(c, fixedNow(Options{ByClassMaxEntries: 10})).Snapshot(ctx)
 	require.NoError(t, err)
 	assert.Len(t, s.Queues, 3)
 	assert.Len(t, s.Processes, 2)
+	writes.AssertUnchanged(t)
+	writes.AssertNoneDenied(t)
 	require.ErrorContains(t, c.Set(ctx, "x", "1", 0).Err(), "NOPERM", "the user really cannot write")
 
 	// A user missing one of them gets a clear error, not a partial snapshot.
@@ -517,60 +486,17 @@ func TestSnapshotReadOnlyUser(t *testing.T) {
 }
 
 func TestSnapshotRedisDown(t *testing.T) {
-	port := redistest.FreePort(t)
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	c, _ := newClient(t, redisclient.Config{Endpoint: addr})
-	s, err := NewReader(c, Options{}).Snapshot(context.Background())
-	assert.Nil(t, s)
-	require.ErrorContains(t, err, "sidekiq: read registries from "+addr+": dial tcp "+addr)
-	require.ErrorContains(t, err, "connection refused")
+	snapshottest.AssertRedisDown(t, NewReader, Options{}, "sidekiq: read registries")
 }
 
 // TestSnapshotRedisHungThenBack: a hung server fails the snapshot within the
 // client's timeout; once it answers again, so does the reader.
 func TestSnapshotRedisHungThenBack(t *testing.T) {
 	srv := redistest.Start(t)
-	admin := srv.Client(t)
-	f := newFixture(t, admin, "")
+	f := newFixture(t, srv.Client(t), "")
 	f.enqueue("default", f.job6("J", "default", f.ago(time.Second)))
-	c, err := (&redisclient.Config{Endpoint: srv.Addr()}).NewClient(context.Background(), 200*time.Millisecond)
-	require.NoError(t, err)
-	defer c.Close()
-	r := NewReader(c, fixedNow(Options{}))
-
-	srv.Hang(t, time.Second)
-	s, err := r.Snapshot(context.Background())
-	assert.Nil(t, s)
-	require.ErrorContains(t, err, "sidekiq: read registries from "+srv.Addr())
-	require.ErrorContains(t, err, "i/o timeout")
-	require.Eventually(t, func() bool { return admin.Ping(context.Background()).Err() == nil }, 10*time.Second, 20*time.Millisecond,
-		"the hang ends")
-
-	s, err = r.Snapshot(context.Background())
-	require.NoError(t, err)
-	require.Len(t, s.Queues, 1)
-
-	srv.Restart()
-	s, err = r.Snapshot(context.Background())
-	require.NoError(t, err, "a restarted (empty) server is read again")
+	s := snapshottest.AssertHungThenBack(t, srv, NewReader, fixedNow(Options{}), "sidekiq: read registries")
 	assert.Empty(t, s.Queues)
-}
-
-func problemCount(s *snapshot.Snapshot, kind string) int {
-	n := 0
-	for _, p := range s.Problems {
-		if p.Kind == kind {
-			n++
-		}
-	}
-	return n
-}
-
-// assertName checks that a reported name is fit for a metric attribute.
-func assertName(t *testing.T, name string) {
-	t.Helper()
-	assert.LessOrEqual(t, len(name), snapshot.MaxNameLen, "%.40q...", name)
-	assert.True(t, utf8.ValidString(name), "%.40q...", name)
 }
 
 // TestSnapshotHostileNames writes names no Sidekiq client would, but that
@@ -614,7 +540,7 @@ func TestSnapshotHostileNames(t *testing.T) {
 	require.Len(t, s.Queues, 5, "every queue is still reported")
 	names := map[string]bool{}
 	for _, q := range s.Queues {
-		assertName(t, q.Name)
+		snapshottest.AssertName(t, q.Name)
 		assert.Equal(t, int64(1), q.Size, "%.40q...", q.Name)
 		assert.Equal(t, time.Minute, q.Latency, "%.40q...", q.Name)
 		names[q.Name] = true
@@ -631,26 +557,26 @@ func TestSnapshotHostileNames(t *testing.T) {
 
 	require.Len(t, s.Processes, 2)
 	for _, p := range s.Processes {
-		assertName(t, p.ID)
-		assertName(t, p.Hostname)
-		assertName(t, p.Tag)
+		snapshottest.AssertName(t, p.ID)
+		snapshottest.AssertName(t, p.Hostname)
+		snapshottest.AssertName(t, p.Tag)
 		for _, q := range p.Queues {
-			assertName(t, q)
+			snapshottest.AssertName(t, q)
 		}
 	}
 	for _, cell := range s.ByClass {
-		assertName(t, cell.Class)
-		assertName(t, cell.ErrorType)
+		snapshottest.AssertName(t, cell.Class)
+		snapshottest.AssertName(t, cell.ErrorType)
 	}
 	require.Len(t, s.ByClass, 2)
 	for _, p := range s.Problems {
-		assertName(t, p.Key)
+		snapshottest.AssertName(t, p.Key)
 	}
 
 	// Too long: the huge queue and the twins, the big process's identity,
 	// hostname and queue list entry, the class. Not UTF-8: the latin1
 	// queue, the bad process's identity, hostname, tag and queue list entry,
 	// the error class.
-	assert.Equal(t, 7, problemCount(s, kindNameTooLong), "%+v", s.Problems)
-	assert.Equal(t, 6, problemCount(s, kindInvalidUTF8), "%+v", s.Problems)
+	assert.Equal(t, 7, snapshottest.ProblemKinds(s)[kindNameTooLong], "%+v", s.Problems)
+	assert.Equal(t, 6, snapshottest.ProblemKinds(s)[kindInvalidUTF8], "%+v", s.Problems)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshottest"
 )
 
 // apiView is what ruby/api_view.rb prints: Sidekiq's own API at one instant.
@@ -119,18 +120,6 @@ func againstSidekiq(t *testing.T, namespace string) {
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "scenario %s: %s", name, out)
 	}
-	// waitFor polls Redis until cond holds; the deadline only guards
-	// against a scenario that went wrong, nothing is measured.
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(90 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				require.Failf(t, "sidekiq scenario stuck", "waiting for %s", what)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
 	zcard := func(k string) int64 { return admin.ZCard(ctx, key(k)).Val() }
 	field := func(f string) string {
 		ids := admin.SMembers(ctx, key("processes")).Val()
@@ -140,13 +129,13 @@ func againstSidekiq(t *testing.T, namespace string) {
 		return admin.HGet(ctx, key(ids[0]), f).Val()
 	}
 
-	waitFor("the server's first heartbeat", func() bool { return field("info") != "" })
+	snapshottest.WaitFor(t, "the server's first heartbeat", func() bool { return field("info") != "" })
 	phase("failures")
 	// 3 FlakyJob + 1 with a display_class + 2 FragileJob in retry; 2 DoomedJob dead.
-	waitFor("first failures", func() bool { return zcard("retry") == 6 && zcard("dead") == 2 })
+	snapshottest.WaitFor(t, "first failures", func() bool { return zcard("retry") == 6 && zcard("dead") == 2 })
 	phase("retry")
 	// The retries fail again: Flaky ones go back to retry, Fragile ones die.
-	waitFor("real retries", func() bool {
+	snapshottest.WaitFor(t, "real retries", func() bool {
 		if zcard("retry") != 4 || zcard("dead") != 4 {
 			return false
 		}
@@ -161,9 +150,9 @@ func againstSidekiq(t *testing.T, namespace string) {
 		return true
 	})
 	phase("waiting")
-	waitFor("three slow jobs in the heartbeat", func() bool { return field("busy") == "3" })
+	snapshottest.WaitFor(t, "three slow jobs in the heartbeat", func() bool { return field("busy") == "3" })
 	phase("quiet")
-	waitFor("the process to report quiet", func() bool { return field("quiet") == "true" })
+	snapshottest.WaitFor(t, "the process to report quiet", func() bool { return field("quiet") == "true" })
 	// A registry entry whose process is gone, as a crashed process leaves.
 	require.NoError(t, admin.SAdd(ctx, key("processes"), "crashed:1:000000000000").Err())
 
@@ -171,12 +160,8 @@ func againstSidekiq(t *testing.T, namespace string) {
 	require.NoError(t, server.Process.Signal(syscall.SIGSTOP))
 	cmd := exec.Command("ruby", filepath.Join(dir, "api_view.rb"))
 	cmd.Env = env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "api_view.rb: %s", stderr.String())
 	var view apiView
-	require.NoError(t, json.Unmarshal(out, &view), "%s", out)
+	snapshottest.RunJSON(t, cmd, &view)
 
 	now := time.Unix(0, view.NowNS)
 	// Two of the three slow jobs started several seconds before the third:
@@ -189,7 +174,7 @@ func againstSidekiq(t *testing.T, namespace string) {
 		}
 		stalledAfter = now.Sub(time.Unix((oldest+newest)/2, 0))
 	}
-	c, counter := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+	c, counter := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 	s, err := NewReader(c, Options{
 		Namespace:         namespace,
 		StalledAfter:      stalledAfter,
@@ -218,7 +203,7 @@ func againstSidekiq(t *testing.T, namespace string) {
 	}
 	assert.Equal(t, int64(2), stalled, "the two early slow jobs, not the late one")
 	for _, name := range []string{"mailers", "reports", "low"} {
-		assert.Positive(t, queueByName(t, s, name).Latency, name)
+		assert.Positive(t, snapshottest.Queue(t, s, name).Latency, name)
 	}
 }
 
