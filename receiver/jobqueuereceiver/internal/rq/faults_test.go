@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,6 +17,7 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/redisread"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshottest"
 )
 
 // TestSnapshotFaults writes every kind of bad data next to good data: each
@@ -57,17 +57,17 @@ func TestSnapshotFaults(t *testing.T) {
 
 	s := take(t, srv, Options{StalledAfter: time.Minute})
 
-	assert.Equal(t, snapshot.Queue{Name: "good", Size: 1, Latency: time.Minute, Running: 1}, queueByName(t, s, "good"),
+	assert.Equal(t, snapshot.Queue{Name: "good", Size: 1, Latency: time.Minute, Running: 1}, snapshottest.Queue(t, s, "good"),
 		"a job without a readable start still runs; one without a hash has no known queue")
 	for _, q := range s.Queues {
 		assert.NotEqual(t, "hash_queue", q.Name, "no figures for a queue that is not a list")
 	}
 	assert.Len(t, s.Queues, 4)
-	assert.NotContains(t, states(s, "good"), StateFailed, "no count rather than a wrong one")
-	assert.Equal(t, int64(1), states(s, "good")[StateQueued])
-	assert.Zero(t, queueByName(t, s, "typed_job").Latency)
-	assert.Equal(t, 42*time.Second, queueByName(t, s, "big_job").Latency)
-	assert.Zero(t, queueByName(t, s, "huge_timestamp").Latency)
+	assert.NotContains(t, snapshottest.Jobs(s, "good"), StateFailed, "no count rather than a wrong one")
+	assert.Equal(t, int64(1), snapshottest.Jobs(s, "good")[StateQueued])
+	assert.Zero(t, snapshottest.Queue(t, s, "typed_job").Latency)
+	assert.Equal(t, 42*time.Second, snapshottest.Queue(t, s, "big_job").Latency)
+	assert.Zero(t, snapshottest.Queue(t, s, "huge_timestamp").Latency)
 
 	require.Len(t, s.Processes, 3, "live workers with bad fields are still workers")
 	bad := s.Processes[0]
@@ -93,19 +93,12 @@ func TestSnapshotFaults(t *testing.T) {
 		{kindInvalidValue, "rq:workers"},
 	}
 	for _, w := range want {
-		assert.True(t, hasProblem(s, w.kind, w.key), "%s on %s in %+v", w.kind, w.key, s.Problems)
+		assert.True(t, snapshottest.HasProblem(s, w.kind, w.key), "%s on %s in %+v", w.kind, w.key, s.Problems)
 	}
 	assert.Len(t, s.Problems, len(want)+2, "pid and both counts of bad: three invalid_number")
 	for _, p := range s.Problems {
 		assert.NotContains(t, p.Detail, "999999", "details never quote values")
 	}
-}
-
-// assertName checks that a reported name is fit for a metric attribute.
-func assertName(t *testing.T, name string) {
-	t.Helper()
-	assert.LessOrEqual(t, len(name), snapshot.MaxNameLen, "%.40q...", name)
-	assert.True(t, utf8.ValidString(name), "%.40q...", name)
 }
 
 // TestSnapshotHostileNames writes names no RQ client would, but anything
@@ -128,7 +121,7 @@ func TestSnapshotHostileNames(t *testing.T) {
 	require.Len(t, s.Queues, 4)
 	names := map[string]bool{}
 	for _, q := range s.Queues {
-		assertName(t, q.Name)
+		snapshottest.AssertName(t, q.Name)
 		assert.Equal(t, time.Minute, q.Latency, "%.40q", q.Name)
 		names[q.Name] = true
 		if strings.HasPrefix(q.Name, "qqq") {
@@ -139,21 +132,17 @@ func TestSnapshotHostileNames(t *testing.T) {
 	assert.True(t, names["with space:and,comma"])
 	require.Len(t, s.Processes, 1)
 	p := s.Processes[0]
-	assertName(t, p.ID)
-	assertName(t, p.Hostname)
+	snapshottest.AssertName(t, p.ID)
+	snapshottest.AssertName(t, p.Hostname)
 	for _, q := range p.Queues {
-		assertName(t, q)
+		snapshottest.AssertName(t, q)
 	}
 	for _, pr := range s.Problems {
-		assertName(t, pr.Key)
+		snapshottest.AssertName(t, pr.Key)
 	}
 	// Too long: the queue, the worker name, its hostname, its queue list
 	// entry. Not UTF-8: the queue and the worker's queue list entry.
-	count := map[string]int{}
-	for _, pr := range s.Problems {
-		count[pr.Kind]++
-	}
-	assert.Equal(t, map[string]int{redisread.KindNameTooLong: 4, redisread.KindInvalidUTF8: 2}, count, "%+v", s.Problems)
+	assert.Equal(t, map[string]int{redisread.KindNameTooLong: 4, redisread.KindInvalidUTF8: 2}, snapshottest.ProblemKinds(s), "%+v", s.Problems)
 }
 
 // TestSnapshotRoundTrips proves the cost is fixed: three pipelined round
@@ -170,7 +159,7 @@ func TestSnapshotRoundTrips(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := redistest.Start(t)
 			newFixture(t, srv.Client(t)).populate(tc.queues, tc.jobs, tc.workers, tc.busy)
-			c, n := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+			c, n := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 			r := NewReader(c, fixedNow(Options{StalledAfter: time.Minute}))
 			for range 2 { // a second snapshot on warm connections costs the same
 				n.Reset()
@@ -192,7 +181,7 @@ func TestSnapshotRoundTrips(t *testing.T) {
 // TestSnapshotEmpty: nothing to point at, no third round trip.
 func TestSnapshotEmpty(t *testing.T) {
 	srv := redistest.Start(t)
-	c, n := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+	c, n := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 	s, err := NewReader(c, fixedNow(Options{})).Snapshot(context.Background())
 	require.NoError(t, err)
 	assert.Empty(t, s.Queues)
@@ -217,7 +206,7 @@ func TestSnapshotReadOnlyUser(t *testing.T) {
 }
 
 func readOnlyUser(t *testing.T, rules []any) {
-	srv := redistest.Start(t, redistest.WithArgs("--enable-debug-command", "yes"))
+	srv := redistest.Start(t, redistest.WithDebugCommand())
 	admin := srv.Client(t)
 	ctx := context.Background()
 	f := newFixture(t, admin)
@@ -229,22 +218,16 @@ func readOnlyUser(t *testing.T, rules []any) {
 	f.register("rq:wip:q0000", "q0000", "started", now-10)
 	require.NoError(t, admin.SAdd(ctx, "rq:workers", "rq:worker:gone").Err())
 	require.NoError(t, admin.Do(ctx, append([]any{"ACL", "SETUSER", "jobq", "on", ">pw", "%R~*", "resetchannels", "-@all"}, rules...)...).Err())
-	require.NoError(t, admin.Do(ctx, "ACL", "LOG", "RESET").Err())
-	before, err := admin.Do(ctx, "DEBUG", "DIGEST").Text()
-	require.NoError(t, err)
+	writes := srv.WatchWrites(t)
 
-	c, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr(), Username: "jobq", Password: "pw"})
+	c, _ := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr(), Username: "jobq", Password: "pw"})
 	s, err := NewReader(c, fixedNow(Options{StalledAfter: time.Second})).Snapshot(ctx)
 	require.NoError(t, err)
 	assert.Len(t, s.Queues, 3)
 	assert.Len(t, s.Processes, 2)
 	assert.Equal(t, 1, s.ProcessesStale)
-	after, err := admin.Do(ctx, "DEBUG", "DIGEST").Text()
-	require.NoError(t, err)
-	assert.Equal(t, before, after, "the dataset is unchanged")
-	denied, err := admin.Do(ctx, "ACL", "LOG").Slice()
-	require.NoError(t, err)
-	assert.Empty(t, denied, "no command was denied to the read-only user")
+	writes.AssertUnchanged(t)
+	writes.AssertNoneDenied(t)
 	require.ErrorContains(t, c.Set(ctx, "x", "1", 0).Err(), "NOPERM", "the user really cannot write")
 
 	// A user missing one of them gets a clear error, not a partial snapshot.
@@ -256,39 +239,15 @@ func readOnlyUser(t *testing.T, rules []any) {
 }
 
 func TestSnapshotRedisDown(t *testing.T) {
-	addr := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
-	c, _ := newClient(t, redisclient.Config{Endpoint: addr})
-	s, err := NewReader(c, Options{}).Snapshot(context.Background())
-	assert.Nil(t, s)
-	require.ErrorContains(t, err, "rq: read registries from "+addr+": dial tcp "+addr)
-	require.ErrorContains(t, err, "connection refused")
+	snapshottest.AssertRedisDown(t, NewReader, Options{}, "rq: read registries")
 }
 
 // TestSnapshotRedisHungThenBack: a hung server fails the snapshot within
 // the client's timeout; once it answers again, so does the reader.
 func TestSnapshotRedisHungThenBack(t *testing.T) {
 	srv := redistest.Start(t)
-	admin := srv.Client(t)
-	newFixture(t, admin).enqueue("default", testNow)
-	c, err := (&redisclient.Config{Endpoint: srv.Addr()}).NewClient(context.Background(), 200*time.Millisecond)
-	require.NoError(t, err)
-	defer c.Close()
-	r := NewReader(c, fixedNow(Options{}))
-
-	srv.Hang(t, time.Second)
-	s, err := r.Snapshot(context.Background())
-	assert.Nil(t, s)
-	require.ErrorContains(t, err, "rq: read registries from "+srv.Addr())
-	require.ErrorContains(t, err, "i/o timeout")
-	require.Eventually(t, func() bool { return admin.Ping(context.Background()).Err() == nil }, 10*time.Second, 20*time.Millisecond,
-		"the hang ends")
-	s, err = r.Snapshot(context.Background())
-	require.NoError(t, err)
-	require.Len(t, s.Queues, 1)
-
-	srv.Restart()
-	s, err = r.Snapshot(context.Background())
-	require.NoError(t, err, "a restarted (empty) server is read again")
+	newFixture(t, srv.Client(t)).enqueue("default", testNow)
+	s := snapshottest.AssertHungThenBack(t, srv, NewReader, fixedNow(Options{}), "rq: read registries")
 	assert.Empty(t, s.Queues)
 }
 
@@ -307,10 +266,10 @@ func TestSnapshotManyWorkers(t *testing.T) {
 			members = members[:0]
 		}
 	}
-	c, n := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+	c, n := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 	s, err := NewReader(c, fixedNow(Options{})).Snapshot(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, maxWorkers, s.ProcessesStale)
-	assert.True(t, hasProblem(s, redisread.KindRegistryTruncated, "rq:workers"))
+	assert.True(t, snapshottest.HasProblem(s, redisread.KindRegistryTruncated, "rq:workers"))
 	assert.Equal(t, int64(2), n.RoundTrips())
 }

@@ -9,37 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshottest"
 )
-
-// newClient returns a client configured like the receiver's, counting its
-// round trips.
-func newClient(tb testing.TB, cfg redisclient.Config) (*redis.Client, *redisclient.Counter) {
-	tb.Helper()
-	c, err := cfg.NewClient(context.Background(), 5*time.Second)
-	require.NoError(tb, err)
-	tb.Cleanup(func() { _ = c.Close() })
-	var n redisclient.Counter
-	c.AddHook(&n)
-	return c, &n
-}
-
-func queueByName(t *testing.T, s *snapshot.Snapshot, name string) snapshot.Queue {
-	t.Helper()
-	for _, q := range s.Queues {
-		if q.Name == name {
-			return q
-		}
-	}
-	require.Failf(t, "queue not reported", "%q", name)
-	return snapshot.Queue{}
-}
 
 func fixedNow(opts Options) Options {
 	opts.Now = func() time.Time { return testNow }
@@ -48,29 +24,7 @@ func fixedNow(opts Options) Options {
 
 func take(t *testing.T, srv *redistest.Server, opts Options) *snapshot.Snapshot {
 	t.Helper()
-	c, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
-	s, err := NewReader(c, fixedNow(opts)).Snapshot(context.Background())
-	require.NoError(t, err)
-	return s
-}
-
-func states(s *snapshot.Snapshot, queue string) map[string]int64 {
-	out := map[string]int64{}
-	for _, j := range s.Jobs {
-		if j.Queue == queue {
-			out[j.State] = j.Count
-		}
-	}
-	return out
-}
-
-func hasProblem(s *snapshot.Snapshot, kind, key string) bool {
-	for _, p := range s.Problems {
-		if p.Kind == kind && p.Key == key {
-			return true
-		}
-	}
-	return false
+	return snapshottest.Take(t, srv, NewReader, fixedNow(opts))
 }
 
 // TestSnapshotStates checks each registry against RQ's clean-up rule:
@@ -102,7 +56,7 @@ func TestSnapshotStates(t *testing.T) {
 	assert.Equal(t, map[string]int64{
 		StateQueued: 2, StateStarted: 2, StateFinished: 1, StateFailed: 2,
 		StateScheduled: 2, StateDeferred: 1, StateCanceled: 1,
-	}, states(s, "default"))
+	}, snapshottest.Jobs(s, "default"))
 	assert.Equal(t, []snapshot.Queue{{Name: "default", Size: 2, Latency: time.Minute}}, s.Queues)
 	assert.Empty(t, s.Problems)
 }
@@ -157,12 +111,12 @@ func TestSnapshotWorkers(t *testing.T) {
 	assert.Equal(t, int64(3), s.WorkersBusy())
 	assert.Equal(t, int64(7), s.WorkersCapacity())
 
-	def := queueByName(t, s, "default")
+	def := snapshottest.Queue(t, s, "default")
 	assert.Equal(t, int64(2), def.Running, "the overdue worker's job is not counted")
 	assert.Equal(t, 10*time.Minute, def.RunningMaxAge)
 	assert.Equal(t, int64(1), def.Stalled)
-	assert.Equal(t, snapshot.Queue{Name: "low"}, queueByName(t, s, "low"))
-	assert.Equal(t, int64(3), states(s, "default")[StateStarted], "the wip entries, the overdue worker's included")
+	assert.Equal(t, snapshot.Queue{Name: "low"}, snapshottest.Queue(t, s, "low"))
+	assert.Equal(t, int64(3), snapshottest.Jobs(s, "default")[StateStarted], "the wip entries, the overdue worker's included")
 }
 
 // TestSnapshotLatency reads the head job's enqueued_at in both formats RQ
@@ -186,16 +140,16 @@ func TestSnapshotLatency(t *testing.T) {
 	require.NoError(t, c.HSet(ctx, "rq:job:"+local[0], "enqueued_at", "2026-11-27T13:00:00+01:00").Err())
 
 	s := take(t, srv, Options{})
-	assert.Equal(t, 1500*time.Millisecond, queueByName(t, s, "micro").Latency, "microseconds, head job")
-	assert.Equal(t, time.Minute+123456*time.Microsecond, queueByName(t, s, "seconds").Latency, "pre-1.x format without %f")
-	assert.Zero(t, queueByName(t, s, "future").Latency, "a job from the future has waited 0s")
+	assert.Equal(t, 1500*time.Millisecond, snapshottest.Queue(t, s, "micro").Latency, "microseconds, head job")
+	assert.Equal(t, time.Minute+123456*time.Microsecond, snapshottest.Queue(t, s, "seconds").Latency, "pre-1.x format without %f")
+	assert.Zero(t, snapshottest.Queue(t, s, "future").Latency, "a job from the future has waited 0s")
 	for _, q := range []string{"dangling", "bad", "none", "offset"} {
-		assert.Zero(t, queueByName(t, s, q).Latency, q)
+		assert.Zero(t, snapshottest.Queue(t, s, q).Latency, q)
 	}
-	assert.True(t, hasProblem(s, kindMissingJob, "rq:queue:dangling"), "%+v", s.Problems)
-	assert.True(t, hasProblem(s, kindInvalidTimestamp, "rq:job:"+bad[0]))
-	assert.True(t, hasProblem(s, kindMissingTimestamp, "rq:job:"+none[0]))
-	assert.True(t, hasProblem(s, kindInvalidTimestamp, "rq:job:"+local[0]), "RQ writes UTC with a literal Z only")
+	assert.True(t, snapshottest.HasProblem(s, kindMissingJob, "rq:queue:dangling"), "%+v", s.Problems)
+	assert.True(t, snapshottest.HasProblem(s, kindInvalidTimestamp, "rq:job:"+bad[0]))
+	assert.True(t, snapshottest.HasProblem(s, kindMissingTimestamp, "rq:job:"+none[0]))
+	assert.True(t, snapshottest.HasProblem(s, kindInvalidTimestamp, "rq:job:"+local[0]), "RQ writes UTC with a literal Z only")
 	assert.Len(t, s.Problems, 4)
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshottest"
 )
 
 // python is Debian's interpreter, which has python3-rq; the python3 on PATH
@@ -91,11 +92,7 @@ func (e *rqEnv) run(script string, args ...string) []byte {
 	e.t.Helper()
 	cmd := exec.Command(python, append([]string{filepath.Join(e.dir, script)}, args...)...)
 	cmd.Env, cmd.Dir = e.env, e.dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(e.t, err, "%s %v: %s", script, args, stderr.String())
-	return out
+	return snapshottest.Run(e.t, cmd)
 }
 
 // worker runs `rq worker` with args; it is killed when the test ends
@@ -147,19 +144,6 @@ func envValue(env []string, name string) string {
 	return ""
 }
 
-// waitFor polls until cond holds; the deadline only guards against a
-// scenario that went wrong, nothing is measured.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			require.Failf(t, "rq scenario stuck", "waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // TestAgainstRQ produces state with the real RQ 1.13 library (client
 // enqueues, a burst worker that succeeds, fails, retries and finishes, a
 // dependent job, a canceled one, scheduled ones, a long-running worker busy
@@ -178,7 +162,7 @@ func TestAgainstRQ(t *testing.T) {
 	// hash has less than 30 s left (overdue) while Worker.all() still lists
 	// it. The rest of the scenario runs meanwhile.
 	doomed := e.worker("--name", "doomed", "--worker-ttl", "1", "doomed")
-	waitFor(t, "the doomed worker's birth", func() bool { return admin.Exists(ctx, "rq:worker:doomed").Val() == 1 })
+	snapshottest.WaitFor(t, "the doomed worker's birth", func() bool { return admin.Exists(ctx, "rq:worker:doomed").Val() == 1 })
 	require.NoError(t, syscall.Kill(-doomed.Process.Pid, syscall.SIGKILL))
 
 	e.run("scenario.py", "seed")
@@ -189,14 +173,14 @@ func TestAgainstRQ(t *testing.T) {
 	e.worker("--name", "busy", "slow")
 	e.worker("--name", "idle", "--with-scheduler", "idle", "later")
 	field := func(name, f string) string { return admin.HGet(ctx, "rq:worker:"+name, f).Val() }
-	waitFor(t, "a busy worker and an idle one that ran two jobs", func() bool {
+	snapshottest.WaitFor(t, "a busy worker and an idle one that ran two jobs", func() bool {
 		return field("busy", "state") == "busy" && field("idle", "state") == "idle" &&
 			field("idle", "successful_job_count") == "1" && field("idle", "failed_job_count") == "1"
 	})
-	waitFor(t, "the short-lived result to expire", func() bool {
+	snapshottest.WaitFor(t, "the short-lived result to expire", func() bool {
 		return admin.ZCount(ctx, "rq:finished:default", "0", "("+strconv.FormatInt(time.Now().Unix(), 10)).Val() > 0
 	})
-	waitFor(t, "the doomed worker to be overdue", func() bool {
+	snapshottest.WaitFor(t, "the doomed worker to be overdue", func() bool {
 		ttl := admin.PTTL(ctx, "rq:worker:doomed").Val()
 		return ttl >= 0 && ttl < overdueBelow
 	})
@@ -213,7 +197,7 @@ func TestAgainstRQ(t *testing.T) {
 
 	now := time.Now()
 	const stalledAfter = time.Millisecond // the slow job has run for seconds
-	c, counter := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+	c, counter := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 	s, err := NewReader(c, Options{StalledAfter: stalledAfter, Now: func() time.Time { return now }}).Snapshot(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, int64(3), counter.RoundTrips())
@@ -243,8 +227,8 @@ func TestAgainstRQ(t *testing.T) {
 	assert.Equal(t, "busy", s.Processes[0].ID)
 	assert.Equal(t, int64(1), s.Processes[0].Busy)
 	assert.Equal(t, "idle", s.Processes[1].ID)
-	assert.Positive(t, queueByName(t, s, "held").Latency)
-	assert.Equal(t, int64(1), queueByName(t, s, "slow").Stalled)
+	assert.Positive(t, snapshottest.Queue(t, s, "held").Latency)
+	assert.Equal(t, int64(1), snapshottest.Queue(t, s, "slow").Stalled)
 	assert.Equal(t, []snapshot.Totals{{Processed: 2, Failed: 1}}, s.Totals,
 		"the idle worker's two executions; the burst worker took its counts away")
 }
@@ -365,14 +349,14 @@ func TestAbandonedJobAgainstRQ(t *testing.T) {
 	f.register("rq:failed:", "default", "failed", now+3600)
 	f.register("rq:finished:", "default", "finished", now-10)
 
-	c, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+	c, _ := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 	s, err := NewReader(c, Options{Now: func() time.Time { return f.now }}).Snapshot(context.Background())
 	require.NoError(t, err)
 	var view apiView
 	out := newRQEnv(t, srv).run("api_view.py")
 	require.NoError(t, json.Unmarshal(out, &view), "%s", out)
 	require.Len(t, view.Queues, 1)
-	got := states(s, "default")
+	got := snapshottest.Jobs(s, "default")
 	assert.Equal(t, view.Queues[0].Started, got[StateStarted])
 	assert.Zero(t, got[StateStarted])
 	assert.Equal(t, view.Queues[0].Finished, got[StateFinished], "the expired finished entry, dropped by both")
