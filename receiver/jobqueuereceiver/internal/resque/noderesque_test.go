@@ -24,6 +24,7 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshottest"
 )
 
 // nodeView is what testdata/node/api_view.js prints: node-resque's own API
@@ -81,18 +82,6 @@ func againstNodeResque(t *testing.T, app, namespace string) {
 		})
 		return cmd
 	}
-	// waitFor polls Redis until cond holds; the deadline only guards
-	// against a scenario that went wrong, nothing is measured.
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				require.Failf(t, "node-resque scenario stuck", "waiting for %s", what)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
 	working := func() int {
 		n := 0
 		for _, id := range admin.SMembers(ctx, key("workers")).Val() {
@@ -106,10 +95,10 @@ func againstNodeResque(t *testing.T, app, namespace string) {
 	// A worker dies while working: its job and registration stay, its
 	// ping ages.
 	doomed := start("doomed")
-	waitFor("the doomed worker's job", func() bool { return working() == 1 })
+	snapshottest.WaitFor(t, "the doomed worker's job", func() bool { return working() == 1 })
 	require.NoError(t, doomed.Process.Kill())
 	doomedPing := key("worker:ping:" + hostname(t) + ":" + strconv.Itoa(doomed.Process.Pid))
-	waitFor("the doomed worker's ping to be 4 s old", func() bool {
+	snapshottest.WaitFor(t, "the doomed worker's ping to be 4 s old", func() bool {
 		var ping struct{ Time int64 }
 		now, err := admin.Time(ctx).Result()
 		return err == nil && json.Unmarshal([]byte(admin.Get(ctx, doomedPing).Val()), &ping) == nil &&
@@ -117,7 +106,7 @@ func againstNodeResque(t *testing.T, app, namespace string) {
 	})
 
 	workers := start("workers")
-	waitFor("jobs done, failed and working", func() bool {
+	snapshottest.WaitFor(t, "jobs done, failed and working", func() bool {
 		return admin.Get(ctx, key("stat:processed")).Val() == "5" && admin.LLen(ctx, key("failed")).Val() == 3 &&
 			working() == 4 && admin.LLen(ctx, key("queue:critical")).Val() == 3
 	})
@@ -137,7 +126,7 @@ func againstNodeResque(t *testing.T, app, namespace string) {
 	}
 	staleAfter := between(t, pingAges)
 
-	c, counter := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+	c, counter := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 	s, err := NewReader(c, Options{
 		Namespace:    namespace,
 		StalledAfter: stalledAfter,
@@ -168,12 +157,8 @@ func apiView(t *testing.T, app string, env []string) nodeView {
 	t.Helper()
 	cmd := exec.Command("node", "api_view.js")
 	cmd.Dir, cmd.Env = app, env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "api_view.js: %s", stderr.String())
 	var view nodeView
-	require.NoError(t, json.Unmarshal(out, &view), "%s", out)
+	snapshottest.RunJSON(t, cmd, &view)
 	return view
 }
 

@@ -12,7 +12,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -20,57 +19,13 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/redisread"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshottest"
 )
-
-// newClient returns a client configured like the receiver's, counting its
-// round trips.
-func newClient(tb testing.TB, cfg redisclient.Config) (*redis.Client, *redisclient.Counter) {
-	tb.Helper()
-	c, err := cfg.NewClient(context.Background(), 5*time.Second)
-	require.NoError(tb, err)
-	tb.Cleanup(func() { _ = c.Close() })
-	var n redisclient.Counter
-	c.AddHook(&n)
-	return c, &n
-}
 
 func take(t *testing.T, srv *redistest.Server, opts Options) *snapshot.Snapshot {
 	t.Helper()
-	c, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
 	opts.Now = func() time.Time { return testNow }
-	s, err := NewReader(c, opts).Snapshot(context.Background())
-	require.NoError(t, err)
-	return s
-}
-
-func queueByName(t *testing.T, s *snapshot.Snapshot, name string) snapshot.Queue {
-	t.Helper()
-	for _, q := range s.Queues {
-		if q.Name == name {
-			return q
-		}
-	}
-	require.Failf(t, "queue not reported", "%q", name)
-	return snapshot.Queue{}
-}
-
-func hasProblem(s *snapshot.Snapshot, kind, key string) bool {
-	for _, p := range s.Problems {
-		if p.Kind == kind && p.Key == key {
-			return true
-		}
-	}
-	return false
-}
-
-func problemCount(s *snapshot.Snapshot, kind string) int {
-	n := 0
-	for _, p := range s.Problems {
-		if p.Kind == kind {
-			n++
-		}
-	}
-	return n
+	return snapshottest.Take(t, srv, NewReader, opts)
 }
 
 // TestSnapshotRuby reads what Resque 3.0 (Ruby) writes: ISO 8601 run_at and
@@ -279,7 +234,7 @@ func TestSnapshotFaults(t *testing.T) {
 		{kindInvalidTimestamp, "resque:worker:ping:badping:1"},
 		{kindInvalidJSON, "resque:worker:ping:brokenping:1"},
 	} {
-		assert.True(t, hasProblem(s, want.kind, want.key), "%s at %s in %+v", want.kind, want.key, s.Problems)
+		assert.True(t, snapshottest.HasProblem(s, want.kind, want.key), "%s at %s in %+v", want.kind, want.key, s.Problems)
 	}
 	for _, p := range s.Problems {
 		assert.NotContains(t, p.Detail, "secret", "payloads never leak into problems")
@@ -298,7 +253,7 @@ func TestSnapshotFaults(t *testing.T) {
 	assert.Empty(t, s.Queues)
 	assert.Empty(t, s.Processes)
 	assert.Equal(t, []snapshot.StateCount{{State: StateWorking}}, s.Jobs, "no failed count from a failed key that is not a list")
-	assert.Equal(t, 6, problemCount(s, redisread.KindWrongType), "%+v", s.Problems)
+	assert.Equal(t, 6, snapshottest.ProblemKinds(s)[redisread.KindWrongType], "%+v", s.Problems)
 }
 
 // TestSnapshotHostileNames: a 1 MB queue name and worker host, names that
@@ -332,8 +287,8 @@ func TestSnapshotHostileNames(t *testing.T) {
 	}
 	// Too long: the queue, the id, the host, the id's queue. Not UTF-8:
 	// the queue, the id, the id's queue.
-	assert.Equal(t, 4, problemCount(s, redisread.KindNameTooLong), "%+v", s.Problems)
-	assert.Equal(t, 3, problemCount(s, redisread.KindInvalidUTF8), "%+v", s.Problems)
+	assert.Equal(t, 4, snapshottest.ProblemKinds(s)[redisread.KindNameTooLong], "%+v", s.Problems)
+	assert.Equal(t, 3, snapshottest.ProblemKinds(s)[redisread.KindInvalidUTF8], "%+v", s.Problems)
 }
 
 // TestSnapshotRoundTrips proves the cost is fixed: two pipelined round trips
@@ -354,7 +309,7 @@ func TestSnapshotRoundTrips(t *testing.T) {
 			for q := range tc.queues {
 				f.fail("q"+strconv.Itoa(10000 + q)[1:], true)
 			}
-			c, n := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+			c, n := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 			r := NewReader(c, Options{StalledAfter: time.Minute, Now: func() time.Time { return testNow }})
 			for range 2 { // a second snapshot on warm connections costs the same
 				n.Reset()
@@ -391,7 +346,7 @@ func TestSnapshotReadOnlyUser(t *testing.T) {
 }
 
 func readOnlyUser(t *testing.T, rules []any) {
-	srv := redistest.Start(t, redistest.WithArgs("--enable-debug-command", "yes"))
+	srv := redistest.Start(t, redistest.WithDebugCommand())
 	admin := srv.Client(t)
 	ctx := context.Background()
 	f := newFixture(t, admin, "")
@@ -401,25 +356,17 @@ func readOnlyUser(t *testing.T, rules []any) {
 	dead := f.rubyWorker("dead", 9, f.ago(time.Hour), "q0000")
 	f.rubyWorking(dead, "q0000", f.ago(time.Hour))
 	require.NoError(t, admin.Do(ctx, append([]any{"ACL", "SETUSER", "jobq", "on", ">pw", "%R~*", "resetchannels", "-@all"}, rules...)...).Err())
-	require.NoError(t, admin.Do(ctx, "ACL", "LOG", "RESET").Err())
-	digest := func() string {
-		d, err := admin.Do(ctx, "DEBUG", "DIGEST").Text()
-		require.NoError(t, err)
-		return d
-	}
-	before := digest()
+	writes := srv.WatchWrites(t)
 
-	c, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr(), Username: "jobq", Password: "pw"})
+	c, _ := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr(), Username: "jobq", Password: "pw"})
 	s, err := NewReader(c, Options{Now: func() time.Time { return testNow }}).Snapshot(ctx)
 	require.NoError(t, err)
 	assert.Len(t, s.Queues, 3)
 	assert.Len(t, s.Processes, 4)
 	assert.Equal(t, 1, s.ProcessesStale)
 	assert.Equal(t, []snapshot.StateCount{{State: snapshot.StateFailed, Count: 51}, {State: StateWorking, Count: 3}}, s.Jobs)
-	assert.Equal(t, before, digest(), "the dataset is unchanged")
-	denied, err := admin.Do(ctx, "ACL", "LOG").Slice()
-	require.NoError(t, err)
-	assert.Empty(t, denied, "no command was denied to the read-only user")
+	writes.AssertUnchanged(t)
+	writes.AssertNoneDenied(t)
 	require.ErrorContains(t, c.Set(ctx, "x", "1", 0).Err(), "NOPERM", "the user really cannot write")
 
 	// A user missing one of them gets a clear error, not a partial snapshot.
@@ -431,13 +378,7 @@ func readOnlyUser(t *testing.T, rules []any) {
 }
 
 func TestSnapshotRedisDown(t *testing.T) {
-	port := redistest.FreePort(t)
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	c, _ := newClient(t, redisclient.Config{Endpoint: addr})
-	s, err := NewReader(c, Options{}).Snapshot(context.Background())
-	assert.Nil(t, s)
-	require.ErrorContains(t, err, "resque: read registries from "+addr+": dial tcp "+addr)
-	require.ErrorContains(t, err, "connection refused")
+	snapshottest.AssertRedisDown(t, NewReader, Options{}, "resque: read registries")
 }
 
 // TestSnapshotRedisHungThenBack: a hung server fails the snapshot within the
@@ -445,28 +386,8 @@ func TestSnapshotRedisDown(t *testing.T) {
 // restart (an empty server) too.
 func TestSnapshotRedisHungThenBack(t *testing.T) {
 	srv := redistest.Start(t)
-	admin := srv.Client(t)
-	f := newFixture(t, admin, "")
+	f := newFixture(t, srv.Client(t), "")
 	f.enqueue("default", f.job("J"))
-	c, err := (&redisclient.Config{Endpoint: srv.Addr()}).NewClient(context.Background(), 200*time.Millisecond)
-	require.NoError(t, err)
-	defer c.Close()
-	r := NewReader(c, Options{})
-
-	srv.Hang(t, time.Second)
-	s, err := r.Snapshot(context.Background())
-	assert.Nil(t, s)
-	require.ErrorContains(t, err, "resque: read registries from "+srv.Addr())
-	require.ErrorContains(t, err, "i/o timeout")
-	require.Eventually(t, func() bool { return admin.Ping(context.Background()).Err() == nil }, 10*time.Second, 20*time.Millisecond,
-		"the hang ends")
-
-	s, err = r.Snapshot(context.Background())
-	require.NoError(t, err)
-	require.Len(t, s.Queues, 1)
-
-	srv.Restart()
-	s, err = r.Snapshot(context.Background())
-	require.NoError(t, err, "a restarted (empty) server is read again")
+	s := snapshottest.AssertHungThenBack(t, srv, NewReader, Options{}, "resque: read registries")
 	assert.Empty(t, s.Queues)
 }
