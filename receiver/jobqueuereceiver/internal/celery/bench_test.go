@@ -4,9 +4,6 @@
 package celery
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshottest"
 )
 
 // BenchmarkSnapshot reads 1,000 queues holding 100,000 messages over four
@@ -30,22 +28,10 @@ import (
 func BenchmarkSnapshot(b *testing.B) {
 	srv := redistest.Start(b)
 	newFixture(b, srv.Client(b), "").populate(1000, 100, 2)
-	ctx := context.Background()
 
 	b.Run("reader", func(b *testing.B) {
-		c, n := newClient(b, redisclient.Config{Endpoint: srv.Addr()})
-		r := NewReader(c, Options{StalledAfter: 5 * time.Minute})
-		_, err := r.Snapshot(ctx) // warm the connection
-		require.NoError(b, err)
-		n.Reset()
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := r.Snapshot(ctx); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(n.RoundTrips())/float64(b.N), "roundtrips/op")
-		b.ReportMetric(float64(n.Commands())/float64(b.N), "cmds/op")
+		c, n := snapshottest.NewClient(b, redisclient.Config{Endpoint: srv.Addr()})
+		snapshottest.BenchSnapshots(b, NewReader(c, Options{StalledAfter: 5 * time.Minute}), n)
 	})
 
 	b.Run("kombu_api", func(b *testing.B) {
@@ -54,18 +40,6 @@ func BenchmarkSnapshot(b *testing.B) {
 		require.NoError(b, err)
 		cmd := exec.Command(debianPython, "bench_api.py", strconv.Itoa(max(b.N, 5)))
 		cmd.Dir, cmd.Env = dir, append(os.Environ(), "CELERY_BROKER_URL=redis://"+srv.Addr()+"/0")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		require.NoError(b, err, "bench_api.py: %s", stderr.String())
-		var res struct {
-			NsPerOp         float64 `json:"ns_per_op"`
-			RoundTripsPerOp float64 `json:"round_trips_per_op"`
-			CommandsPerOp   float64 `json:"commands_per_op"`
-		}
-		require.NoError(b, json.Unmarshal(out, &res), "%s", out)
-		b.ReportMetric(res.NsPerOp, "ns/op")
-		b.ReportMetric(res.RoundTripsPerOp, "roundtrips/op")
-		b.ReportMetric(res.CommandsPerOp, "cmds/op")
+		snapshottest.ReportLibraryBench(b, cmd)
 	})
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshottest"
 )
 
 // debianPython is the interpreter with Debian's python3-celery; the python3
@@ -88,11 +89,7 @@ func againstCelery(t *testing.T, kombuOptions string, opts Options) {
 		t.Helper()
 		cmd := exec.Command(debianPython, args...)
 		cmd.Dir, cmd.Env = dir, env
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		require.NoError(t, err, "%v: %s", args, stderr.String())
-		return out
+		return snapshottest.Run(t, cmd)
 	}
 	view := func(args ...string) apiView {
 		t.Helper()
@@ -144,7 +141,7 @@ func againstCelery(t *testing.T, kombuOptions string, opts Options) {
 	// not all, stalled.
 	stalledAfter := (ages[0] + ages[len(ages)-1]) / 2
 
-	c, counter := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+	c, counter := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 	opts.StalledAfter = stalledAfter
 	opts.Now = func() time.Time { return now }
 	s, err := NewReader(c, opts).Snapshot(context.Background())
@@ -194,12 +191,7 @@ func againstCelery(t *testing.T, kombuOptions string, opts Options) {
 		stalled += q.Stalled
 	}
 	assert.Equal(t, k.UnackedTotal, unacked)
-	results := map[string]int64{}
-	for _, j := range s.Jobs {
-		if j.Queue == "" {
-			results[j.State] = j.Count
-		}
-	}
+	results := snapshottest.Jobs(s, "")
 	if opts.Results > 0 {
 		assert.Equal(t, after.Results, results, "the result backend's states")
 		assert.Equal(t, map[string]int64{"success": 3, "failure": 2, "retry": 2, "started": 2}, results)
@@ -212,7 +204,7 @@ func againstCelery(t *testing.T, kombuOptions string, opts Options) {
 
 	// The scenario must have produced every kind of state, or the comparison
 	// above proves little.
-	assert.Equal(t, []string{"celery", "mail", "reports"}, queueNames(s))
+	assert.Equal(t, []string{"celery", "mail", "reports"}, snapshottest.QueueNames(s))
 	assert.Greater(t, k.Sizes["reports"], int64(10), "every priority, queued")
 	assert.Equal(t, 2, before.Inspect.Running)
 	assert.Equal(t, 2, before.Inspect.Scheduled)
@@ -221,14 +213,6 @@ func againstCelery(t *testing.T, kombuOptions string, opts Options) {
 	pidbox, err := srv.Client(t).Exists(context.Background(), opts.Prefix+"_kombu.binding.celery.pidbox").Result()
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), pidbox, "the killed worker's mailbox binding stayed behind, and is no queue")
-}
-
-func queueNames(s *snapshot.Snapshot) []string {
-	names := make([]string, len(s.Queues))
-	for i, q := range s.Queues {
-		names[i] = q.Name
-	}
-	return names
 }
 
 // redisAge is the reader's age of a delivery time as Redis returns the score.

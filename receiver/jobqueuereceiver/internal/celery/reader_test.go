@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
@@ -19,19 +18,8 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshottest"
 )
-
-// newClient returns a client configured like the receiver's, counting its
-// round trips.
-func newClient(tb testing.TB, cfg redisclient.Config) (*redis.Client, *redisclient.Counter) {
-	tb.Helper()
-	c, err := cfg.NewClient(context.Background(), 5*time.Second)
-	require.NoError(tb, err)
-	tb.Cleanup(func() { _ = c.Close() })
-	var n redisclient.Counter
-	c.AddHook(&n)
-	return c, &n
-}
 
 func fixedNow(opts Options) Options {
 	opts.Now = func() time.Time { return testNow }
@@ -40,30 +28,7 @@ func fixedNow(opts Options) Options {
 
 func take(t *testing.T, srv *redistest.Server, opts Options) *snapshot.Snapshot {
 	t.Helper()
-	c, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
-	s, err := NewReader(c, fixedNow(opts)).Snapshot(context.Background())
-	require.NoError(t, err)
-	return s
-}
-
-func queueByName(t *testing.T, s *snapshot.Snapshot, name string) snapshot.Queue {
-	t.Helper()
-	for _, q := range s.Queues {
-		if q.Name == name {
-			return q
-		}
-	}
-	require.Failf(t, "queue not reported", "%q in %+v", name, s.Queues)
-	return snapshot.Queue{}
-}
-
-func hasProblem(s *snapshot.Snapshot, kind, key string) bool {
-	for _, p := range s.Problems {
-		if p.Kind == kind && p.Key == key {
-			return true
-		}
-	}
-	return false
+	return snapshottest.Take(t, srv, NewReader, fixedNow(opts))
 }
 
 func TestSnapshot(t *testing.T) {
@@ -95,16 +60,16 @@ func TestSnapshot(t *testing.T) {
 	s := take(t, srv, Options{StalledAfter: 5 * time.Minute})
 	assert.Equal(t, "celery", s.System)
 	assert.Equal(t, testNow, s.Time)
-	assert.Equal(t, []string{"a", "b", "celery", "idle", "mail"}, queueNames(s))
+	assert.Equal(t, []string{"a", "b", "celery", "idle", "mail"}, snapshottest.QueueNames(s))
 	assert.Equal(t, 5, s.QueuesDiscovered)
 	assert.Equal(t, snapshot.Queue{Name: "celery", Size: 7, LatencyUnknown: true, Running: 2, RunningMaxAge: 10 * time.Minute, Stalled: 1},
-		queueByName(t, s, "celery"))
+		snapshottest.Queue(t, s, "celery"))
 	assert.Equal(t, snapshot.Queue{Name: "mail", Size: 1, LatencyUnknown: true, Running: 1, RunningMaxAge: 30 * time.Second},
-		queueByName(t, s, "mail"))
+		snapshottest.Queue(t, s, "mail"))
 	assert.Equal(t, snapshot.Queue{Name: "a", LatencyUnknown: true, Running: 1, RunningMaxAge: 2 * time.Hour, Stalled: 1},
-		queueByName(t, s, "a"), "kombu restores a message to every queue its binding names")
-	assert.Equal(t, int64(1), queueByName(t, s, "b").Running)
-	assert.Equal(t, snapshot.Queue{Name: "idle", LatencyUnknown: true, Running: 1}, queueByName(t, s, "idle"))
+		snapshottest.Queue(t, s, "a"), "kombu restores a message to every queue its binding names")
+	assert.Equal(t, int64(1), snapshottest.Queue(t, s, "b").Running)
+	assert.Equal(t, snapshot.Queue{Name: "idle", LatencyUnknown: true, Running: 1}, snapshottest.Queue(t, s, "idle"))
 	assert.Equal(t, []snapshot.StateCount{
 		{State: "unacked", Queue: "a", Count: 1},
 		{State: "unacked", Queue: "b", Count: 1},
@@ -134,7 +99,7 @@ func TestSnapshotOptions(t *testing.T) {
 	require.NoError(t, c.LPush(ctx, "myapp:jobs:3", "{}").Err()) // not a step here
 
 	s := take(t, srv, Options{Prefix: "myapp:", Sep: ":", PrioritySteps: []int{0, 1, 9}})
-	require.Equal(t, []string{"jobs"}, queueNames(s))
+	require.Equal(t, []string{"jobs"}, snapshottest.QueueNames(s))
 	assert.Equal(t, int64(4), s.Queues[0].Size)
 	assert.Zero(t, s.Queues[0].Running, "the other app's unacked messages are not ours")
 
@@ -142,7 +107,7 @@ func TestSnapshotOptions(t *testing.T) {
 	require.NoError(t, c.SAdd(ctx, "a[p]*?\\:_kombu.binding.odd", "odd::odd").Err())
 	require.NoError(t, c.SAdd(ctx, "ap*:_kombu.binding.not_ours", "x::x").Err())
 	s = take(t, srv, Options{Prefix: "a[p]*?\\:", Sep: ":"})
-	assert.Equal(t, []string{"odd"}, queueNames(s))
+	assert.Equal(t, []string{"odd"}, snapshottest.QueueNames(s))
 }
 
 func TestSnapshotSelectionAndNames(t *testing.T) {
@@ -152,15 +117,15 @@ func TestSnapshotSelectionAndNames(t *testing.T) {
 	s := take(t, srv, Options{Selection: snapshot.Selection{Exclude: []*regexp.Regexp{regexp.MustCompile(`^q0000$`)}, Max: 2}})
 	assert.Equal(t, 5, s.QueuesDiscovered)
 	assert.Equal(t, 2, s.QueuesDropped)
-	assert.Equal(t, []string{"q0001", "q0002"}, queueNames(s))
+	assert.Equal(t, []string{"q0001", "q0002"}, snapshottest.QueueNames(s))
 	assert.Len(t, s.Jobs, 2)
 
 	// Named queues need no SCAN: a queue without a binding set is read too.
-	c, n := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+	c, n := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 	require.NoError(t, srv.Client(t).LPush(context.Background(), "unbound", "{}").Err())
 	s, err := NewReader(c, fixedNow(Options{Names: []string{"q0003", "unbound"}})).Snapshot(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, []string{"q0003", "unbound"}, queueNames(s))
+	assert.Equal(t, []string{"q0003", "unbound"}, snapshottest.QueueNames(s))
 	assert.Equal(t, snapshot.Queue{Name: "q0003", Size: 2, LatencyUnknown: true, Running: 1}, s.Queues[0])
 	assert.Equal(t, int64(1), s.Queues[1].Size)
 	assert.Equal(t, int64(3), n.RoundTrips())
@@ -184,7 +149,7 @@ func TestSnapshotDiscovery(t *testing.T) {
 	f := newFixture(t, admin, "")
 	f.populate(3, 1, 0)
 
-	c, n := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+	c, n := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 	now := testNow
 	r := NewReader(c, Options{DiscoveryInterval: time.Hour, Now: func() time.Time { return now }})
 	snap := func() *snapshot.Snapshot {
@@ -211,7 +176,7 @@ func TestSnapshotDiscovery(t *testing.T) {
 	f.declare("late", "late", "late")
 	n.Reset()
 	s := snap()
-	assert.Equal(t, []string{"q0000", "q0002"}, queueNames(s), "an emptied binding set reads as no bindings")
+	assert.Equal(t, []string{"q0000", "q0002"}, snapshottest.QueueNames(s), "an emptied binding set reads as no bindings")
 	assert.Equal(t, int64(1+1+2*3+4*2), n.Commands(), "no SCAN: ZCARD, ZRANGE; SCARD+SRANDMEMBER x3; LLEN x4 x2")
 
 	// After the interval a new pass finds the new queue.
@@ -223,7 +188,7 @@ func TestSnapshotDiscovery(t *testing.T) {
 		}
 		now = now.Add(time.Minute)
 	}
-	assert.Equal(t, []string{"late", "q0000", "q0002"}, queueNames(s))
+	assert.Equal(t, []string{"late", "q0000", "q0002"}, snapshottest.QueueNames(s))
 	assert.Len(t, r.known, 3, "the vanished binding set is forgotten")
 }
 
@@ -241,7 +206,7 @@ func TestSnapshotRoundTrips(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := redistest.Start(t)
 			newFixture(t, srv.Client(t), "").populate(tc.queues, tc.jobs, tc.unacked)
-			c, n := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+			c, n := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 			r := NewReader(c, fixedNow(Options{StalledAfter: time.Minute, DiscoveryInterval: time.Hour}))
 			for i := range 2 { // a second snapshot (no SCAN: within the interval) costs the same round trips
 				n.Reset()
@@ -264,29 +229,26 @@ func TestSnapshotRoundTrips(t *testing.T) {
 }
 
 // TestSnapshotReadOnlyUser runs the reader as an ACL user allowed exactly the
-// commands the package documents, and checks that the dataset is unchanged.
+// commands the package documents, and checks that Redis denied nothing and
+// the dataset is unchanged.
 func TestSnapshotReadOnlyUser(t *testing.T) {
-	srv := redistest.Start(t, redistest.WithArgs("--enable-debug-command", "yes"))
+	srv := redistest.Start(t, redistest.WithDebugCommand())
 	admin := srv.Client(t)
 	ctx := context.Background()
 	newFixture(t, admin, "").populate(3, 5, 2)
 	require.NoError(t, admin.Set(ctx, "celery-task-meta-1", `{"status": "SUCCESS", "result": 1}`, 0).Err())
 	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobq", "on", ">pw", "%R~*", "resetchannels", "-@all",
 		"+scan", "+scard", "+srandmember", "+hmget", "+zcard", "+zrange", "+llen", "+getrange").Err())
-	digest := func() string {
-		d, err := admin.Do(ctx, "DEBUG", "DIGEST").Text()
-		require.NoError(t, err)
-		return d
-	}
-	before := digest()
+	writes := srv.WatchWrites(t)
 
-	c, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr(), Username: "jobq", Password: "pw"})
+	c, _ := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr(), Username: "jobq", Password: "pw"})
 	s, err := NewReader(c, fixedNow(Options{Results: 10})).Snapshot(ctx)
 	require.NoError(t, err)
 	assert.Len(t, s.Queues, 3)
 	assert.Contains(t, s.Jobs, snapshot.StateCount{State: "success", Count: 1})
 	assert.Empty(t, s.Problems)
-	assert.Equal(t, before, digest(), "the dataset is unchanged")
+	writes.AssertUnchanged(t)
+	writes.AssertNoneDenied(t)
 	require.ErrorContains(t, c.Set(ctx, "x", "1", 0).Err(), "NOPERM", "the user really cannot write")
 
 	// A user missing one of them gets a clear error, not a partial snapshot.
@@ -325,7 +287,7 @@ func TestSnapshotFaults(t *testing.T) {
 	require.NoError(t, c.ZAdd(ctx, "unacked_index", redis.Z{Score: 1, Member: "gone"}).Err())
 
 	s := take(t, srv, Options{StalledAfter: time.Minute})
-	assert.Equal(t, []string{"good"}, queueNames(s), "hashy's size would be partial: not reported")
+	assert.Equal(t, []string{"good"}, snapshottest.QueueNames(s), "hashy's size would be partial: not reported")
 	assert.Equal(t, snapshot.Queue{Name: "good", Size: 1, LatencyUnknown: true, Running: 2, RunningMaxAge: 3 * time.Minute, Stalled: 2},
 		s.Queues[0], "the good delivery and the 10 MB one")
 	for _, w := range []struct{ kind, key string }{
@@ -335,7 +297,7 @@ func TestSnapshotFaults(t *testing.T) {
 		{kindInvalidJSON, "unacked"},
 		{kindMissingQueue, "unacked"},
 	} {
-		assert.True(t, hasProblem(s, w.kind, w.key), "%s on %q in %+v", w.kind, w.key, s.Problems)
+		assert.True(t, snapshottest.HasProblem(s, w.kind, w.key), "%s on %q in %+v", w.kind, w.key, s.Problems)
 	}
 	assert.Len(t, s.Problems, 1+3+1+3+1, "%+v", s.Problems)
 	for _, p := range s.Problems {
@@ -346,15 +308,15 @@ func TestSnapshotFaults(t *testing.T) {
 	require.NoError(t, c.Del(ctx, "unacked", "unacked_index").Err())
 	require.NoError(t, c.Set(ctx, "unacked_index", "x", 0).Err())
 	s = take(t, srv, Options{})
-	assert.True(t, hasProblem(s, "wrong_type", "unacked_index"))
-	assert.Equal(t, int64(1), queueByName(t, s, "good").Size)
+	assert.True(t, snapshottest.HasProblem(s, "wrong_type", "unacked_index"))
+	assert.Equal(t, int64(1), snapshottest.Queue(t, s, "good").Size)
 	require.NoError(t, c.Del(ctx, "unacked_index").Err())
 	f.deliver("u1", "good", "good", time.Minute)
 	require.NoError(t, c.Del(ctx, "unacked").Err())
 	require.NoError(t, c.Set(ctx, "unacked", "x", 0).Err())
 	s = take(t, srv, Options{})
-	assert.True(t, hasProblem(s, "wrong_type", "unacked"))
-	assert.Zero(t, queueByName(t, s, "good").Running)
+	assert.True(t, snapshottest.HasProblem(s, "wrong_type", "unacked"))
+	assert.Zero(t, snapshottest.Queue(t, s, "good").Running)
 }
 
 // TestSnapshotHostileNames: names no Celery client would write but anything
@@ -371,44 +333,25 @@ func TestSnapshotHostileNames(t *testing.T) {
 	s := take(t, srv, Options{})
 	require.Len(t, s.Queues, 3)
 	for _, q := range s.Queues {
-		assert.LessOrEqual(t, len(q.Name), snapshot.MaxNameLen)
-		assert.True(t, utf8.ValidString(q.Name))
+		snapshottest.AssertName(t, q.Name)
 		assert.Equal(t, int64(1), q.Size)
 		assert.Equal(t, int64(1), q.Running, "unacked messages are routed by the raw name")
 	}
-	assert.True(t, hasProblem(s, "name_too_long", "_kombu.binding.*"))
-	assert.True(t, hasProblem(s, "invalid_utf8", "_kombu.binding.*"))
+	assert.True(t, snapshottest.HasProblem(s, "name_too_long", "_kombu.binding.*"))
+	assert.True(t, snapshottest.HasProblem(s, "invalid_utf8", "_kombu.binding.*"))
 }
 
 func TestSnapshotRedisDown(t *testing.T) {
-	addr := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
-	c, _ := newClient(t, redisclient.Config{Endpoint: addr})
-	s, err := NewReader(c, Options{}).Snapshot(context.Background())
-	assert.Nil(t, s)
-	require.ErrorContains(t, err, "celery: discover queues from "+addr+": dial tcp "+addr)
+	snapshottest.AssertRedisDown(t, NewReader, Options{}, "celery: discover queues")
 }
 
 // TestSnapshotRedisHungThenBack: a hung server fails the snapshot within the
 // client's timeout; once it answers again, so does the reader.
 func TestSnapshotRedisHungThenBack(t *testing.T) {
 	srv := redistest.Start(t)
-	admin := srv.Client(t)
-	newFixture(t, admin, "").populate(1, 1, 0)
-	c, err := (&redisclient.Config{Endpoint: srv.Addr()}).NewClient(context.Background(), 200*time.Millisecond)
-	require.NoError(t, err)
-	defer c.Close()
-	r := NewReader(c, fixedNow(Options{}))
-
-	srv.Hang(t, time.Second)
-	s, err := r.Snapshot(context.Background())
-	assert.Nil(t, s)
-	require.ErrorContains(t, err, "celery: discover queues from "+srv.Addr())
-	require.ErrorContains(t, err, "i/o timeout")
-	require.Eventually(t, func() bool { return admin.Ping(context.Background()).Err() == nil }, 10*time.Second, 20*time.Millisecond,
-		"the hang ends")
-	s, err = r.Snapshot(context.Background())
-	require.NoError(t, err)
-	require.Len(t, s.Queues, 1)
+	newFixture(t, srv.Client(t), "").populate(1, 1, 0)
+	s := snapshottest.AssertHungThenBack(t, srv, NewReader, fixedNow(Options{}), "celery: discover queues")
+	assert.Empty(t, s.Queues)
 }
 
 // TestSnapshotResults counts the result backend's states as Celery's
@@ -436,7 +379,7 @@ func TestSnapshotResults(t *testing.T) {
 	require.NoError(t, admin.HSet(ctx, "celery-task-meta-hash", "a", "b").Err())
 	newFixture(t, admin, "").populate(1, 1, 0)
 
-	c, n := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+	c, n := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 	r := NewReader(c, fixedNow(Options{Results: 100, DiscoveryInterval: time.Hour}))
 	states := func() map[string]int64 {
 		t.Helper()
@@ -444,13 +387,7 @@ func TestSnapshotResults(t *testing.T) {
 		s, err := r.Snapshot(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, int64(3), n.RoundTrips())
-		got := map[string]int64{}
-		for _, j := range s.Jobs {
-			if j.Queue == "" {
-				got[j.State] = j.Count
-			}
-		}
-		return got
+		return snapshottest.Jobs(s, "")
 	}
 	assert.Equal(t, map[string]int64{"success": 6, "failure": 1, "retry": 1, "started": 1}, states())
 
@@ -469,9 +406,9 @@ func TestSnapshotResults(t *testing.T) {
 		}
 	}
 	assert.Equal(t, int64(3), counted)
-	assert.True(t, hasProblem(s, kindRegistryTruncated, "celery-task-meta-*"))
-	assert.True(t, hasProblem(s, kindInvalidJSON, "celery-task-meta-garbage"))
-	assert.True(t, hasProblem(s, "wrong_type", "celery-task-meta-hash"))
+	assert.True(t, snapshottest.HasProblem(s, kindRegistryTruncated, "celery-task-meta-*"))
+	assert.True(t, snapshottest.HasProblem(s, kindInvalidJSON, "celery-task-meta-garbage"))
+	assert.True(t, snapshottest.HasProblem(s, "wrong_type", "celery-task-meta-hash"))
 }
 
 // TestSnapshotResultsPasses: in a database larger than one SCAN step, a
@@ -487,7 +424,7 @@ func TestSnapshotResultsPasses(t *testing.T) {
 	}
 	_, err := pipe.Exec(ctx)
 	require.NoError(t, err)
-	c, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+	c, _ := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 	r := NewReader(c, fixedNow(Options{Results: 100_000}))
 	var last int64
 	for range 20 {
