@@ -378,7 +378,8 @@ func readOnlyUser(t *testing.T, rules []any) {
 }
 
 func TestSnapshotRedisDown(t *testing.T) {
-	snapshottest.AssertRedisDown(t, NewReader, Options{}, "resque: read registries")
+	addr, err := snapshottest.RedisDown(t, NewReader, Options{})
+	require.ErrorContains(t, err, "resque: read registries from "+addr+": dial tcp "+addr)
 }
 
 // TestSnapshotRedisHungThenBack: a hung server fails the snapshot within the

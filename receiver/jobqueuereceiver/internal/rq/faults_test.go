@@ -239,7 +239,8 @@ func readOnlyUser(t *testing.T, rules []any) {
 }
 
 func TestSnapshotRedisDown(t *testing.T) {
-	snapshottest.AssertRedisDown(t, NewReader, Options{}, "rq: read registries")
+	addr, err := snapshottest.RedisDown(t, NewReader, Options{})
+	require.ErrorContains(t, err, "rq: read registries from "+addr+": dial tcp "+addr)
 }
 
 // TestSnapshotRedisHungThenBack: a hung server fails the snapshot within

@@ -486,7 +486,8 @@ func TestSnapshotReadOnlyUser(t *testing.T) {
 }
 
 func TestSnapshotRedisDown(t *testing.T) {
-	snapshottest.AssertRedisDown(t, NewReader, Options{}, "sidekiq: read registries")
+	addr, err := snapshottest.RedisDown(t, NewReader, Options{})
+	require.ErrorContains(t, err, "sidekiq: read registries from "+addr+": dial tcp "+addr)
 }
 
 // TestSnapshotRedisHungThenBack: a hung server fails the snapshot within the
