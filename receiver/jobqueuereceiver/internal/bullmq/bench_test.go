@@ -4,9 +4,7 @@
 package bullmq
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +17,7 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/internal/nodetest"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshottest"
 )
 
 // BenchmarkSnapshot reads 1,000 queues holding 100,000 waiting jobs (plus one
@@ -36,21 +35,13 @@ func BenchmarkSnapshot(b *testing.B) {
 	ctx := context.Background()
 
 	b.Run("reader", func(b *testing.B) {
-		c, n := newClient(b, redisclient.Config{Endpoint: srv.Addr()})
+		c, n := snapshottest.NewClient(b, redisclient.Config{Endpoint: srv.Addr()})
 		r := NewReader(c, Options{StalledAfter: 5 * time.Minute, DiscoveryInterval: time.Hour})
 		s, err := r.Snapshot(ctx) // discovery, and a warm connection
 		require.NoError(b, err)
 		require.Len(b, s.Queues, queues)
 		b.Logf("discovery snapshot: %d round trips, %d commands", n.RoundTrips(), n.Commands())
-		n.Reset()
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := r.Snapshot(ctx); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(n.RoundTrips())/float64(b.N), "roundtrips/op")
-		b.ReportMetric(float64(n.Commands())/float64(b.N), "cmds/op")
+		snapshottest.BenchSnapshots(b, r, n)
 	})
 
 	b.Run("bullmq_api", func(b *testing.B) {
@@ -59,15 +50,11 @@ func BenchmarkSnapshot(b *testing.B) {
 		cmd.Dir = app
 		cmd.Env = append(os.Environ(), "REDIS_PORT="+strconv.Itoa(srv.Port()),
 			"QUEUES="+strconv.Itoa(queues), "ITERATIONS="+strconv.Itoa(max(b.N, 5)))
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		require.NoError(b, err, "bench.js: %s", stderr.String())
 		var res map[string]struct {
 			NsPerOp       float64 `json:"ns_per_op"`
 			CommandsPerOp float64 `json:"commands_per_op"`
 		}
-		require.NoError(b, json.Unmarshal(out, &res), "%s", out)
+		snapshottest.RunJSON(b, cmd, &res)
 		for _, mode := range []string{"sequential", "concurrent", "all_figures"} {
 			b.ReportMetric(res[mode].NsPerOp, mode+"_ns/op")
 			b.ReportMetric(res[mode].CommandsPerOp, mode+"_cmds/op")

@@ -24,6 +24,7 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshottest"
 )
 
 // apiView is what BullMQ's own API reads of one queue (testdata/node/state.js).
@@ -92,7 +93,7 @@ func TestAgainstBullMQ(t *testing.T) {
 			srv := redistest.Start(t)
 			api := runBullMQ(t, srv, prefix)
 
-			c, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+			c, _ := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 			opts := Options{ReadWorkers: true, ByClassMaxEntries: 1000, StalledAfter: time.Millisecond}
 			if prefix != DefaultPrefix {
 				opts.Prefix = prefix
@@ -106,11 +107,11 @@ func TestAgainstBullMQ(t *testing.T) {
 				names = append(names, name)
 			}
 			slices.Sort(names)
-			require.Equal(t, names, queueNames(s), "every queue BullMQ created is discovered")
+			require.Equal(t, names, snapshottest.QueueNames(s), "every queue BullMQ created is discovered")
 
 			byClass := map[snapshot.ClassCount]int64{}
 			for _, name := range names {
-				a, q := api[name], queueByName(t, s, name)
+				a, q := api[name], snapshottest.Queue(t, s, name)
 				// getWaitingCount is wait + paused; getJobCounts gives them apart.
 				waiting := a.Counts["waiting"] + a.Counts["paused"]
 				assert.Equal(t, map[string]int64{
@@ -121,7 +122,7 @@ func TestAgainstBullMQ(t *testing.T) {
 					"waiting-children": a.Counts["waiting-children"],
 					"completed":        a.Counts["completed"],
 					"failed":           a.Counts["failed"],
-				}, jobsOf(s, name), name)
+				}, snapshottest.Jobs(s, name), name)
 				assert.Equal(t, waiting+a.Counts["prioritized"], q.Size, name)
 				assert.True(t, q.PausedKnown, name)
 				assert.Equal(t, a.Paused, q.Paused, name)
@@ -186,12 +187,4 @@ func TestAgainstBullMQ(t *testing.T) {
 			assert.Len(t, s.Processes, 2, "the named reports worker and the slow worker")
 		})
 	}
-}
-
-func queueNames(s *snapshot.Snapshot) []string {
-	out := make([]string, len(s.Queues))
-	for i, q := range s.Queues {
-		out[i] = q.Name
-	}
-	return out
 }

@@ -11,8 +11,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
-
-	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 )
 
 // testNow is the fixed clock of reader tests.
@@ -126,18 +124,6 @@ func (f *fixture) populate(queues, jobs int) {
 	}
 	_, err := pipe.Exec(f.ctx)
 	require.NoError(f.tb, err)
-}
-
-// newClient returns a client configured like the receiver's, counting its
-// round trips.
-func newClient(tb testing.TB, cfg redisclient.Config) (*redis.Client, *redisclient.Counter) {
-	tb.Helper()
-	c, err := cfg.NewClient(context.Background(), 5*time.Second)
-	require.NoError(tb, err)
-	tb.Cleanup(func() { _ = c.Close() })
-	var n redisclient.Counter
-	c.AddHook(&n)
-	return c, &n
 }
 
 func fixedNow(opts Options) Options {

@@ -6,11 +6,9 @@ package bullmq
 import (
 	"context"
 	"encoding/base64"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
@@ -20,45 +18,12 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/redisread"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshottest"
 )
 
 func take(t *testing.T, srv *redistest.Server, opts Options) *snapshot.Snapshot {
 	t.Helper()
-	c, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
-	s, err := NewReader(c, fixedNow(opts)).Snapshot(context.Background())
-	require.NoError(t, err)
-	return s
-}
-
-func queueByName(t *testing.T, s *snapshot.Snapshot, name string) snapshot.Queue {
-	t.Helper()
-	for _, q := range s.Queues {
-		if q.Name == name {
-			return q
-		}
-	}
-	require.Failf(t, "queue not reported", "%.60q", name)
-	return snapshot.Queue{}
-}
-
-// jobsOf returns a queue's jobs per state.
-func jobsOf(s *snapshot.Snapshot, queue string) map[string]int64 {
-	out := map[string]int64{}
-	for _, j := range s.Jobs {
-		if j.Queue == queue {
-			out[j.State] = j.Count
-		}
-	}
-	return out
-}
-
-func hasProblem(s *snapshot.Snapshot, kind, key string) bool {
-	for _, p := range s.Problems {
-		if p.Kind == kind && p.Key == key {
-			return true
-		}
-	}
-	return false
+	return snapshottest.Take(t, srv, NewReader, fixedNow(opts))
 }
 
 func TestSnapshotQueue(t *testing.T) {
@@ -93,7 +58,7 @@ func TestSnapshotQueue(t *testing.T) {
 	}, s.Queues)
 	assert.Equal(t, map[string]int64{
 		"waiting": 3, "active": 2, "delayed": 1, "prioritized": 2, "waiting-children": 1, "completed": 1, "failed": 1,
-	}, jobsOf(s, "emails"))
+	}, snapshottest.Jobs(s, "emails"))
 	assert.Equal(t, []snapshot.Totals{{Queue: "emails", Processed: 42, Failed: 2}}, s.Totals,
 		"totals only where the queue keeps metrics")
 	assert.True(t, s.ProcessesUnknown, "workers are not read unless asked")
@@ -111,13 +76,13 @@ func TestSnapshotManyActive(t *testing.T) {
 	for i := range 150 { // fetched oldest first: the oldest end at the tail
 		f.active("busy", ago(time.Duration(150-i)*time.Minute))
 	}
-	c, n := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+	c, n := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 	s, err := NewReader(c, fixedNow(Options{StalledAfter: 30 * time.Second})).Snapshot(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, snapshot.Queue{
 		Name: "busy", PausedKnown: true, Running: 150, RunningMaxAge: 150 * time.Minute, Stalled: 100,
-	}, queueByName(t, s, "busy"))
-	assert.Equal(t, int64(150), jobsOf(s, "busy")["active"])
+	}, snapshottest.Queue(t, s, "busy"))
+	assert.Equal(t, int64(150), snapshottest.Jobs(s, "busy")["active"])
 	assert.Equal(t, int64(3), n.RoundTrips(), "the discovery SCAN, then two")
 }
 
@@ -138,8 +103,8 @@ func TestSnapshotLegacy(t *testing.T) {
 	}
 
 	s := take(t, srv, Options{})
-	assert.Equal(t, snapshot.Queue{Name: "old", Size: 3, Latency: 20 * time.Second, PausedKnown: true}, queueByName(t, s, "old"))
-	assert.Equal(t, int64(3), jobsOf(s, "old")["waiting"])
+	assert.Equal(t, snapshot.Queue{Name: "old", Size: 3, Latency: 20 * time.Second, PausedKnown: true}, snapshottest.Queue(t, s, "old"))
+	assert.Equal(t, int64(3), snapshottest.Jobs(s, "old")["waiting"])
 	assert.Empty(t, s.Problems)
 }
 
@@ -154,7 +119,7 @@ func TestSnapshotDiscovery(t *testing.T) {
 	newFixture(t, admin, "my*app").queue("d")
 
 	clock := testNow
-	c, n := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+	c, n := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 	r := NewReader(c, Options{DiscoveryInterval: 5 * time.Minute, Now: func() time.Time { return clock }})
 	names := func() []string {
 		n.Reset()
@@ -183,12 +148,12 @@ func TestSnapshotDiscovery(t *testing.T) {
 		assert.Equal(t, "d", s.Queues[0].Name)
 	})
 	t.Run("explicit names: no SCAN", func(t *testing.T) {
-		c, n := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+		c, n := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 		s, err := NewReader(c, fixedNow(Options{Names: []string{"b", "nope"}})).Snapshot(context.Background())
 		require.NoError(t, err)
 		require.Len(t, s.Queues, 2)
-		assert.Equal(t, int64(1), queueByName(t, s, "b").Size)
-		assert.Equal(t, snapshot.Queue{Name: "nope", PausedKnown: true}, queueByName(t, s, "nope"))
+		assert.Equal(t, int64(1), snapshottest.Queue(t, s, "b").Size)
+		assert.Equal(t, snapshot.Queue{Name: "nope", PausedKnown: true}, snapshottest.Queue(t, s, "nope"))
 		assert.Equal(t, int64(2), n.RoundTrips())
 	})
 	t.Run("selection", func(t *testing.T) {
@@ -213,7 +178,7 @@ func TestSnapshotByClass(t *testing.T) {
 	require.NoError(t, srv.Client(t).ZAdd(context.Background(), "bull:emails:failed", redis.Z{Score: 1, Member: "gone"}).Err())
 
 	s := take(t, srv, Options{ByClassMaxEntries: 100})
-	assert.True(t, hasProblem(s, kindMissingJob, "bull:emails:gone"), "%+v", s.Problems)
+	assert.True(t, snapshottest.HasProblem(s, kindMissingJob, "bull:emails:gone"), "%+v", s.Problems)
 	assert.Equal(t, []snapshot.ClassCount{
 		{State: "failed", Class: "charge", ErrorType: "card declined", Count: 3},
 		{State: "failed", Class: "refund", ErrorType: "not found", Count: 1},
@@ -271,20 +236,19 @@ func TestSnapshotFaults(t *testing.T) {
 
 	s := take(t, srv, Options{StalledAfter: time.Minute})
 
-	assert.Equal(t, snapshot.Queue{Name: "good", Size: 1, Latency: time.Minute, PausedKnown: true}, queueByName(t, s, "good"))
-	assert.Equal(t, snapshot.Queue{Name: "no_hash", Size: 1, PausedKnown: true, Running: 1}, queueByName(t, s, "no_hash"))
-	assert.Equal(t, snapshot.Queue{Name: "bad_ts", Size: 1, PausedKnown: true, Running: 1}, queueByName(t, s, "bad_ts"))
-	assert.Zero(t, queueByName(t, s, "huge_ts").Latency)
+	assert.Equal(t, snapshot.Queue{Name: "good", Size: 1, Latency: time.Minute, PausedKnown: true}, snapshottest.Queue(t, s, "good"))
+	assert.Equal(t, snapshot.Queue{Name: "no_hash", Size: 1, PausedKnown: true, Running: 1}, snapshottest.Queue(t, s, "no_hash"))
+	assert.Equal(t, snapshot.Queue{Name: "bad_ts", Size: 1, PausedKnown: true, Running: 1}, snapshottest.Queue(t, s, "bad_ts"))
+	assert.Zero(t, snapshottest.Queue(t, s, "huge_ts").Latency)
 	for _, q := range s.Queues {
 		assert.NotEqual(t, "wrong_types", q.Name, "no figures for a queue whose wait is not a list")
-		assert.LessOrEqual(t, len(q.Name), snapshot.MaxNameLen)
-		assert.True(t, utf8.ValidString(q.Name))
+		snapshottest.AssertName(t, q.Name)
 	}
-	ws := queueByName(t, s, "wrong_sets")
+	ws := snapshottest.Queue(t, s, "wrong_sets")
 	assert.Equal(t, int64(1), ws.Size)
 	assert.Zero(t, ws.Running)
-	assert.Zero(t, jobsOf(s, "wrong_sets")["delayed"])
-	assert.Equal(t, 42*time.Second, queueByName(t, s, "big").Latency)
+	assert.Zero(t, snapshottest.Jobs(s, "wrong_sets")["delayed"])
+	assert.Equal(t, 42*time.Second, snapshottest.Queue(t, s, "big").Latency)
 	for _, q := range s.Queues {
 		if strings.HasPrefix(q.Name, "qqq") {
 			assert.Equal(t, int64(1), q.Size)
@@ -310,7 +274,7 @@ func TestSnapshotFaults(t *testing.T) {
 		{redisread.KindWrongType, "bull:wrong_job:j"},
 	}
 	for _, w := range want {
-		assert.True(t, hasProblem(s, w.kind, w.key), "%s on %s in %+v", w.kind, w.key, s.Problems)
+		assert.True(t, snapshottest.HasProblem(s, w.kind, w.key), "%s on %s in %+v", w.kind, w.key, s.Problems)
 	}
 	var invalidTS, tooLong int
 	for _, p := range s.Problems {
@@ -379,7 +343,7 @@ func TestSnapshotRoundTrips(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := redistest.Start(t)
 			newFixture(t, srv.Client(t), "").populate(tc.queues, tc.jobs)
-			c, n := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+			c, n := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 			r := NewReader(c, fixedNow(Options{ByClassMaxEntries: 1000, ReadWorkers: true, StalledAfter: time.Minute, DiscoveryInterval: time.Hour}))
 			s, err := r.Snapshot(context.Background())
 			require.NoError(t, err)
@@ -414,30 +378,22 @@ var readOnlyACLs = map[string][]any{
 func TestSnapshotReadOnlyUser(t *testing.T) {
 	for name, rules := range readOnlyACLs {
 		t.Run(name, func(t *testing.T) {
-			srv := redistest.Start(t, redistest.WithArgs("--enable-debug-command", "yes"))
+			srv := redistest.Start(t, redistest.WithDebugCommand())
 			admin := srv.Client(t)
 			ctx := context.Background()
 			f := newFixture(t, admin, "")
 			f.populate(3, 2)
 			f.failed("q0", "charge", "declined")
 			require.NoError(t, admin.Do(ctx, append([]any{"ACL", "SETUSER", "jobq"}, rules...)...).Err())
-			require.NoError(t, admin.Do(ctx, "ACL", "LOG", "RESET").Err())
-			digest := func() string {
-				d, err := admin.Do(ctx, "DEBUG", "DIGEST").Text()
-				require.NoError(t, err)
-				return d
-			}
-			before := digest()
+			writes := srv.WatchWrites(t)
 
-			c, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr(), Username: "jobq", Password: "pw"})
+			c, _ := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr(), Username: "jobq", Password: "pw"})
 			s, err := NewReader(c, fixedNow(Options{ByClassMaxEntries: 10, StalledAfter: time.Minute})).Snapshot(ctx)
 			require.NoError(t, err)
 			assert.Len(t, s.Queues, 3)
 			assert.NotEmpty(t, s.ByClass)
-			assert.Equal(t, before, digest(), "the dataset is unchanged")
-			denied, err := admin.Do(ctx, "ACL", "LOG").Slice()
-			require.NoError(t, err)
-			assert.Empty(t, denied, "no command was denied to the read-only user")
+			writes.AssertUnchanged(t)
+			writes.AssertNoneDenied(t)
 			require.ErrorContains(t, c.Set(ctx, "x", "1", 0).Err(), "NOPERM", "the user really cannot write")
 
 			// Workers need CLIENT LIST, which this user lacks: a clear error.
@@ -448,21 +404,16 @@ func TestSnapshotReadOnlyUser(t *testing.T) {
 			require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobq", "+client|list").Err())
 			_, err = NewReader(c, fixedNow(Options{ReadWorkers: true})).Snapshot(ctx)
 			require.NoError(t, err, "+client|list is all workers need")
-			assert.Equal(t, before, digest())
+			writes.AssertUnchanged(t)
 		})
 	}
 }
 
 func TestSnapshotRedisDown(t *testing.T) {
-	addr := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
-	c, _ := newClient(t, redisclient.Config{Endpoint: addr})
-	s, err := NewReader(c, Options{}).Snapshot(context.Background())
-	assert.Nil(t, s)
+	addr, err := snapshottest.RedisDown(t, NewReader, Options{})
 	require.ErrorContains(t, err, "bullmq: discover queues from "+addr)
-	require.ErrorContains(t, err, "connection refused")
 
-	s, err = NewReader(c, Options{Names: []string{"a"}}).Snapshot(context.Background())
-	assert.Nil(t, s)
+	addr, err = snapshottest.RedisDown(t, NewReader, Options{Names: []string{"a"}})
 	require.ErrorContains(t, err, "bullmq: read queues from "+addr)
 }
 
@@ -471,28 +422,8 @@ func TestSnapshotRedisDown(t *testing.T) {
 // discovery is tried again on the next snapshot.
 func TestSnapshotRedisHungThenBack(t *testing.T) {
 	srv := redistest.Start(t)
-	admin := srv.Client(t)
-	f := newFixture(t, admin, "")
-	f.queue("default")
-	c, err := (&redisclient.Config{Endpoint: srv.Addr()}).NewClient(context.Background(), 200*time.Millisecond)
-	require.NoError(t, err)
-	defer c.Close()
-	r := NewReader(c, fixedNow(Options{DiscoveryInterval: time.Hour}))
-
-	srv.Hang(t, time.Second)
-	s, err := r.Snapshot(context.Background())
-	assert.Nil(t, s)
-	require.ErrorContains(t, err, "i/o timeout")
-	require.Eventually(t, func() bool { return admin.Ping(context.Background()).Err() == nil }, 10*time.Second, 20*time.Millisecond,
-		"the hang ends")
-
-	s, err = r.Snapshot(context.Background())
-	require.NoError(t, err)
-	require.Len(t, s.Queues, 1, "discovery is tried again")
-
-	srv.Restart()
-	s, err = r.Snapshot(context.Background())
-	require.NoError(t, err, "a restarted (empty) server is read again")
+	newFixture(t, srv.Client(t), "").queue("default")
+	s := snapshottest.AssertHungThenBack(t, srv, NewReader, fixedNow(Options{DiscoveryInterval: time.Hour}), "bullmq: discover queues")
 	assert.Equal(t, []snapshot.Queue{{Name: "default", PausedKnown: true}}, s.Queues,
 		"until the next discovery, a vanished queue reads as empty")
 }
