@@ -16,6 +16,7 @@ import (
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshottest"
 )
 
 // BenchmarkSnapshot reads 1,000 queues (100,000 pending tasks) and 200
@@ -44,27 +45,16 @@ func BenchmarkSnapshot(b *testing.B) {
 
 	for _, link := range links {
 		b.Run("reader/"+link.name, func(b *testing.B) {
-			c, n := newClient(b, redisclient.Config{Endpoint: link.addr})
+			c, n := snapshottest.NewClient(b, redisclient.Config{Endpoint: link.addr})
 			rtt := pingRTT(b, c)
-			r := NewReader(c, Options{StalledAfter: 5 * time.Minute, Now: func() time.Time { return now }})
-			_, err := r.Snapshot(ctx) // warm the connection
-			require.NoError(b, err)
-			n.Reset()
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := r.Snapshot(ctx); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(n.RoundTrips())/float64(b.N), "roundtrips/op")
-			b.ReportMetric(float64(n.Commands())/float64(b.N), "cmds/op")
+			snapshottest.BenchSnapshots(b, NewReader(c, Options{StalledAfter: 5 * time.Minute, Now: func() time.Time { return now }}), n)
 			b.ReportMetric(rtt, "rtt_us")
 		})
 	}
 
 	for _, link := range links {
 		b.Run("inspector/"+link.name, func(b *testing.B) {
-			c, n := newClient(b, redisclient.Config{Endpoint: link.addr})
+			c, n := snapshottest.NewClient(b, redisclient.Config{Endpoint: link.addr})
 			rtt := pingRTT(b, c)
 			in := &inspector{c: c, now: now, memory: true}
 			scrape := func() {

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
@@ -21,49 +20,13 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/redisread"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshottest"
 )
-
-// newClient returns a client configured like the receiver's, counting its
-// round trips.
-func newClient(tb testing.TB, cfg redisclient.Config) (*redis.Client, *redisclient.Counter) {
-	tb.Helper()
-	c, err := cfg.NewClient(context.Background(), 5*time.Second)
-	require.NoError(tb, err)
-	tb.Cleanup(func() { _ = c.Close() })
-	var n redisclient.Counter
-	c.AddHook(&n)
-	return c, &n
-}
 
 func take(t *testing.T, srv *redistest.Server, now time.Time, opts Options) *snapshot.Snapshot {
 	t.Helper()
-	c, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
 	opts.Now = func() time.Time { return now }
-	s, err := NewReader(c, opts).Snapshot(context.Background())
-	require.NoError(t, err)
-	return s
-}
-
-func queueByName(t *testing.T, s *snapshot.Snapshot, name string) snapshot.Queue {
-	t.Helper()
-	for _, q := range s.Queues {
-		if q.Name == name {
-			return q
-		}
-	}
-	require.Failf(t, "queue not reported", "%.40q", name)
-	return snapshot.Queue{}
-}
-
-// jobs returns the queue's counts per state.
-func jobs(s *snapshot.Snapshot, queue string) map[string]int64 {
-	m := map[string]int64{}
-	for _, j := range s.Jobs {
-		if j.Queue == queue {
-			m[j.State] = j.Count
-		}
-	}
-	return m
+	return snapshottest.Take(t, srv, NewReader, opts)
 }
 
 func totals(s *snapshot.Snapshot, queue string) (snapshot.Totals, bool) {
@@ -73,15 +36,6 @@ func totals(s *snapshot.Snapshot, queue string) (snapshot.Totals, bool) {
 		}
 	}
 	return snapshot.Totals{}, false
-}
-
-func hasProblem(s *snapshot.Snapshot, kind, key string) bool {
-	for _, p := range s.Problems {
-		if p.Kind == kind && p.Key == key {
-			return true
-		}
-	}
-	return false
 }
 
 // TestSnapshotMatchesInspector plays tasks through every state asynq has,
@@ -178,7 +132,7 @@ func TestSnapshotMatchesInspector(t *testing.T) {
 		assert.Equal(t, map[string]int64{
 			"active": want.Active, "scheduled": want.Scheduled, "retry": want.Retry, "archived": want.Archived,
 			"completed": want.Completed, "aggregating": want.Aggregating,
-		}, jobs(s, name), name)
+		}, snapshottest.Jobs(s, name), name)
 		got, ok := totals(s, name)
 		require.True(t, ok, name)
 		assert.Equal(t, snapshot.Totals{Queue: name, Processed: want.ProcessedTotal, Failed: want.FailedTotal}, got, name)
@@ -187,15 +141,15 @@ func TestSnapshotMatchesInspector(t *testing.T) {
 	// The same figures, spelled out: the tail is the oldest task; the
 	// totals are all-time, not the day's.
 	def, _, _ := in.getQueueInfo(ctx, "default")
-	assert.Equal(t, 10*time.Minute, queueByName(t, s, "default").Latency)
+	assert.Equal(t, 10*time.Minute, snapshottest.Queue(t, s, "default").Latency)
 	assert.Equal(t, inspectedQueue{Pending: 2, Retry: 1, ProcessedTotal: 3, FailedTotal: 1, Latency: 10 * time.Minute}, def)
-	assert.Equal(t, map[string]int64{"active": 1, "scheduled": 2, "retry": 2, "archived": 1, "completed": 1, "aggregating": 0}, jobs(s, "mail"))
+	assert.Equal(t, map[string]int64{"active": 1, "scheduled": 2, "retry": 2, "archived": 1, "completed": 1, "aggregating": 0}, snapshottest.Jobs(s, "mail"))
 	mail, _ := totals(s, "mail")
 	assert.Equal(t, snapshot.Totals{Queue: "mail", Processed: 3, Failed: 2}, mail, "retry (a failure), archive, complete")
-	assert.Equal(t, int64(4), jobs(s, "batch")["aggregating"])
-	assert.True(t, queueByName(t, s, "low").Paused)
-	assert.Zero(t, queueByName(t, s, "shutdown").Latency)
-	assert.Equal(t, int64(2), queueByName(t, s, "shutdown").Size)
+	assert.Equal(t, int64(4), snapshottest.Jobs(s, "batch")["aggregating"])
+	assert.True(t, snapshottest.Queue(t, s, "low").Paused)
+	assert.Zero(t, snapshottest.Queue(t, s, "shutdown").Latency)
+	assert.Equal(t, int64(2), snapshottest.Queue(t, s, "shutdown").Size)
 
 	// Servers: the reader reads first, since Servers() deletes the expired
 	// entry (a write).
@@ -241,8 +195,8 @@ func TestSnapshotMatchesInspector(t *testing.T) {
 		assert.Equal(t, maxAge, q.RunningMaxAge, q.Name)
 		assert.Equal(t, stalled, q.Stalled, q.Name)
 	}
-	assert.Equal(t, 7*time.Minute, queueByName(t, s, "critical").RunningMaxAge)
-	assert.Equal(t, int64(1), queueByName(t, s, "critical").Stalled)
+	assert.Equal(t, 7*time.Minute, snapshottest.Queue(t, s, "critical").RunningMaxAge)
+	assert.Equal(t, int64(1), snapshottest.Queue(t, s, "critical").Stalled)
 	assert.Empty(t, s.Problems)
 
 	n, err := admin.ZCard(ctx, "asynq:servers").Result()
@@ -284,13 +238,13 @@ func TestSnapshotTailDequeued(t *testing.T) {
 	f.now = now.Add(-time.Minute)
 	f.enqueue("default", "t", nil)
 
-	c, n := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+	c, n := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 	steps := 0
 	c.AddHook(dequeueBeforeHMGET{f: f, queue: "default", times: &steps})
 	s, err := NewReader(c, Options{Now: func() time.Time { return now }}).Snapshot(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, 2, steps, "a worker took the tail before each hash read")
-	q := queueByName(t, s, "default")
+	q := snapshottest.Queue(t, s, "default")
 	assert.Equal(t, int64(3), q.Size, "as counted in round trip 2")
 	assert.Equal(t, time.Minute, q.Latency, "the oldest task still pending in round trip 4")
 	assert.Empty(t, s.Problems)
@@ -336,7 +290,7 @@ func TestSnapshotRoundTrips(t *testing.T) {
 			f := newFixture(t, srv.Client(t), now)
 			f.serverTTL = time.Hour // writing takes longer than asynq's 10 s on a busy machine
 			f.populate(tc.queues, tc.tasks, tc.servers, tc.busy)
-			c, n := newClient(t, redisclient.Config{Endpoint: srv.Addr()})
+			c, n := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr()})
 			r := NewReader(c, Options{StalledAfter: time.Minute, Now: func() time.Time { return now }})
 			for range 2 { // a second snapshot on warm connections costs the same
 				n.Reset()
@@ -356,9 +310,10 @@ func TestSnapshotRoundTrips(t *testing.T) {
 }
 
 // TestSnapshotReadOnlyUser runs the reader as an ACL user allowed exactly the
-// commands the package documents, and checks the dataset is unchanged.
+// commands the package documents, and checks that Redis denied nothing and
+// the dataset is unchanged.
 func TestSnapshotReadOnlyUser(t *testing.T) {
-	srv := redistest.Start(t, redistest.WithArgs("--enable-debug-command", "yes"))
+	srv := redistest.Start(t, redistest.WithDebugCommand())
 	admin := srv.Client(t)
 	ctx := context.Background()
 	now := time.Now()
@@ -372,31 +327,27 @@ func TestSnapshotReadOnlyUser(t *testing.T) {
 	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobq", "on", ">pw", "%R~*", "-@all", "+hello", "+auth",
 		"+ping", "+select", "+scard", "+srandmember", "+zcard", "+zcount", "+zrangebyscore", "+llen", "+lindex",
 		"+lrange", "+get", "+exists", "+hmget", "+hvals").Err())
-	digest := func() string {
-		d, err := admin.Do(ctx, "DEBUG", "DIGEST").Text()
-		require.NoError(t, err)
-		return d
-	}
-	before := digest()
+	writes := srv.WatchWrites(t)
 
-	c, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr(), Username: "jobq", Password: "pw"})
+	c, _ := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr(), Username: "jobq", Password: "pw"})
 	s, err := NewReader(c, Options{Now: func() time.Time { return now }}).Snapshot(ctx)
 	require.NoError(t, err)
 	assert.Len(t, s.Queues, 3)
 	assert.Len(t, s.Processes, 2)
 	assert.Equal(t, 1, s.ProcessesStale)
-	assert.Equal(t, int64(1), jobs(s, "q0000")["aggregating"])
-	assert.Equal(t, before, digest(), "the dataset is unchanged")
+	assert.Equal(t, int64(1), snapshottest.Jobs(s, "q0000")["aggregating"])
+	writes.AssertUnchanged(t)
+	writes.AssertNoneDenied(t)
 	require.ErrorContains(t, c.Set(ctx, "x", "1", 0).Err(), "NOPERM", "the user really cannot write")
 
 	// docs/deployment.md's category-based user is enough too.
 	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "reader", "on", ">pw", "%R~*", "-@all", "+@read",
 		"+@connection", "-@dangerous").Err())
-	c2, _ := newClient(t, redisclient.Config{Endpoint: srv.Addr(), Username: "reader", Password: "pw"})
+	c2, _ := snapshottest.NewClient(t, redisclient.Config{Endpoint: srv.Addr(), Username: "reader", Password: "pw"})
 	s2, err := NewReader(c2, Options{Now: func() time.Time { return now }}).Snapshot(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, s.Queues, s2.Queues)
-	assert.Equal(t, before, digest(), "the dataset is unchanged")
+	writes.AssertUnchanged(t)
 
 	// A user missing one of them gets a clear error, not a partial snapshot.
 	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobq", "-hmget").Err())
@@ -461,25 +412,25 @@ func TestSnapshotFaults(t *testing.T) {
 	s := take(t, srv, now, Options{StalledAfter: time.Minute})
 
 	assert.Equal(t, snapshot.Queue{Name: "good", Size: 1, Latency: time.Minute, PausedKnown: true, Running: 2,
-		RunningMaxAge: 2 * time.Minute, Stalled: 1}, queueByName(t, s, "good"),
+		RunningMaxAge: 2 * time.Minute, Stalled: 1}, snapshottest.Queue(t, s, "good"),
 		"a worker without start_time still runs; the corrupt one is skipped")
 	for _, name := range []string{"no_hash", "bad_since", "string_task"} {
-		q := queueByName(t, s, name)
+		q := snapshottest.Queue(t, s, name)
 		assert.Equal(t, int64(1), q.Size, name)
 		assert.Zero(t, q.Latency, name)
 	}
-	assert.Equal(t, time.Minute, queueByName(t, s, "huge_payload").Latency)
+	assert.Equal(t, time.Minute, snapshottest.Queue(t, s, "huge_payload").Latency)
 	for _, q := range s.Queues {
 		assert.NotEqual(t, "hash_queue", q.Name, "no figures for a queue whose pending key is not a list")
 	}
-	typedJobs := jobs(s, "typed")
+	typedJobs := snapshottest.Jobs(s, "typed")
 	_, ok := typedJobs["scheduled"]
 	assert.False(t, ok, "no scheduled count when the key is not a sorted set")
 	_, ok = typedJobs["aggregating"]
 	assert.False(t, ok, "no aggregating count when groups is not a set")
 	_, ok = totals(s, "typed")
 	assert.False(t, ok, "no totals rather than a wrong one")
-	assert.Equal(t, int64(1), jobs(s, "bad_group")["aggregating"], "the readable group is counted")
+	assert.Equal(t, int64(1), snapshottest.Jobs(s, "bad_group")["aggregating"], "the readable group is counted")
 
 	require.Len(t, s.Processes, 1)
 	assert.Equal(t, int64(2), s.Processes[0].Busy)
@@ -501,7 +452,7 @@ func TestSnapshotFaults(t *testing.T) {
 		{kindInvalidValue, "asynq:servers"},
 	}
 	for _, w := range want {
-		assert.True(t, hasProblem(s, w.kind, w.key), "%s on %s in %+v", w.kind, w.key, s.Problems)
+		assert.True(t, snapshottest.HasProblem(s, w.kind, w.key), "%s on %s in %+v", w.kind, w.key, s.Problems)
 	}
 	assert.Len(t, s.Problems, len(want))
 	for _, p := range s.Problems {
@@ -550,8 +501,7 @@ func TestSnapshotHostileNames(t *testing.T) {
 	require.Len(t, s.Queues, 5)
 	names := map[string]bool{}
 	for _, q := range s.Queues {
-		assert.LessOrEqual(t, len(q.Name), snapshot.MaxNameLen)
-		assert.True(t, utf8.ValidString(q.Name))
+		snapshottest.AssertName(t, q.Name)
 		assert.Equal(t, time.Minute, q.Latency, "%.40q", q.Name)
 		names[q.Name] = true
 		if strings.HasPrefix(q.Name, "qqq") {
@@ -563,25 +513,18 @@ func TestSnapshotHostileNames(t *testing.T) {
 	require.Len(t, s.Processes, 1)
 	p := s.Processes[0]
 	for _, name := range append([]string{p.ID, p.Hostname}, p.Queues...) {
-		assert.LessOrEqual(t, len(name), snapshot.MaxNameLen)
+		snapshottest.AssertName(t, name)
 	}
 	for _, pr := range s.Problems {
-		assert.LessOrEqual(t, len(pr.Key), snapshot.MaxNameLen)
+		snapshottest.AssertName(t, pr.Key)
 	}
 	// Too long: the huge queue and the twins, the server's identity, host
 	// and queue. Not UTF-8: the latin1 queue.
-	kinds := map[string]int{}
-	for _, pr := range s.Problems {
-		kinds[pr.Kind]++
-	}
-	assert.Equal(t, map[string]int{"name_too_long": 6, "invalid_utf8": 1}, kinds, "%+v", s.Problems)
+	assert.Equal(t, map[string]int{"name_too_long": 6, "invalid_utf8": 1}, snapshottest.ProblemKinds(s), "%+v", s.Problems)
 }
 
 func TestSnapshotRedisDown(t *testing.T) {
-	addr := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
-	c, _ := newClient(t, redisclient.Config{Endpoint: addr})
-	s, err := NewReader(c, Options{}).Snapshot(context.Background())
-	assert.Nil(t, s)
+	addr, err := snapshottest.RedisDown(t, NewReader, Options{})
 	require.ErrorContains(t, err, "asynq: read registries from "+addr+": dial tcp "+addr)
 }
 
@@ -589,27 +532,8 @@ func TestSnapshotRedisDown(t *testing.T) {
 // client's timeout; once it answers again, so does the reader.
 func TestSnapshotRedisHungThenBack(t *testing.T) {
 	srv := redistest.Start(t)
-	admin := srv.Client(t)
-	newFixture(t, admin, time.Now()).enqueue("default", "t", nil)
-	c, err := (&redisclient.Config{Endpoint: srv.Addr()}).NewClient(context.Background(), 200*time.Millisecond)
-	require.NoError(t, err)
-	defer c.Close()
-	r := NewReader(c, Options{})
-
-	srv.Hang(t, time.Second)
-	s, err := r.Snapshot(context.Background())
-	assert.Nil(t, s)
-	require.ErrorContains(t, err, "asynq: read registries from "+srv.Addr())
-	require.ErrorContains(t, err, "i/o timeout")
-	require.Eventually(t, func() bool { return admin.Ping(context.Background()).Err() == nil }, 10*time.Second, 20*time.Millisecond)
-
-	s, err = r.Snapshot(context.Background())
-	require.NoError(t, err)
-	require.Len(t, s.Queues, 1)
-
-	srv.Restart()
-	s, err = r.Snapshot(context.Background())
-	require.NoError(t, err, "a restarted (empty) server is read again")
+	newFixture(t, srv.Client(t), time.Now()).enqueue("default", "t", nil)
+	s := snapshottest.AssertHungThenBack(t, srv, NewReader, Options{}, "asynq: read registries")
 	assert.Empty(t, s.Queues)
 }
 
@@ -628,11 +552,11 @@ func TestSnapshotGroupsBounded(t *testing.T) {
 	}
 	require.NoError(t, c.SAdd(ctx, qkey("batch", "groups"), groups...).Err())
 	s := take(t, srv, now, Options{})
-	assert.LessOrEqual(t, jobs(s, "batch")["aggregating"], int64(1), "g may be among the groups read")
-	assert.True(t, hasProblem(s, kindRegistryTruncated, qkey("batch", "groups")), "%+v", s.Problems)
+	assert.LessOrEqual(t, snapshottest.Jobs(s, "batch")["aggregating"], int64(1), "g may be among the groups read")
+	assert.True(t, snapshottest.HasProblem(s, kindRegistryTruncated, qkey("batch", "groups")), "%+v", s.Problems)
 
 	require.NoError(t, c.SRem(ctx, qkey("batch", "groups"), "g0").Err())
 	s = take(t, srv, now, Options{})
-	assert.Equal(t, int64(1), jobs(s, "batch")["aggregating"], "all 1,000 groups read")
+	assert.Equal(t, int64(1), snapshottest.Jobs(s, "batch")["aggregating"], "all 1,000 groups read")
 	assert.Empty(t, s.Problems)
 }
