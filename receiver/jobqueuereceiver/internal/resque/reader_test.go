@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -273,8 +272,7 @@ func TestSnapshotHostileNames(t *testing.T) {
 	s := take(t, srv, Options{})
 	require.Len(t, s.Queues, 3)
 	for _, q := range s.Queues {
-		assert.LessOrEqual(t, len(q.Name), snapshot.MaxNameLen)
-		assert.True(t, utf8.ValidString(q.Name))
+		snapshottest.AssertName(t, q.Name)
 		if strings.HasPrefix(q.Name, "qqq") {
 			assert.Equal(t, int64(1), q.Running, "a running job still counts for a long-named queue")
 		}
@@ -282,8 +280,7 @@ func TestSnapshotHostileNames(t *testing.T) {
 	require.Len(t, s.Processes, 1)
 	p := s.Processes[0]
 	for _, n := range append([]string{p.ID, p.Hostname}, p.Queues...) {
-		assert.LessOrEqual(t, len(n), snapshot.MaxNameLen)
-		assert.True(t, utf8.ValidString(n))
+		snapshottest.AssertName(t, n)
 	}
 	// Too long: the queue, the id, the host, the id's queue. Not UTF-8:
 	// the queue, the id, the id's queue.
