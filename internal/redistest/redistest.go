@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -314,5 +315,17 @@ func (w *WriteWatch) AssertNoneDenied(tb testing.TB) {
 	}
 	if len(denied) > 0 {
 		tb.Errorf("commands were denied: %v", denied)
+	}
+}
+
+// AssertReadOnly is what a test of a read-only user checks once its client
+// c has read: the dataset is unchanged, no command was denied, and c is
+// really refused a write (so the rest proved something).
+func (w *WriteWatch) AssertReadOnly(tb testing.TB, c redis.Cmdable) {
+	tb.Helper()
+	w.AssertUnchanged(tb)
+	w.AssertNoneDenied(tb)
+	if err := c.Set(context.Background(), "x", "1", 0).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		tb.Fatalf("the read-only user could write: SET answered %v", err)
 	}
 }

@@ -87,10 +87,34 @@ func TestWatchWrites(t *testing.T) {
 	require.Contains(t, rec.errors[1], "the dataset changed")
 }
 
+// TestWriteWatchReadOnly: a read-only user passes AssertReadOnly; a user
+// that can write fails it.
+func TestWriteWatchReadOnly(t *testing.T) {
+	s := Start(t, WithDebugCommand())
+	admin := s.Client(t)
+	require.NoError(t, admin.Do(context.Background(), "ACL", "SETUSER", "reader", "on", ">pw", "~*", "-@all", "+get").Err())
+	reader := redis.NewClient(&redis.Options{Addr: s.Addr(), Username: "reader", Password: "pw", Protocol: 2, DisableIdentity: true})
+	defer reader.Close()
+
+	rec := &recorder{TB: t}
+	s.WatchWrites(t).AssertReadOnly(rec, reader)
+	require.Empty(t, rec.errors)
+	require.Empty(t, rec.fatals)
+
+	s.WatchWrites(t).AssertReadOnly(rec, admin)
+	require.Empty(t, rec.errors)
+	require.Len(t, rec.fatals, 1)
+	require.Contains(t, rec.fatals[0], "could write")
+}
+
 // recorder keeps a helper's failures instead of failing the test.
 type recorder struct {
 	testing.TB
-	errors []string
+	errors, fatals []string
+}
+
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.fatals = append(r.fatals, fmt.Sprintf(format, args...))
 }
 
 func (r *recorder) Errorf(format string, args ...any) {
