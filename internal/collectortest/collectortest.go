@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 )
@@ -123,21 +124,42 @@ func (c *Collector) Eventually(t *testing.T, limit time.Duration, what string, c
 func ReadLogs(t *testing.T, path string) plog.Logs {
 	t.Helper()
 	all := plog.NewLogs()
+	var unmarshaler plog.JSONUnmarshaler
+	readLines(t, path, func(line []byte) {
+		if logs, err := unmarshaler.UnmarshalLogs(line); err == nil {
+			logs.ResourceLogs().MoveAndAppendTo(all.ResourceLogs())
+		}
+	})
+	return all
+}
+
+// ReadMetrics is ReadLogs for metrics: every resource the file exporter has
+// written to path so far, in order.
+func ReadMetrics(t *testing.T, path string) pmetric.Metrics {
+	t.Helper()
+	all := pmetric.NewMetrics()
+	var unmarshaler pmetric.JSONUnmarshaler
+	readLines(t, path, func(line []byte) {
+		if metrics, err := unmarshaler.UnmarshalMetrics(line); err == nil {
+			metrics.ResourceMetrics().MoveAndAppendTo(all.ResourceMetrics())
+		}
+	})
+	return all
+}
+
+// readLines calls each with every line of the file exporter's output at
+// path; nothing when the file does not exist yet.
+func readLines(t *testing.T, path string, each func(line []byte)) {
+	t.Helper()
 	data, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
-		return all
+		return
 	}
 	require.NoError(t, err)
-	var unmarshaler plog.JSONUnmarshaler
 	scanner := bufio.NewScanner(bytes.NewReader(data))
 	scanner.Buffer(nil, 64<<20)
 	for scanner.Scan() {
-		logs, err := unmarshaler.UnmarshalLogs(scanner.Bytes())
-		if err != nil {
-			continue
-		}
-		logs.ResourceLogs().MoveAndAppendTo(all.ResourceLogs())
+		each(scanner.Bytes())
 	}
 	require.NoError(t, scanner.Err())
-	return all
 }

@@ -52,8 +52,8 @@ func TestComponents(t *testing.T) {
 		return n
 	}
 	want := map[string][]string{
-		"receivers":  {"otlp", "file_log", "job_queue"},
-		"processors": {"batch", "memory_limiter", "transform"},
+		"receivers":  {"otlp", "file_log", "job_queue", "host_metrics"},
+		"processors": {"batch", "memory_limiter", "transform", "resource_detection"},
 		"exporters":  {"debug", "otlp_grpc", "otlp_http", "file", "prometheus"},
 		"connectors": {"span_metrics"},
 		"extensions": {"health_check"},
