@@ -130,8 +130,39 @@ func loadExported(t *testing.T) exported {
 			e.metricAttribute[prom] = append(e.metricAttribute[prom], label(key))
 		}
 	}
+	for _, m := range hostProcessMetrics {
+		prom, err := metricNamer.Build(m.Metric)
+		require.NoError(t, err)
+		e.metrics[prom] = true // enabled by config/agent.yaml
+		for _, a := range m.attributes {
+			e.labels[label(a)] = true
+			e.metricAttribute[prom] = append(e.metricAttribute[prom], label(a))
+		}
+	}
+	for _, a := range hostProcessResource {
+		e.labels[label(a)] = true
+	}
 	return e
 }
+
+// hostProcessMetrics are the host_metrics receiver's process series that the
+// rules and the dashboard use, as its process scraper's metadata.yaml
+// declares them (the version builder-config.yaml pins); config/agent.yaml
+// sends them to the gateway. hostProcessResource are its resource
+// attributes that the gateway's exporter turns into labels
+// (resource_to_telemetry_conversion, docs/deployment.md), host.name from
+// resource_detection.
+var (
+	hostProcessMetrics = []struct {
+		otlptranslator.Metric
+		attributes []string
+	}{
+		{otlptranslator.Metric{Name: "process.cpu.time", Unit: "s", Type: otlptranslator.MetricTypeMonotonicCounter}, []string{"state"}},
+		{otlptranslator.Metric{Name: "process.cpu.utilization", Unit: "1", Type: otlptranslator.MetricTypeGauge}, []string{"state"}},
+		{otlptranslator.Metric{Name: "process.memory.usage", Unit: "By", Type: otlptranslator.MetricTypeNonMonotonicCounter}, nil},
+	}
+	hostProcessResource = []string{"host.name", "process.pid", "process.executable.name", "process.command_line"}
+)
 
 // TestExportedNames pins the translation on a few names the docs quote, so
 // a change in the exporter's rules shows here first.
@@ -140,6 +171,7 @@ func TestExportedNames(t *testing.T) {
 	for _, name := range []string{
 		"jobqueue_queue_latency_seconds", "jobqueue_jobs_processed_total", "jobqueue_process_memory_usage_bytes",
 		"jobqueue_process_quiet_ratio", "jobqueue_queue_size", "jobqueue_processes_stale",
+		"process_cpu_time_seconds_total", "process_cpu_utilization_ratio", "process_memory_usage_bytes",
 	} {
 		assert.Contains(t, e.metrics, name)
 	}

@@ -56,13 +56,16 @@ const (
 	ExcessiveRetries        Name = "excessive_retries"
 	FailureCluster          Name = "failure_cluster"
 	DependencyFailure       Name = "dependency_failure"
+	// ProcessCPUHigh is raised by Prometheus only, over the host_metrics
+	// receiver's process series (deploy/prometheus/jobqueue-rules.yaml).
+	ProcessCPUHigh Name = "process_cpu_high"
 )
 
 // Names returns every alert name the project emits.
 func Names() []Name {
 	return []Name{
 		QueueLatencyHigh, QueueSizeLarge, StalledJobs, ProcessMemoryHigh, ProcessHeartbeatMissing,
-		DeadJobsGrowing, ExcessiveRetries, FailureCluster, DependencyFailure,
+		DeadJobsGrowing, ExcessiveRetries, FailureCluster, DependencyFailure, ProcessCPUHigh,
 	}
 }
 

@@ -50,6 +50,14 @@ receivers:
     timeout: 1s
     metrics:
       jobqueue.jobs.by_class: {enabled: true}
+  # The process series of config/agent.yaml, here of the collector itself.
+  host_metrics:
+    collection_interval: 1s
+    scrapers:
+      process:
+        include: {names: [%[4]q], match_type: strict}
+        metrics:
+          process.cpu.utilization: {enabled: true}
 exporters:
   prometheus:
     endpoint: 127.0.0.1:%[2]d
@@ -62,9 +70,9 @@ service:
   telemetry:
     metrics: {level: none} # no :8888, which another collector may hold
   pipelines:
-    metrics: {receivers: [job_queue/sidekiq], exporters: [prometheus]}
+    metrics: {receivers: [job_queue/sidekiq, host_metrics], exporters: [prometheus]}
     logs: {receivers: [job_queue/sidekiq], exporters: [file/alerts]}
-`, srv.Addr(), prom, alerts), 0o600))
+`, srv.Addr(), prom, alerts, filepath.Base(bin)), 0o600))
 	c := collectortest.Start(t, bin, []string{config})
 
 	exprs, err := deploy.Expressions()
