@@ -120,3 +120,14 @@ func (r *recorder) Fatalf(format string, args ...any) {
 func (r *recorder) Errorf(format string, args ...any) {
 	r.errors = append(r.errors, fmt.Sprintf(format, args...))
 }
+
+// Ports handed out in one process never repeat, even once released: two
+// servers of one test must not be given the same port.
+func TestFreePortNeverRepeats(t *testing.T) {
+	seen := map[int]bool{}
+	for range 500 {
+		p := FreePort(t)
+		require.False(t, seen[p], "port %d handed out twice", p)
+		seen[p] = true
+	}
+}
