@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/config/configopaque"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
@@ -372,22 +373,12 @@ func TestUnavailable(t *testing.T) {
 // pipeline as a whole, not each command: that is an outage too, reported
 // with the server's own words, never results read as zeros.
 func TestUnavailableConnectionSetup(t *testing.T) {
-	srv := redistest.Start(t, redistest.WithArgs("--requirepass", "secret"))
-	admin := srv.Client(t)
 	ctx := context.Background()
-	require.NoError(t, admin.Do(ctx, "AUTH", "secret").Err())
-	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "no-scripts", "on", ">pw", "~*", "+@all", "-evalsha").Err())
-	for _, tc := range []struct {
-		name, want string
-		cfg        redisclient.Config
-	}{
-		{"wrong password", "WRONGPASS", redisclient.Config{Password: "wrong"}},
-		{"db the server lacks", "DB index", redisclient.Config{Password: "secret", DB: 99}},
-		{"user without EVALSHA", "NOPERM", redisclient.Config{Username: "no-scripts", Password: "pw"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.cfg.Endpoint = srv.Addr()
-			client, err := tc.cfg.NewClient(ctx, 5*time.Second)
+	for _, tc := range redistest.RefusedSetUps() {
+		t.Run(tc.Name, func(t *testing.T) {
+			srv, _ := tc.Start(t)
+			cfg := redisclient.Config{Endpoint: srv.Addr(), Username: tc.Username, Password: configopaque.String(tc.Password), DB: tc.DB}
+			client, err := cfg.NewClient(ctx, 5*time.Second)
 			require.NoError(t, err)
 			s := NewRedis(client, "setup:", 5*time.Second)
 			t.Cleanup(func() { assert.NoError(t, s.Close()) })
@@ -395,7 +386,7 @@ func TestUnavailableConnectionSetup(t *testing.T) {
 			b.Claim(b.Incr("runs", 5, day), Claim{Set: "registry", Member: "a", Capacity: 5, TTL: day, Rule: Rule{Threshold: 1}})
 			err = s.Apply(ctx, &b)
 			require.ErrorIs(t, err, ErrUnavailable)
-			assert.ErrorContains(t, err, tc.want)
+			assert.ErrorContains(t, err, tc.Cause)
 		})
 	}
 }

@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -293,46 +293,9 @@ func TestRedisOutage(t *testing.T) {
 // accepts it.
 func TestRedisRefusesConnection(t *testing.T) {
 	ctx := context.Background()
-	for _, tc := range []struct {
-		name  string
-		start []redistest.Option
-		// client are the store's credentials; admin connects as the
-		// server's administrator.
-		client, admin redisclient.Config
-		cause         string
-		// accept makes the live server accept the store (nil: it cannot).
-		accept func(t *testing.T, admin *redis.Client)
-	}{
-		{
-			name:   "wrong password",
-			start:  []redistest.Option{redistest.WithArgs("--requirepass", "secret")},
-			client: redisclient.Config{Password: "wrong"}, admin: redisclient.Config{Password: "secret"},
-			cause: "WRONGPASS",
-			accept: func(t *testing.T, admin *redis.Client) {
-				require.NoError(t, admin.ConfigSet(ctx, "requirepass", "wrong").Err())
-			},
-		},
-		{
-			name:   "db the server lacks",
-			client: redisclient.Config{DB: 99},
-			cause:  "DB index",
-		},
-		{
-			name:   "user without EVALSHA",
-			client: redisclient.Config{Username: "state", Password: "pw"},
-			cause:  "NOPERM",
-			accept: func(t *testing.T, admin *redis.Client) {
-				require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "state", "+evalsha").Err())
-			},
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := redistest.Start(t, tc.start...)
-			tc.admin.Endpoint, tc.client.Endpoint = srv.Addr(), srv.Addr()
-			admin, err := tc.admin.NewClient(ctx, 5*time.Second)
-			require.NoError(t, err)
-			t.Cleanup(func() { _ = admin.Close() })
-			require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "state", "on", ">pw", "~*", "+@all", "-evalsha").Err())
+	for _, tc := range redistest.RefusedSetUps() {
+		t.Run(tc.Name, func(t *testing.T) {
+			srv, admin := tc.Start(t)
 
 			clock := clockwork.NewFakeClockAt(testStart.Add(time.Hour))
 			tel := componenttest.NewTelemetry()
@@ -341,7 +304,7 @@ func TestRedisRefusesConnection(t *testing.T) {
 			core, logs := observer.New(zap.InfoLevel)
 			set.Logger = zap.New(core)
 			cfg := redisConfig(srv)
-			cfg.State.Redis.Config = tc.client
+			cfg.State.Redis.Config = redisclient.Config{Endpoint: srv.Addr(), Username: tc.Username, Password: configopaque.String(tc.Password), DB: tc.DB}
 			p, sink := newTraces(t, cfg, clock, set)
 
 			batches := loopBatches(testStart, 10, false)
@@ -353,22 +316,18 @@ func TestRedisRefusesConnection(t *testing.T) {
 			metadatatest.AssertEqualProcessorJobRetryStateFallback(t, tel, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
 			warned := logs.FilterMessageSnippet("unavailable").All()
 			require.Len(t, warned, 1, "the outage is logged once")
-			assert.Contains(t, warned[0].ContextMap()["error"], tc.cause)
+			assert.Contains(t, warned[0].ContextMap()["error"], tc.Cause)
 			assert.Empty(t, logs.FilterMessageSnippet("state store failed").All(), "no op failures: %v", logs.All())
 
-			if tc.accept == nil {
+			if !tc.Accept(t, admin) {
 				return
 			}
-			tc.accept(t, admin)
 			clock.Advance(cfg.State.Redis.RetryInterval + time.Second)
 			for _, td := range loopBatches(testStart, 1, false) {
 				require.NoError(t, p.ConsumeTraces(ctx, td))
 			}
 			metadatatest.AssertEqualProcessorJobRetryStateFallback(t, tel, []metricdata.DataPoint[int64]{{Value: 0}}, metricdatatest.IgnoreTimestamp())
-			keys, err := srv.Client(t).Keys(ctx, "*").Result()
-			if tc.client.Password == "wrong" { // the default user's password changed
-				keys, err = admin.Keys(ctx, "*").Result()
-			}
+			keys, err := admin.Keys(ctx, "*").Result()
 			require.NoError(t, err)
 			assert.NotEmpty(t, keys, "counting in Redis again")
 		})
