@@ -191,13 +191,9 @@ func NewReader(client redis.Cmdable, opts Options) *Reader {
 // read (unreachable, timeout, a refused command); bad data is skipped and
 // listed in Problems.
 func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
-	now := time.Now
-	if r.opts.Now != nil {
-		now = r.opts.Now
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	sc := &scrape{r: r, now: now()}
+	sc := &scrape{r: r, now: redisread.Now(r.opts.Now)}
 	// Workers register nothing in Redis: the pidbox is a broadcast channel.
 	sc.snap = &snapshot.Snapshot{System: system, Time: sc.now, ProcessesUnknown: true}
 

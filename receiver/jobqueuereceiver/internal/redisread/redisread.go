@@ -162,6 +162,15 @@ func expectedType(command string) string {
 	return "string"
 }
 
+// Now is a snapshot's time: now(), or the wall clock when now is nil (a
+// reader's Options.Now, set by tests).
+func Now(now func() time.Time) time.Time {
+	if now == nil {
+		return time.Now()
+	}
+	return now()
+}
+
 // Age is how long ago ts was, clamped at 0: a clock running ahead on the
 // writer's side must not produce negative latencies or ages.
 func Age(now, ts time.Time) time.Duration {

@@ -174,11 +174,7 @@ func NewReader(client redis.Cmdable, opts Options) *Reader {
 // (unreachable, timeout, a refused command); bad data is skipped and listed
 // in Problems.
 func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
-	now := time.Now
-	if r.opts.Now != nil {
-		now = r.opts.Now
-	}
-	sc := &scrape{r: r, now: now()}
+	sc := &scrape{r: r, now: redisread.Now(r.opts.Now)}
 	sc.snap = &snapshot.Snapshot{System: system, Time: sc.now, DeadState: StateFailed}
 	queues, workers, err := sc.readRegistries(ctx)
 	if err != nil {
