@@ -99,10 +99,19 @@ func (c *Config) Validate() error {
 	if c.DB < 0 {
 		errs = append(errs, fmt.Errorf("db: must be >= 0, got %d", c.DB))
 	}
-	if c.Username != "" && c.Password == "" {
-		errs = append(errs, fmt.Errorf("password: must be set when username %q is set", c.Username))
-	}
 	return errors.Join(errs...)
+}
+
+// ValidateACLUser reports a Redis ACL user without a password: Redis has
+// no AUTH without one, so the default user would be used instead. Not part
+// of Validate because the job_queue receiver shares these keys with
+// PostgreSQL, where a role may log in without a password (trust, TLS
+// certificate): components that reach Redis call it from their Validate.
+func (c *Config) ValidateACLUser() error {
+	if c.Username != "" && c.Password == "" {
+		return fmt.Errorf("password: must be set when username %q is set", c.Username)
+	}
+	return nil
 }
 
 func (s *SentinelConfig) validate() []error {
@@ -199,7 +208,7 @@ func (c *Config) WarnCleartextPassword(ctx context.Context, logger *zap.Logger) 
 func (c *Config) NewClient(ctx context.Context, timeout time.Duration) (*redis.Client, error) {
 	// Refused here too, for callers that skip Validate: go-redis's own
 	// errors would quote an endpoint with credentials in it.
-	if err := c.Validate(); err != nil {
+	if err := errors.Join(c.Validate(), c.ValidateACLUser()); err != nil {
 		return nil, err
 	}
 	var tlsConfig *tls.Config

@@ -107,7 +107,7 @@ func (c *Config) Validate() error {
 // Validate checks the shared store's own keys; the connection settings are
 // validated by redisclient.Config.Validate (confmap.Validate calls both).
 func (c *RedisConfig) Validate() error {
-	var errs []error
+	errs := []error{c.ValidateACLUser()}
 	if c.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("timeout: must be positive, got %v", c.Timeout))
 	}
