@@ -56,6 +56,9 @@ const (
 	ExcessiveRetries        Name = "excessive_retries"
 	FailureCluster          Name = "failure_cluster"
 	DependencyFailure       Name = "dependency_failure"
+	// JobCycle is raised by the job_graph connector: job classes that
+	// enqueue each other in a loop.
+	JobCycle Name = "job_cycle"
 	// ProcessCPUHigh is raised by Prometheus only, over the host_metrics
 	// receiver's process series (deploy/prometheus/jobqueue-rules.yaml).
 	ProcessCPUHigh Name = "process_cpu_high"
@@ -65,7 +68,7 @@ const (
 func Names() []Name {
 	return []Name{
 		QueueLatencyHigh, QueueSizeLarge, StalledJobs, ProcessMemoryHigh, ProcessHeartbeatMissing,
-		DeadJobsGrowing, ExcessiveRetries, FailureCluster, DependencyFailure, ProcessCPUHigh,
+		DeadJobsGrowing, ExcessiveRetries, FailureCluster, DependencyFailure, ProcessCPUHigh, JobCycle,
 	}
 }
 

@@ -23,7 +23,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestNames(t *testing.T) {
 	names := Names()
-	assert.Len(t, names, 10)
+	assert.Len(t, names, 11)
 	seen := map[Name]bool{}
 	for _, n := range names {
 		assert.Regexp(t, regexp.MustCompile(`^[a-z]+(_[a-z]+)+$`), string(n))
