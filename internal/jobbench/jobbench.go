@@ -74,10 +74,11 @@ var idKeys = []string{"id", "messaging.message.id", "messaging.message_id", "bul
 // AppSignal BullMQ and 17 bullmq-otel executions.
 func JobSpans(tb testing.TB) []ptrace.Traces {
 	tb.Helper()
-	x, err := jobevent.NewExtractor(jobevent.Config{}, func() time.Time { return time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC) })
+	extractor, err := jobevent.NewExtractor(jobevent.Config{})
 	if err != nil {
 		tb.Fatal(err)
 	}
+	x := extractor.At(time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC))
 	var out []ptrace.Traces
 	for _, glob := range JobGlobs {
 		jobs := ptrace.NewTraces()

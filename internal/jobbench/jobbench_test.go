@@ -23,8 +23,9 @@ func TestMain(m *testing.M) {
 
 // events extracts every job execution of td.
 func events(t *testing.T, td ptrace.Traces) (evs []jobevent.Event, spans int) {
-	x, err := jobevent.NewExtractor(jobevent.Config{}, nil)
+	extractor, err := jobevent.NewExtractor(jobevent.Config{})
 	require.NoError(t, err)
+	x := extractor.At(time.Now())
 	for _, rs := range td.ResourceSpans().All() {
 		for _, ss := range rs.ScopeSpans().All() {
 			for _, span := range ss.Spans().All() {
@@ -81,7 +82,7 @@ func TestMixedBatch(t *testing.T) {
 	assert.Equal(t, BatchSize, spans)
 	assert.Len(t, evs, BatchSize/10)
 	assert.Equal(t, BatchSize/10, Floor(td), "the floor finds the same jobs")
-	x, err := jobevent.NewExtractor(jobevent.Config{}, nil)
+	x, err := jobevent.NewExtractor(jobevent.Config{})
 	require.NoError(t, err)
 	assert.Equal(t, BatchSize/10, Extract(x, td))
 }

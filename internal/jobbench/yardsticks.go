@@ -86,7 +86,8 @@ func Floor(td ptrace.Traces) int {
 // Extract runs the shared extractor (internal/jobevent) over every span of
 // the batch and returns the number of job executions: the part of a job
 // processor's cost that is recognising executions, whatever it then does.
-func Extract(x *jobevent.Extractor, td ptrace.Traces) int {
+func Extract(extractor *jobevent.Extractor, td ptrace.Traces) int {
+	x := extractor.At(time.Now()) // the clock read once per batch, as the processors do
 	n := 0
 	var ev jobevent.Event
 	for _, rs := range td.ResourceSpans().All() {

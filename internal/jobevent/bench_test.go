@@ -20,7 +20,7 @@ import (
 type fixture struct {
 	name    string
 	isJob   bool
-	extract func(*Extractor, *Event) bool
+	extract func(Reader, *Event) bool
 }
 
 // capturedSpan is the first span named name with status code in a capture
@@ -54,7 +54,7 @@ var tenHTTPAttrs = map[string]any{
 func spanFixtures(t testing.TB) []fixture {
 	var out []fixture
 	add := func(name string, isJob bool, scope pcommon.InstrumentationScope, span ptrace.Span) {
-		out = append(out, fixture{name, isJob, func(x *Extractor, ev *Event) bool { return x.FromSpan(scope, span, ev) }})
+		out = append(out, fixture{name, isJob, func(x Reader, ev *Event) bool { return x.FromSpan(scope, span, ev) }})
 	}
 	built := func(name string, isJob bool, s spanSpec) {
 		scope, span := s.build(t)
@@ -97,7 +97,7 @@ func logFixtures(t testing.TB) []fixture {
 	var out []fixture
 	add := func(name string, isJob bool, l logSpec) {
 		lr := l.build(t)
-		out = append(out, fixture{name, isJob, func(x *Extractor, ev *Event) bool { return x.FromLog(lr, ev) }})
+		out = append(out, fixture{name, isJob, func(x Reader, ev *Event) bool { return x.FromLog(lr, ev) }})
 	}
 	add("non_job/text", false, logSpec{body: "GET /v1/orders 200 12ms", attrs: map[string]any{"level": "info", "logger": "http"}})
 	add("non_job/json", false, logSpec{body: `{"level":"info","msg":"request done","path":"/v1/orders","status":200}`})

@@ -40,8 +40,9 @@ func replay(t *testing.T, glob string) replayed {
 	require.NotEmpty(t, files, "no capture matches %s", glob)
 	sort.Strings(files)
 	// The captures were made in 2026-11; judge them as of one day later.
-	x, err := NewExtractor(Config{}, func() time.Time { return time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC) })
+	extractor, err := NewExtractor(Config{})
 	require.NoError(t, err)
+	x := extractor.At(time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC))
 	out := replayed{notJobs: map[string]int{}}
 	for _, f := range files {
 		body, err := os.ReadFile(f)

@@ -33,7 +33,7 @@ func TestConfigValidate(t *testing.T) {
 				return
 			}
 			require.ErrorContains(t, err, tt.want)
-			_, err = NewExtractor(tt.cfg, nil)
+			_, err = NewExtractor(tt.cfg)
 			require.ErrorContains(t, err, tt.want, "NewExtractor validates too")
 		})
 	}

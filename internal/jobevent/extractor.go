@@ -15,11 +15,11 @@ import (
 )
 
 // Extractor recognises job executions in spans and log records. It is
-// immutable after NewExtractor and safe for concurrent use.
+// immutable after NewExtractor and safe for concurrent use; At gives the
+// Reader of one batch.
 type Extractor struct {
 	keys keyIndex
 	user convention
-	now  func() time.Time
 	// idKeys are the names of the id keys; a JSON log body that has none of
 	// them is not parsed.
 	idKeys []string
@@ -29,16 +29,12 @@ type Extractor struct {
 const maxJSONBody = 1 << 20
 
 // NewExtractor validates cfg and returns an Extractor that reads the user's
-// keys before the built-in conventions. now is the clock that bounds event
-// times; nil means time.Now.
-func NewExtractor(cfg Config, now func() time.Time) (*Extractor, error) {
+// keys before the built-in conventions.
+func NewExtractor(cfg Config) (*Extractor, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if now == nil {
-		now = time.Now
-	}
-	x := &Extractor{keys: newKeyIndex(), now: now}
+	x := &Extractor{keys: newKeyIndex()}
 	x.user = convention{
 		id:           x.slots(cfg.JobIDKeys),
 		class:        x.slots(cfg.JobClassKeys),
@@ -65,20 +61,30 @@ func (x *Extractor) slots(names []string) []slot {
 	return out
 }
 
+// Reader reads the spans and log records of one batch: the extractor and the
+// batch's clock, read once by the caller, which bounds event times.
+type Reader struct {
+	x   *Extractor
+	now time.Time
+}
+
+// At returns the Reader of a batch whose clock reads now.
+func (x *Extractor) At(now time.Time) Reader { return Reader{x: x, now: now} }
+
 // FromSpan fills ev and reports true when span is a job execution. It
 // returns false without allocating, and without touching ev, for any other
 // span.
-func (x *Extractor) FromSpan(scope pcommon.InstrumentationScope, span ptrace.Span, ev *Event) bool {
+func (r Reader) FromSpan(scope pcommon.InstrumentationScope, span ptrace.Span, ev *Event) bool {
 	// Small enough to be inlined: most spans are requests, turned down here
 	// by their kind without a call.
 	switch span.Kind() {
 	case ptrace.SpanKindProducer, ptrace.SpanKindClient, ptrace.SpanKindServer:
 		return false
 	}
-	return x.fromSpan(scope, span, ev)
+	return r.x.fromSpan(scope, span, r.now, ev)
 }
 
-func (x *Extractor) fromSpan(scope pcommon.InstrumentationScope, span ptrace.Span, ev *Event) bool {
+func (x *Extractor) fromSpan(scope pcommon.InstrumentationScope, span ptrace.Span, now time.Time, ev *Event) bool {
 	if !x.mayBeExecution(span) {
 		return false
 	}
@@ -90,7 +96,7 @@ func (x *Extractor) fromSpan(scope pcommon.InstrumentationScope, span ptrace.Spa
 	}
 	*ev = Event{TraceID: span.TraceID(), SpanID: span.SpanID()}
 	x.fillJob(c, &f, ev)
-	ev.Time = x.clamp(span.EndTimestamp(), span.StartTimestamp())
+	ev.Time = clamp(span.EndTimestamp(), span.StartTimestamp(), now)
 
 	status := span.Status()
 	failed := status.Code() == ptrace.StatusCodeError ||
@@ -137,7 +143,8 @@ func (x *Extractor) fromSpan(scope pcommon.InstrumentationScope, span ptrace.Spa
 // carries a job id and an outcome. It returns false without touching ev
 // otherwise, and without allocating unless the body is a JSON object that
 // mentions an id key.
-func (x *Extractor) FromLog(lr plog.LogRecord, ev *Event) bool {
+func (r Reader) FromLog(lr plog.LogRecord, ev *Event) bool {
+	x := r.x
 	f := newFields(&x.keys)
 	f.add(lr.Attributes())
 	var bodyText string
@@ -177,7 +184,7 @@ func (x *Extractor) FromLog(lr plog.LogRecord, ev *Event) bool {
 	if ev.System == "" {
 		ev.System = logSystem(&f)
 	}
-	ev.Time = x.clamp(lr.Timestamp(), lr.ObservedTimestamp())
+	ev.Time = clamp(lr.Timestamp(), lr.ObservedTimestamp(), r.now)
 	if outcome == OutcomeFailure {
 		x.logError(c, &f, ev)
 	}
@@ -313,8 +320,7 @@ func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c =
 
 // clamp is the event time: ts, else fallback, else now; never after now, so
 // a producer's skewed clock cannot push events into future windows.
-func (x *Extractor) clamp(ts, fallback pcommon.Timestamp) time.Time {
-	now := x.now()
+func clamp(ts, fallback pcommon.Timestamp, now time.Time) time.Time {
 	if ts == 0 {
 		ts = fallback
 	}

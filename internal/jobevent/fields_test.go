@@ -25,7 +25,7 @@ func TestBuiltinKeys(t *testing.T) {
 		m := pcommon.NewMap()
 		m.PutStr("unrelated", "x")
 		m.PutStr(name, "v")
-		f := newFields(&x.keys)
+		f := newFields(&x.x.keys)
 		f.add(m)
 		assert.Equal(t, 1, f.nval, name)
 		assert.Equal(t, "v", f.strAt(slot(s)), name)

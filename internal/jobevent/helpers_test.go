@@ -46,11 +46,12 @@ func checkExtraction(t *testing.T, want *Event, extract func(*Event) bool) {
 	assert.Equal(t, w, got)
 }
 
-func newTestExtractor(t testing.TB, cfg Config) *Extractor {
+// newTestExtractor is the Reader of a batch read at testNow.
+func newTestExtractor(t testing.TB, cfg Config) Reader {
 	t.Helper()
-	x, err := NewExtractor(cfg, func() time.Time { return testNow })
+	x, err := NewExtractor(cfg)
 	require.NoError(t, err)
-	return x
+	return x.At(testNow)
 }
 
 type eventSpec struct {

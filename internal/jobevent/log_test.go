@@ -29,7 +29,7 @@ type logCase struct {
 }
 
 // runLogCases checks each case; a record without a timestamp gets testEnd.
-func runLogCases(t *testing.T, x *Extractor, cases []logCase) {
+func runLogCases(t *testing.T, x Reader, cases []logCase) {
 	t.Helper()
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
@@ -496,8 +496,9 @@ func TestFromLogWinstonOTLPCapture(t *testing.T) {
 	require.NoError(t, err)
 	ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(body)
 	require.NoError(t, err)
-	x, err := NewExtractor(Config{}, nil)
+	extractor, err := NewExtractor(Config{})
 	require.NoError(t, err)
+	x := extractor.At(time.Now())
 
 	outcomes := map[string]int{}
 	var chargeAttempts []int

@@ -34,7 +34,7 @@ type spanCase struct {
 	want *Event // nil: not a job execution
 }
 
-func runSpanCases(t *testing.T, x *Extractor, cases []spanCase) {
+func runSpanCases(t *testing.T, x Reader, cases []spanCase) {
 	t.Helper()
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {

@@ -70,8 +70,7 @@ func BenchmarkFailureCluster(b *testing.B) {
 			jobbench.PerSpan(b, jobbench.BatchSize, func() { _ = sm.ConsumeTraces(context.Background(), bt.td) })
 		})
 		b.Run(bt.name+"/extract", func(b *testing.B) {
-			now := time.Now() // read once per batch, as the processor does
-			x, err := jobevent.NewExtractor(jobevent.Config{}, func() time.Time { return now })
+			x, err := jobevent.NewExtractor(jobevent.Config{})
 			require.NoError(b, err)
 			jobbench.PerSpan(b, jobbench.BatchSize, func() { jobbench.Extract(x, bt.td) })
 		})

@@ -17,12 +17,11 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobpipeline"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
 	"github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/cluster"
 	"github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/metadata"
@@ -39,36 +38,12 @@ const (
 // a span to travel on.
 const maxHeld = 1024
 
-// Attribute sets of the alerts counter, built once.
-var alertAttrs = func() map[alert.Name][2]metric.AddOption {
-	out := make(map[alert.Name][2]metric.AddOption, 2)
-	for _, name := range []alert.Name{alert.FailureCluster, alert.DependencyFailure} {
-		var byState [2]metric.AddOption
-		for _, st := range []alert.State{alert.StateFiring, alert.StateResolved} {
-			byState[st] = metric.WithAttributeSet(attribute.NewSet(
-				attribute.String(alert.AttrName, string(name)), attribute.String(alert.AttrState, st.String())))
-		}
-		out[name] = byState
-	}
-	return out
-}()
-
 type clusterProcessor struct {
-	logger          *zap.Logger
-	extractor       *jobevent.Extractor
+	pipeline        *jobpipeline.Pipeline[execs]
 	detector        *cluster.Detector
-	store           statestore.Store
 	telemetry       *metadata.TelemetryBuilder
 	clock           clockwork.Clock
 	resolveInterval time.Duration
-	// alertScope names the scope of alert log records.
-	alertScope, version string
-	batches             sync.Pool // *batch
-	stateErrors         *statestore.FailureLog
-	// batchNow is the clock read at the start of the latest batch (Unix
-	// ns): the extractor clamps event times to it, one clock read per
-	// batch rather than one per span.
-	batchNow atomic.Int64
 
 	// held are resolved records waiting for a span (traces pipelines).
 	mu       sync.Mutex
@@ -78,17 +53,14 @@ type clusterProcessor struct {
 	ticking  chan struct{}
 }
 
-// batch is the per-call memory of the pdata side, reused through a pool.
-type batch struct {
-	execs *cluster.Batch
-	spans []ptrace.Span
-	logs  []plog.LogRecord
-	// resource is the index of each log record's ResourceLogs.
-	resource []int
-}
+// execs is the detector's per-batch memory, as the pipeline fills it: a
+// span's parent does not matter to clusters.
+type execs struct{ *cluster.Batch }
+
+func (e execs) Add(ev *jobevent.Event, _ pcommon.SpanID) { e.Batch.Add(ev) }
 
 func newClusterProcessor(ctx context.Context, set processor.Settings, cfg *Config, clock clockwork.Clock) (*clusterProcessor, error) {
-	store, err := cfg.State.NewStore(ctx, set.Logger, statestore.WithClock(clock))
+	store, err := jobpipeline.OpenStore(ctx, set, &cfg.State, clock)
 	if err != nil {
 		return nil, err
 	}
@@ -102,11 +74,6 @@ func newClusterProcessor(ctx context.Context, set processor.Settings, cfg *Confi
 // newClusterProcessorWithStore is the seam for tests and benchmarks that
 // bring their own store; the processor owns it from here on.
 func newClusterProcessorWithStore(set processor.Settings, cfg *Config, clock clockwork.Clock, store statestore.Store) (*clusterProcessor, error) {
-	p := &clusterProcessor{}
-	extractor, err := jobevent.NewExtractor(cfg.Config, func() time.Time { return time.Unix(0, p.batchNow.Load()) })
-	if err != nil {
-		return nil, err
-	}
 	detector, err := cluster.New(cfg.rules(), store, clock)
 	if err != nil {
 		return nil, err
@@ -115,41 +82,27 @@ func newClusterProcessorWithStore(set processor.Settings, cfg *Config, clock clo
 	if err != nil {
 		return nil, err
 	}
-	p.logger, p.extractor, p.detector, p.store, p.telemetry = set.Logger, extractor, detector, store, tb
-	p.clock, p.resolveInterval = clock, cfg.ResolveInterval
-	p.alertScope, p.version = metadata.ScopeName, set.BuildInfo.Version
-	p.stateErrors = statestore.NewFailureLog(set.Logger, "failure_cluster: state store failed; data passes through with fewer annotations and alerts")
-	p.batches.New = func() any { return &batch{execs: detector.NewBatch()} }
-	if err := p.registerGauges(); err != nil {
+	pipeline, err := jobpipeline.New(set, jobpipeline.Settings[execs]{
+		Component: metadata.Type.String(), Jobs: cfg.Config, Store: store, Clock: clock,
+		NewSink:    func() execs { return execs{detector.NewBatch()} },
+		AlertScope: metadata.ScopeName, Alerts: tb.ProcessorFailureClusterAlerts, AlertsByName: true,
+		StateErrors: tb.ProcessorFailureClusterStateErrors,
+	})
+	if err == nil {
+		err = errors.Join(
+			pipeline.StateGauges(tb.RegisterProcessorFailureClusterStateEntriesCallback, tb.RegisterProcessorFailureClusterStateMemoryCallback,
+				tb.RegisterProcessorFailureClusterStateEvictionsCallback, tb.RegisterProcessorFailureClusterStateFallbackCallback),
+			tb.RegisterProcessorFailureClusterTrackedClassesCallback(jobpipeline.Gauge(func() int64 { return int64(detector.Stats().Classes) })),
+			tb.RegisterProcessorFailureClusterTrackedFingerprintsCallback(jobpipeline.Gauge(func() int64 { return int64(detector.Stats().Fingerprints) })),
+			tb.RegisterProcessorFailureClusterEvictedClassesCallback(jobpipeline.Gauge(func() int64 { return detector.Stats().EvictedClasses })),
+			tb.RegisterProcessorFailureClusterEvictedFingerprintsCallback(jobpipeline.Gauge(func() int64 { return detector.Stats().EvictedFingerprints })),
+		)
+	}
+	if err != nil {
 		tb.Shutdown()
 		return nil, err
 	}
-	return p, nil
-}
-
-func (p *clusterProcessor) registerGauges() error {
-	observe := func(read func() int64) metric.Int64Callback {
-		return func(_ context.Context, o metric.Int64Observer) error {
-			o.Observe(read())
-			return nil
-		}
-	}
-	tb, d, store := p.telemetry, p.detector, p.store
-	return errors.Join(
-		tb.RegisterProcessorFailureClusterTrackedClassesCallback(observe(func() int64 { return int64(d.Stats().Classes) })),
-		tb.RegisterProcessorFailureClusterTrackedFingerprintsCallback(observe(func() int64 { return int64(d.Stats().Fingerprints) })),
-		tb.RegisterProcessorFailureClusterEvictedClassesCallback(observe(func() int64 { return d.Stats().EvictedClasses })),
-		tb.RegisterProcessorFailureClusterEvictedFingerprintsCallback(observe(func() int64 { return d.Stats().EvictedFingerprints })),
-		tb.RegisterProcessorFailureClusterStateEntriesCallback(observe(func() int64 { return store.Stats().Entries })),
-		tb.RegisterProcessorFailureClusterStateMemoryCallback(observe(func() int64 { return store.Stats().Bytes })),
-		tb.RegisterProcessorFailureClusterStateEvictionsCallback(observe(func() int64 { return store.Stats().Evictions })),
-		tb.RegisterProcessorFailureClusterStateFallbackCallback(observe(func() int64 {
-			if store.Stats().Fallback {
-				return 1
-			}
-			return 0
-		})),
-	)
+	return &clusterProcessor{pipeline: pipeline, detector: detector, telemetry: tb, clock: clock, resolveInterval: cfg.ResolveInterval}, nil
 }
 
 // start runs the resolution timer, which hands what it resolves to deliver.
@@ -184,17 +137,17 @@ func (p *clusterProcessor) shutdown(context.Context) error {
 		p.stopTick = nil
 	}
 	p.telemetry.Shutdown()
-	return p.store.Close()
+	return p.pipeline.Close()
 }
 
 // sweep resolves the alerts whose counts dropped, events or not.
 func (p *clusterProcessor) sweep(ctx context.Context) []alert.Alert {
 	resolved, err := p.detector.Sweep(ctx)
 	if err != nil {
-		p.stateError(ctx, err)
+		p.pipeline.StateError(ctx, err)
 	}
 	for i := range resolved {
-		p.countAlert(ctx, &resolved[i])
+		p.pipeline.CountAlert(ctx, &resolved[i])
 	}
 	return resolved
 }
@@ -228,51 +181,24 @@ func (p *clusterProcessor) takeHeld() []alert.Alert {
 // records of their own.
 func (p *clusterProcessor) sendResolved(next consumer.Logs) func(context.Context, []alert.Alert) {
 	return func(ctx context.Context, resolved []alert.Alert) {
-		ld := plog.NewLogs()
-		sl := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty()
-		p.setScope(sl.Scope())
-		for i := range resolved {
-			resolved[i].FillLogRecord(sl.LogRecords().AppendEmpty())
-		}
-		if err := next.ConsumeLogs(ctx, ld); err != nil {
-			p.logger.Warn("failure_cluster: the next consumer refused resolved alert records", zap.Error(err), zap.Int("records", len(resolved)))
+		if err := next.ConsumeLogs(ctx, p.pipeline.NewLogs(resolved)); err != nil {
+			p.pipeline.Logger().Warn("failure_cluster: the next consumer refused resolved alert records", zap.Error(err), zap.Int("records", len(resolved)))
 		}
 	}
 }
 
 func (p *clusterProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
-	p.batchNow.Store(p.clock.Now().UnixNano())
-	var ev jobevent.Event
-	var b *batch // from the pool at the first job span: other batches need none
-	for _, rs := range td.ResourceSpans().All() {
-		for _, ss := range rs.ScopeSpans().All() {
-			scope := ss.Scope()
-			for _, span := range ss.Spans().All() {
-				if !p.extractor.FromSpan(scope, span, &ev) {
-					continue
-				}
-				if b == nil {
-					b = p.batches.Get().(*batch)
-				}
-				b.execs.Add(&ev)
-				b.spans = append(b.spans, span)
-			}
-		}
-	}
-	if b != nil {
-		defer p.release(b)
-	}
+	b := p.pipeline.Traces(td)
 	var jobSpans []ptrace.Span
-	if b != nil && p.observe(ctx, b.execs) {
-		jobSpans = b.spans
-		for i, span := range b.spans {
-			annotate(span.Attributes(), b.execs, i)
-		}
-		// In a traces pipeline the span event is the alert: the processor
-		// has no logs consumer to send a record to.
-		for _, r := range b.execs.Records() {
-			r.Alert.AddSpanEvent(b.spans[r.Event])
-			p.countAlert(ctx, &r.Alert)
+	if b != nil {
+		defer p.pipeline.Release(b)
+		if p.observe(ctx, b.Execs.Batch) {
+			jobSpans = b.Spans
+			for i, span := range b.Spans {
+				annotate(span.Attributes(), b.Execs.Batch, i)
+			}
+			records := b.Execs.Records()
+			p.pipeline.AddSpanEvents(ctx, b, len(records), func(i int) (*alert.Alert, int) { return &records[i].Alert, records[i].Event })
 		}
 	}
 	if held := p.takeHeld(); len(held) > 0 {
@@ -311,54 +237,20 @@ func firstSpan(td ptrace.Traces) (ptrace.Span, bool) {
 }
 
 func (p *clusterProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
-	p.batchNow.Store(p.clock.Now().UnixNano())
-	var ev jobevent.Event
-	var b *batch // from the pool at the first job record
-	for i, rl := range ld.ResourceLogs().All() {
-		for _, sl := range rl.ScopeLogs().All() {
-			for _, lr := range sl.LogRecords().All() {
-				if !p.extractor.FromLog(lr, &ev) {
-					continue
-				}
-				if b == nil {
-					b = p.batches.Get().(*batch)
-				}
-				b.execs.Add(&ev)
-				b.logs = append(b.logs, lr)
-				b.resource = append(b.resource, i)
-			}
-		}
-	}
+	b := p.pipeline.Logs(ld)
 	if b == nil {
 		return ld, nil
 	}
-	defer p.release(b)
-	if !p.observe(ctx, b.execs) {
+	defer p.pipeline.Release(b)
+	if !p.observe(ctx, b.Execs.Batch) {
 		return ld, nil
 	}
-	for i, lr := range b.logs {
-		annotate(lr.Attributes(), b.execs, i)
+	for i, lr := range b.Logs {
+		annotate(lr.Attributes(), b.Execs.Batch, i)
 	}
-	p.appendAlerts(ctx, ld, b)
+	records := b.Execs.Records()
+	p.pipeline.AppendLogs(ctx, ld, b, len(records), func(i int) (*alert.Alert, int) { return &records[i].Alert, records[i].Event })
 	return ld, nil
-}
-
-// appendAlerts adds the batch's alert records to ld, in ResourceLogs of
-// their own (a copy of the resource of the record that raised them) with
-// this processor's scope, so that a pipeline can route them apart.
-func (p *clusterProcessor) appendAlerts(ctx context.Context, ld plog.Logs, b *batch) {
-	records := b.execs.Records()
-	alert.AppendLogs(ld, p.alertScope, p.version, len(records), func(i int) (*alert.Alert, int) {
-		return &records[i].Alert, b.resource[records[i].Event]
-	})
-	for i := range records {
-		p.countAlert(ctx, &records[i].Alert)
-	}
-}
-
-func (p *clusterProcessor) setScope(s pcommon.InstrumentationScope) {
-	s.SetName(p.alertScope)
-	s.SetVersion(p.version)
 }
 
 // annotate marks a failure that belongs to a firing alert with its id.
@@ -379,31 +271,8 @@ func (p *clusterProcessor) observe(ctx context.Context, execs *cluster.Batch) bo
 		p.telemetry.ProcessorFailureClusterFailures.Add(ctx, int64(n))
 	}
 	if err != nil {
-		p.stateError(ctx, err)
+		p.pipeline.StateError(ctx, err)
 		return false
 	}
 	return true
-}
-
-func (p *clusterProcessor) stateError(ctx context.Context, err error) {
-	p.telemetry.ProcessorFailureClusterStateErrors.Add(ctx, 1)
-	p.stateErrors.Record(err)
-}
-
-func (p *clusterProcessor) countAlert(ctx context.Context, a *alert.Alert) {
-	if byState, ok := alertAttrs[a.Name]; ok {
-		p.telemetry.ProcessorFailureClusterAlerts.Add(ctx, 1, byState[a.State])
-	}
-}
-
-// release clears what the batch holds of the data (so the pool does not
-// keep it alive) and returns it to the pool.
-func (p *clusterProcessor) release(b *batch) {
-	b.execs.Reset()
-	clear(b.spans)
-	b.spans = b.spans[:0]
-	clear(b.logs)
-	b.logs = b.logs[:0]
-	b.resource = b.resource[:0]
-	p.batches.Put(b)
 }

@@ -82,7 +82,7 @@ func BenchmarkJobRetry(b *testing.B) {
 			run(b, func() { jobbench.Floor(td) })
 		})
 		b.Run(bt.name+"/extract", func(b *testing.B) {
-			x, err := jobevent.NewExtractor(jobevent.Config{}, nil)
+			x, err := jobevent.NewExtractor(jobevent.Config{})
 			require.NoError(b, err)
 			run(b, func() { jobbench.Extract(x, td) })
 		})

@@ -5,14 +5,13 @@ package jobretryprocessor // import "github.com/otelcol-jobs/otelcol-jobs/proces
 
 import (
 	"context"
-	"errors"
 
 	"github.com/jonboulle/clockwork"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
-	"go.opentelemetry.io/collector/processor/processorhelper"
 
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobpipeline"
 	"github.com/otelcol-jobs/otelcol-jobs/processor/jobretryprocessor/internal/metadata"
 )
 
@@ -28,9 +27,6 @@ func NewFactory() processor.Factory {
 
 func createDefaultConfig() component.Config { return NewDefaultConfig() }
 
-// The processor annotates spans and log records and adds alerts to them.
-var mutates = processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true})
-
 // Each pipeline gets an instance of its own, and with the memory store its
 // own state; instances on one Redis share the state, where an execution
 // arriving in both pipelines counts once (statestore.Config.DedupeTTL).
@@ -40,11 +36,7 @@ func createTraces(ctx context.Context, set processor.Settings, cfg component.Con
 	if err != nil {
 		return nil, err
 	}
-	tp, err := processorhelper.NewTraces(ctx, set, cfg, next, p.processTraces, mutates, processorhelper.WithShutdown(p.shutdown))
-	if err != nil {
-		return nil, errors.Join(err, p.shutdown(ctx))
-	}
-	return tp, nil
+	return jobpipeline.NewTraces(ctx, set, cfg, next, p.processTraces, jobpipeline.Lifecycle{Shutdown: p.shutdown})
 }
 
 func createLogs(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Logs) (processor.Logs, error) {
@@ -52,9 +44,5 @@ func createLogs(ctx context.Context, set processor.Settings, cfg component.Confi
 	if err != nil {
 		return nil, err
 	}
-	lp, err := processorhelper.NewLogs(ctx, set, cfg, next, p.processLogs, mutates, processorhelper.WithShutdown(p.shutdown))
-	if err != nil {
-		return nil, errors.Join(err, p.shutdown(ctx))
-	}
-	return lp, nil
+	return jobpipeline.NewLogs(ctx, set, cfg, next, p.processLogs, jobpipeline.Lifecycle{Shutdown: p.shutdown})
 }

@@ -6,20 +6,17 @@ package jobretryprocessor // import "github.com/otelcol-jobs/otelcol-jobs/proces
 import (
 	"context"
 	"errors"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
-	"go.uber.org/zap"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobpipeline"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
 	"github.com/otelcol-jobs/otelcol-jobs/processor/jobretryprocessor/internal/metadata"
 	"github.com/otelcol-jobs/otelcol-jobs/processor/jobretryprocessor/internal/retry"
@@ -29,41 +26,28 @@ import (
 // are known: how many times the job ran before.
 const AttrRetryCount = "jobqueue.job.retry_count"
 
-// Attribute sets of the alerts counter, built once.
-var (
-	firingAttrs   = metric.WithAttributeSet(attribute.NewSet(attribute.String("alert.state", alert.StateFiring.String())))
-	resolvedAttrs = metric.WithAttributeSet(attribute.NewSet(attribute.String("alert.state", alert.StateResolved.String())))
-)
-
 type retryProcessor struct {
-	logger    *zap.Logger
-	extractor *jobevent.Extractor
+	pipeline  *jobpipeline.Pipeline[*runs]
 	detector  *retry.Detector
-	store     statestore.Store
 	telemetry *metadata.TelemetryBuilder
-	// version is the collector's, on the scope of appended alert records.
-	version     string
-	batches     sync.Pool // *batch
-	stateErrors *statestore.FailureLog
-	// clock, and its reading at the start of the latest batch (Unix
-	// nanoseconds): the extractor's bound for event times, read once per
-	// batch rather than once per execution.
-	clock    clockwork.Clock
-	batchNow atomic.Int64
 }
 
-// batch is the per-call memory of the pdata side, reused through a pool.
-type batch struct {
-	ev    jobevent.Event
-	runs  []retry.Run
-	spans []ptrace.Span
-	logs  []plog.LogRecord
-	// resource is the index of each log record's ResourceLogs.
-	resource []int
+// runs is the detector's per-batch memory: the batch's executions.
+type runs struct{ list []retry.Run }
+
+func (r *runs) Begin(time.Time) {}
+
+func (r *runs) Add(ev *jobevent.Event, parent pcommon.SpanID) {
+	r.list = append(r.list, retry.Run{Event: *ev, ParentSpanID: parent})
+}
+
+func (r *runs) Reset() {
+	clear(r.list)
+	r.list = r.list[:0]
 }
 
 func newRetryProcessor(ctx context.Context, set processor.Settings, cfg *Config, clock clockwork.Clock) (*retryProcessor, error) {
-	store, err := cfg.State.NewStore(ctx, set.Logger, statestore.WithClock(clock))
+	store, err := jobpipeline.OpenStore(ctx, set, &cfg.State, clock)
 	if err != nil {
 		return nil, err
 	}
@@ -77,169 +61,77 @@ func newRetryProcessor(ctx context.Context, set processor.Settings, cfg *Config,
 // newRetryProcessorWithStore is the seam for tests and benchmarks that bring
 // their own store; the processor owns it from here on.
 func newRetryProcessorWithStore(set processor.Settings, cfg *Config, clock clockwork.Clock, store statestore.Store) (*retryProcessor, error) {
-	p := &retryProcessor{logger: set.Logger, store: store, version: set.BuildInfo.Version, clock: clock,
-		stateErrors: statestore.NewFailureLog(set.Logger, "job_retry: state store failed; data passes through with fewer annotations and alerts")}
-	var err error
-	if p.extractor, err = jobevent.NewExtractor(cfg.Config, func() time.Time { return time.Unix(0, p.batchNow.Load()) }); err != nil {
-		return nil, err
-	}
 	rules, err := cfg.rules()
 	if err != nil {
 		return nil, err
 	}
-	if p.detector, err = retry.New(store, clock, cfg.Window, cfg.EscalationFactor, rules, cfg.State.DedupeTTL()); err != nil {
+	detector, err := retry.New(store, cfg.Window, cfg.EscalationFactor, rules, cfg.State.DedupeTTL())
+	if err != nil {
 		return nil, err
 	}
 	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 	if err != nil {
 		return nil, err
 	}
-	p.telemetry = tb
-	p.batches.New = func() any { return new(batch) }
-	err = errors.Join(
-		tb.RegisterProcessorJobRetryTrackedJobsCallback(func(_ context.Context, o metric.Int64Observer) error {
-			o.Observe(store.Stats().Entries)
-			return nil
-		}),
-		tb.RegisterProcessorJobRetryStateMemoryCallback(func(_ context.Context, o metric.Int64Observer) error {
-			o.Observe(store.Stats().Bytes)
-			return nil
-		}),
-		tb.RegisterProcessorJobRetryStateEvictionsCallback(func(_ context.Context, o metric.Int64Observer) error {
-			o.Observe(store.Stats().Evictions)
-			return nil
-		}),
-		tb.RegisterProcessorJobRetryStateFallbackCallback(func(_ context.Context, o metric.Int64Observer) error {
-			var v int64
-			if store.Stats().Fallback {
-				v = 1
-			}
-			o.Observe(v)
-			return nil
-		}),
-	)
+	pipeline, err := jobpipeline.New(set, jobpipeline.Settings[*runs]{
+		Component: metadata.Type.String(), Jobs: cfg.Config, Store: store, Clock: clock,
+		NewSink:    func() *runs { return new(runs) },
+		AlertScope: metadata.ScopeName, Alerts: tb.ProcessorJobRetryAlerts, StateErrors: tb.ProcessorJobRetryStateErrors,
+	})
+	if err == nil {
+		err = pipeline.StateGauges(tb.RegisterProcessorJobRetryTrackedJobsCallback, tb.RegisterProcessorJobRetryStateMemoryCallback,
+			tb.RegisterProcessorJobRetryStateEvictionsCallback, tb.RegisterProcessorJobRetryStateFallbackCallback)
+	}
 	if err != nil {
 		tb.Shutdown()
 		return nil, err
 	}
-	return p, nil
+	return &retryProcessor{pipeline: pipeline, detector: detector, telemetry: tb}, nil
 }
 
 func (p *retryProcessor) shutdown(context.Context) error {
 	p.telemetry.Shutdown()
-	return p.store.Close()
+	return p.pipeline.Close()
 }
 
 func (p *retryProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
-	p.batchNow.Store(p.clock.Now().UnixNano())
-	b := p.batches.Get().(*batch)
-	defer p.release(b)
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			ss := sss.At(j)
-			scope, spans := ss.Scope(), ss.Spans()
-			for k := 0; k < spans.Len(); k++ {
-				span := spans.At(k)
-				if p.extractor.FromSpan(scope, span, &b.ev) {
-					b.runs = append(b.runs, retry.Run{Event: b.ev, ParentSpanID: span.ParentSpanID()})
-					b.spans = append(b.spans, span)
-				}
-			}
-		}
-	}
-	if len(b.runs) == 0 {
+	b := p.pipeline.Traces(td)
+	if b == nil {
 		return td, nil
 	}
-	found := p.detect(ctx, b.runs)
-	for i := range b.runs {
-		if n := b.runs[i].Retries; n >= 0 {
-			b.spans[i].Attributes().PutInt(AttrRetryCount, n)
+	defer p.pipeline.Release(b)
+	found := p.detect(ctx, b)
+	for i := range b.Execs.list {
+		if n := b.Execs.list[i].Retries; n >= 0 {
+			b.Spans[i].Attributes().PutInt(AttrRetryCount, n)
 		}
 	}
-	// In a traces pipeline the span event is the alert: the processor has
-	// no logs consumer to send a record to.
-	for i := range found {
-		found[i].Alert.AddSpanEvent(b.spans[found[i].Run])
-		p.countAlert(ctx, &found[i].Alert)
-	}
+	p.pipeline.AddSpanEvents(ctx, b, len(found), func(i int) (*alert.Alert, int) { return &found[i].Alert, found[i].Run })
 	return td, nil
 }
 
 func (p *retryProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
-	p.batchNow.Store(p.clock.Now().UnixNano())
-	b := p.batches.Get().(*batch)
-	defer p.release(b)
-	rls := ld.ResourceLogs()
-	for i := 0; i < rls.Len(); i++ {
-		sls := rls.At(i).ScopeLogs()
-		for j := 0; j < sls.Len(); j++ {
-			lrs := sls.At(j).LogRecords()
-			for k := 0; k < lrs.Len(); k++ {
-				lr := lrs.At(k)
-				if p.extractor.FromLog(lr, &b.ev) {
-					b.runs = append(b.runs, retry.Run{Event: b.ev})
-					b.logs = append(b.logs, lr)
-					b.resource = append(b.resource, i)
-				}
-			}
-		}
-	}
-	if len(b.runs) == 0 {
+	b := p.pipeline.Logs(ld)
+	if b == nil {
 		return ld, nil
 	}
-	found := p.detect(ctx, b.runs)
-	for i := range b.runs {
-		if n := b.runs[i].Retries; n >= 0 {
-			b.logs[i].Attributes().PutInt(AttrRetryCount, n)
+	defer p.pipeline.Release(b)
+	found := p.detect(ctx, b)
+	for i := range b.Execs.list {
+		if n := b.Execs.list[i].Retries; n >= 0 {
+			b.Logs[i].Attributes().PutInt(AttrRetryCount, n)
 		}
 	}
-	p.appendAlerts(ctx, ld, b, found)
+	p.pipeline.AppendLogs(ctx, ld, b, len(found), func(i int) (*alert.Alert, int) { return &found[i].Alert, found[i].Run })
 	return ld, nil
-}
-
-// appendAlerts adds the alert records to ld, in ResourceLogs of their own
-// (a copy of the resource of the record that raised them) with this
-// processor's scope, so that a pipeline can route them apart.
-func (p *retryProcessor) appendAlerts(ctx context.Context, ld plog.Logs, b *batch, found []retry.Found) {
-	alert.AppendLogs(ld, metadata.ScopeName, p.version, len(found), func(i int) (*alert.Alert, int) {
-		return &found[i].Alert, b.resource[found[i].Run]
-	})
-	for i := range found {
-		p.countAlert(ctx, &found[i].Alert)
-	}
 }
 
 // detect runs the detector; a state-store failure costs annotations and
 // alerts, never the data.
-func (p *retryProcessor) detect(ctx context.Context, runs []retry.Run) []retry.Found {
-	found, err := p.detector.Detect(ctx, runs)
+func (p *retryProcessor) detect(ctx context.Context, b *jobpipeline.Batch[*runs]) []retry.Found {
+	found, err := p.detector.Detect(ctx, b.Now, b.Execs.list)
 	if err != nil {
-		p.telemetry.ProcessorJobRetryStateErrors.Add(ctx, 1)
-		p.stateErrors.Record(err)
+		p.pipeline.StateError(ctx, err)
 	}
 	return found
-}
-
-func (p *retryProcessor) countAlert(ctx context.Context, a *alert.Alert) {
-	attrs := firingAttrs
-	if a.State == alert.StateResolved {
-		attrs = resolvedAttrs
-	}
-	p.telemetry.ProcessorJobRetryAlerts.Add(ctx, 1, attrs)
-}
-
-// release clears what the batch holds of the data (so the pool does not
-// keep it alive) and returns it to the pool.
-func (p *retryProcessor) release(b *batch) {
-	b.ev = jobevent.Event{}
-	clear(b.runs)
-	b.runs = b.runs[:0]
-	clear(b.spans)
-	b.spans = b.spans[:0]
-	clear(b.logs)
-	b.logs = b.logs[:0]
-	b.resource = b.resource[:0]
-	p.batches.Put(b)
 }

@@ -164,15 +164,14 @@ func (b *Batch) Len() int { return len(b.events) }
 // older than the window excluded).
 func (b *Batch) Failures() int { return b.failures }
 
+// Begin starts a batch judged as of now, the batch's clock.
+func (b *Batch) Begin(now time.Time) { b.nowMs = now.UnixMilli() }
+
 // Add adds one job execution; its index is the number of events added
 // before it. Executions of unknown outcome, older than the window, or seen
 // earlier in the batch (same system, class, id and attempt: the Sidekiq and
-// ActiveJob spans of one run) are not counted. The clock is read at the
-// first Add: events are judged by that time.
+// ActiveJob spans of one run) are not counted.
 func (b *Batch) Add(ev *jobevent.Event) {
-	if len(b.events) == 0 {
-		b.nowMs = b.d.clock.Now().UnixMilli()
-	}
 	b.events = append(b.events, b.add(ev, int32(len(b.events))))
 }
 

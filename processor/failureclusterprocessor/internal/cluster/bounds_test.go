@@ -67,6 +67,7 @@ func TestBoundedClassesAndMessages(t *testing.T) {
 	run := func(n int, event func(i int) jobevent.Event) {
 		for i := 0; i < n; {
 			b.Reset()
+			b.Begin(h.clock.Now())
 			for end := min(i+batch, n); i < end; i++ {
 				ev := event(i)
 				b.Add(&ev)
@@ -154,6 +155,7 @@ func TestConcurrentBatchesAndSweeps(t *testing.T) {
 			b := h.d.NewBatch()
 			for i := range 50 {
 				b.Reset()
+				b.Begin(h.clock.Now())
 				for k := range 10 {
 					ev := execution(fmt.Sprintf("Job%d", (i+k)%7), jobevent.OutcomeFailure, "E", fmt.Sprintf("timeout after %dms", k), t0)
 					b.Add(&ev)
@@ -215,6 +217,7 @@ func benchmarkMemory(b *testing.B, unit string, event func(i int) jobevent.Event
 		before := heapInUse()
 		for i := 0; i < n; {
 			batch.Reset()
+			batch.Begin(h.clock.Now())
 			for end := min(i+1000, n); i < end; i++ {
 				ev := event(i)
 				batch.Add(&ev)

@@ -58,6 +58,7 @@ func newHarnessOver(t testing.TB, cfg Config, clock *clockwork.FakeClock, store 
 func (h *harness) observe(t testing.TB, events ...jobevent.Event) ([]Record, *Batch) {
 	t.Helper()
 	b := h.d.NewBatch()
+	b.Begin(h.clock.Now())
 	for i := range events {
 		b.Add(&events[i])
 	}

@@ -43,7 +43,6 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
-	"github.com/jonboulle/clockwork"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
@@ -81,7 +80,6 @@ type Found struct {
 // Detector counts retries over a store. It is safe for concurrent use.
 type Detector struct {
 	store  statestore.Store
-	clock  clockwork.Clock
 	window time.Duration
 	// factor is how much the retries must grow past the threshold for an
 	// alert to escalate again (2: each doubling).
@@ -99,7 +97,7 @@ type Detector struct {
 // the store remembers an execution it counted by id, so that it counts once
 // however often it arrives (0: executions are not marked, for a store only
 // this detector uses).
-func New(store statestore.Store, clock clockwork.Clock, window time.Duration, factor float64, rules []Rule, dedupe time.Duration) (*Detector, error) {
+func New(store statestore.Store, window time.Duration, factor float64, rules []Rule, dedupe time.Duration) (*Detector, error) {
 	if len(rules) == 0 || rules[len(rules)-1].Class != nil {
 		return nil, errors.New("the last rule must match every class")
 	}
@@ -109,7 +107,7 @@ func New(store statestore.Store, clock clockwork.Clock, window time.Duration, fa
 	if !(factor >= 1) || math.IsInf(factor, 0) {
 		return nil, fmt.Errorf("escalation factor must be at least 1, got %v", factor)
 	}
-	d := &Detector{store: store, clock: clock, window: window, factor: factor, rules: rules, dedupe: dedupe}
+	d := &Detector{store: store, window: window, factor: factor, rules: rules, dedupe: dedupe}
 	d.scratch.New = func() any { return &scratch{classRule: map[string]int{}} }
 	return d, nil
 }
@@ -189,17 +187,16 @@ const (
 )
 
 // Detect sets each run's Retries and returns the alert records to emit, or
-// nil. It applies one batch of ops to the store (one round trip with Redis),
+// nil; now is the batch's clock, which judges the runs' ages. It applies one batch of ops to the store (one round trip with Redis),
 // none when no run needs state. A store error is returned after the runs got
 // whatever the store could answer: their data must pass on regardless.
-func (d *Detector) Detect(ctx context.Context, runs []Run) ([]Found, error) {
+func (d *Detector) Detect(ctx context.Context, now time.Time, runs []Run) ([]Found, error) {
 	if len(runs) == 0 {
 		return nil, nil
 	}
 	s := d.scratch.Get().(*scratch)
 	defer d.scratch.Put(s)
 	defer s.release()
-	now := d.clock.Now()
 	s.plan(d, runs, now)
 
 	for i := range runs {

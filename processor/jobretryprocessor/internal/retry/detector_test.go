@@ -61,7 +61,7 @@ func newFixtureWithFactor(t *testing.T, factor float64, rules ...Rule) *fixture 
 	clock := clockwork.NewFakeClockAt(t0)
 	store := &countingStore{Store: statestore.NewMemory(1000, statestore.WithClock(clock))}
 	rules = append(rules, Rule{MaxRetries: 3, Severity: alert.SeverityWarn})
-	d, err := New(store, clock, window, factor, rules, 0)
+	d, err := New(store, window, factor, rules, 0)
 	require.NoError(t, err)
 	return &fixture{clock: clock, store: store, d: d}
 }
@@ -69,7 +69,7 @@ func newFixtureWithFactor(t *testing.T, factor float64, rules ...Rule) *fixture 
 // detect runs one batch and returns the retries of each run and the alerts.
 func (f *fixture) detect(t *testing.T, runs ...Run) ([]int64, []Found) {
 	t.Helper()
-	found, err := f.d.Detect(context.Background(), runs)
+	found, err := f.d.Detect(context.Background(), f.clock.Now(), runs)
 	require.NoError(t, err)
 	retries := make([]int64, len(runs))
 	for i := range runs {
@@ -339,7 +339,7 @@ func TestStoreFailure(t *testing.T) {
 	f := newFixture(t)
 	f.store.fail = fmt.Errorf("boom: %w", statestore.ErrUnavailable)
 	runs := []Run{f.run("j1", 0, failed), f.run("j2", 9, failed)}
-	found, err := f.d.Detect(context.Background(), runs)
+	found, err := f.d.Detect(context.Background(), f.clock.Now(), runs)
 	require.ErrorIs(t, err, statestore.ErrUnavailable)
 	assert.Empty(t, found)
 	assert.Equal(t, int64(-1), runs[0].Retries, "unknown without the store")
@@ -363,21 +363,20 @@ func TestHugeStrings(t *testing.T) {
 
 func TestNew(t *testing.T) {
 	store := statestore.NewMemory(10)
-	clock := clockwork.NewFakeClock()
-	_, err := New(store, clock, window, 2, nil, 0)
+	_, err := New(store, window, 2, nil, 0)
 	assert.Error(t, err)
-	_, err = New(store, clock, window, 2, []Rule{{Class: regexp.MustCompile("x")}}, 0)
+	_, err = New(store, window, 2, []Rule{{Class: regexp.MustCompile("x")}}, 0)
 	assert.Error(t, err)
-	_, err = New(store, clock, 0, 2, []Rule{{}}, 0)
+	_, err = New(store, 0, 2, []Rule{{}}, 0)
 	assert.Error(t, err)
-	_, err = New(store, clock, window, 0.5, []Rule{{}}, 0)
+	_, err = New(store, window, 0.5, []Rule{{}}, 0)
 	assert.ErrorContains(t, err, "escalation factor must be at least 1")
 }
 
 func TestConcurrentDetect(t *testing.T) {
 	f := newFixture(t)
 	f.store.Store = statestore.NewMemory(1000) // countingStore is not concurrency-safe; the memory store is
-	d, err := New(f.store.Store, f.clock, window, 2, []Rule{{MaxRetries: 3, Severity: alert.SeverityWarn}}, 0)
+	d, err := New(f.store.Store, window, 2, []Rule{{MaxRetries: 3, Severity: alert.SeverityWarn}}, 0)
 	require.NoError(t, err)
 	errs := make(chan error, 8)
 	fired := make(chan int, 8)
@@ -386,7 +385,7 @@ func TestConcurrentDetect(t *testing.T) {
 			n := 0
 			for i := range 100 {
 				r := f.run(fmt.Sprintf("g%d-%d", g, i%10), 0, failed)
-				found, err := d.Detect(context.Background(), []Run{r})
+				found, err := d.Detect(context.Background(), f.clock.Now(), []Run{r})
 				if err != nil {
 					errs <- err
 					return
