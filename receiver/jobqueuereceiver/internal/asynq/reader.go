@@ -138,7 +138,7 @@ func NewReader(client redis.Cmdable, opts Options) *Reader {
 // (unreachable, timeout, a refused command); bad data is skipped and listed
 // in Problems.
 func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
-	sc := &scrape{r: r, now: redisread.Now(r.opts.Now)}
+	sc := &scrape{r: r, now: snapshot.Now(r.opts.Now)}
 	sc.snap = &snapshot.Snapshot{System: system, Time: sc.now, DeadState: StateArchived}
 	queues, servers, err := sc.readRegistries(ctx)
 	if err != nil {
@@ -459,7 +459,7 @@ func (sc *scrape) pendingSince(key string, cmd *redis.SliceCmd, judge bool) (lat
 		}
 		return 0, true
 	}
-	return redisread.Age(sc.now, since), true
+	return snapshot.Age(sc.now, since), true
 }
 
 // parsePendingSince reads a task hash's pending_since: decimal unix
@@ -570,7 +570,7 @@ func (sc *scrape) process(s *serverRead, queues []snapshot.Queue, byName map[str
 		PID:         info.pid,
 		Concurrency: sc.problems.NonNegative(info.concurrency, s.member, "concurrency"),
 		// The entry's score is the expiry written with the heartbeat.
-		HeartbeatAge: redisread.Age(sc.now, s.expiry.Add(-heartbeatTTL)),
+		HeartbeatAge: snapshot.Age(sc.now, s.expiry.Add(-heartbeatTTL)),
 		// A stopped server (Server.Stop) finishes its tasks but takes no
 		// new ones; a closed one is shutting down.
 		Quiet: info.status == "stopped" || info.status == "closed",
@@ -601,7 +601,7 @@ func (sc *scrape) process(s *serverRead, queues []snapshot.Queue, byName map[str
 			sc.problems.Add(kindMissingTimestamp, s.workersKey, "a worker has no start_time")
 			continue
 		}
-		a := redisread.Age(sc.now, w.started)
+		a := snapshot.Age(sc.now, w.started)
 		q.RunningMaxAge = max(q.RunningMaxAge, a)
 		if sc.r.opts.StalledAfter > 0 && a > sc.r.opts.StalledAfter {
 			q.Stalled++

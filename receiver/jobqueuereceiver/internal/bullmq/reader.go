@@ -148,7 +148,7 @@ func NewReader(client redis.Cmdable, opts Options) *Reader {
 // (unreachable, timeout, a refused command); bad data is skipped and listed
 // in Problems.
 func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
-	sc := &scrape{r: r, now: redisread.Now(r.opts.Now)}
+	sc := &scrape{r: r, now: snapshot.Now(r.opts.Now)}
 	sc.snap = &snapshot.Snapshot{System: system, Time: sc.now, DeadState: snapshot.StateFailed, ProcessesUnknown: !r.opts.ReadWorkers}
 	if len(r.opts.Names) == 0 && (r.queues == nil || !sc.now.Before(r.nextDiscovery)) {
 		if err := sc.discover(ctx); err != nil {
@@ -459,7 +459,7 @@ func (sc *scrape) queue(q *queueCmds) (snapshot.Queue, bool) {
 
 	if q.oldest != nil {
 		if ts, ok := sc.jobTime(q.oldest, "timestamp"); ok {
-			out.Latency = redisread.Age(sc.now, ts)
+			out.Latency = snapshot.Age(sc.now, ts)
 		}
 	}
 	for _, cmd := range q.started {
@@ -467,7 +467,7 @@ func (sc *scrape) queue(q *queueCmds) (snapshot.Queue, bool) {
 		if !ok {
 			continue
 		}
-		age := redisread.Age(sc.now, ts)
+		age := snapshot.Age(sc.now, ts)
 		out.RunningMaxAge = max(out.RunningMaxAge, age)
 		if sc.r.opts.StalledAfter > 0 && age > sc.r.opts.StalledAfter {
 			out.Stalled++

@@ -281,7 +281,7 @@ func TestSnapshotFaults(t *testing.T) {
 		switch p.Kind {
 		case kindInvalidTimestamp:
 			invalidTS++
-		case redisread.KindNameTooLong:
+		case snapshot.KindNameTooLong:
 			tooLong++
 		}
 		assert.LessOrEqual(t, len(p.Key), snapshot.MaxNameLen)

@@ -193,7 +193,7 @@ func NewReader(client redis.Cmdable, opts Options) *Reader {
 func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	sc := &scrape{r: r, now: redisread.Now(r.opts.Now)}
+	sc := &scrape{r: r, now: snapshot.Now(r.opts.Now)}
 	// Workers register nothing in Redis: the pidbox is a broadcast channel.
 	sc.snap = &snapshot.Snapshot{System: system, Time: sc.now, ProcessesUnknown: true}
 
@@ -527,7 +527,7 @@ func (sc *scrape) unacked(rt routes, byName map[string]*snapshot.Queue, unacked 
 			continue
 		}
 		sec, frac := math.Modf(d.at)
-		a := redisread.Age(sc.now, time.Unix(int64(sec), int64(frac*1e9)))
+		a := snapshot.Age(sc.now, time.Unix(int64(sec), int64(frac*1e9)))
 		for _, name := range queues {
 			q := byName[name]
 			if q == nil {

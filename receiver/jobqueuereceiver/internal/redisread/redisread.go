@@ -2,8 +2,8 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Package redisread holds what every Redis-backed reader of the job_queue
-// receiver needs around its pipelined reads: the bounded list of bad data a
-// snapshot skipped (Problems), and the rule that tells a failed round trip
+// receiver needs around its pipelined reads: checks of Redis replies that
+// record bad data in the snapshot's Problems, and the rule that tells a failed round trip
 // (Failure) from a key of the wrong type, which is only bad data.
 package redisread // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/redisread"
 
@@ -12,23 +12,16 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
 )
 
-// MaxProblems bounds the problems listed per snapshot; the rest are counted
-// in one KindTooManyProblems entry.
-const MaxProblems = 100
-
-// Problem kinds (snapshot.Problem.Kind) that this package reports itself.
+// Problem kinds (snapshot.Problem.Kind) that this package reports itself;
+// the store-agnostic ones are snapshot's.
 const (
-	KindWrongType       = "wrong_type"
-	KindNameTooLong     = "name_too_long"
-	KindInvalidUTF8     = "invalid_utf8"
-	KindTooManyProblems = "too_many_problems"
+	KindWrongType = "wrong_type"
 	// KindRegistryTruncated: a registry had more members than a reader
 	// reads (see Members).
 	KindRegistryTruncated = "registry_truncated"
@@ -36,49 +29,9 @@ const (
 	KindInvalidNumber = "invalid_number"
 )
 
-// Problems collects the bad data of one snapshot, at most MaxProblems
-// entries. The zero value is ready to use.
+// Problems is snapshot.Problems with the checks of Redis replies.
 type Problems struct {
-	list    []snapshot.Problem
-	dropped int
-}
-
-// Add records one problem. Key and detail are bounded by snapshot.Name and
-// copied, so they may be slices of large payloads.
-func (p *Problems) Add(kind, key, detail string) {
-	if len(p.list) >= MaxProblems {
-		p.dropped++
-		return
-	}
-	key, _, _ = snapshot.Name(key)
-	detail, _, _ = snapshot.Name(detail)
-	p.list = append(p.list, snapshot.Problem{Kind: kind, Key: strings.Clone(key), Detail: strings.Clone(detail)})
-}
-
-// List returns the problems recorded, plus one KindTooManyProblems entry
-// counting those beyond MaxProblems.
-func (p *Problems) List() []snapshot.Problem {
-	if p.dropped > 0 {
-		p.list = append(p.list, snapshot.Problem{
-			Kind:   KindTooManyProblems,
-			Detail: strconv.Itoa(p.dropped) + " more problems not listed",
-		})
-		p.dropped = 0
-	}
-	return p.list
-}
-
-// Name returns raw bounded for reporting (see snapshot.Name), and records
-// what had to change as a problem at key. what says whose name it is.
-func (p *Problems) Name(raw, key, what string) string {
-	name, tooLong, invalidUTF8 := snapshot.Name(raw)
-	if invalidUTF8 {
-		p.Add(KindInvalidUTF8, key, what+" is not valid UTF-8")
-	}
-	if tooLong {
-		p.Add(KindNameTooLong, key, what+" of "+strconv.Itoa(len(raw))+" bytes shortened")
-	}
-	return name
+	snapshot.Problems
 }
 
 // Members returns a registry's members as a bounded read (SRANDMEMBER with
@@ -160,24 +113,6 @@ func expectedType(command string) string {
 		return "hash"
 	}
 	return "string"
-}
-
-// Now is a snapshot's time: now(), or the wall clock when now is nil (a
-// reader's Options.Now, set by tests).
-func Now(now func() time.Time) time.Time {
-	if now == nil {
-		return time.Now()
-	}
-	return now()
-}
-
-// Age is how long ago ts was, clamped at 0: a clock running ahead on the
-// writer's side must not produce negative latencies or ages.
-func Age(now, ts time.Time) time.Duration {
-	if d := now.Sub(ts); d > 0 {
-		return d
-	}
-	return 0
 }
 
 // From names the server a client talks to, as " from host:port", for error

@@ -173,7 +173,7 @@ func NewReader(client redis.Cmdable, opts Options) *Reader {
 // (unreachable, timeout, a refused command); bad data is skipped and listed
 // in Problems.
 func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
-	sc := &scrape{r: r, now: redisread.Now(r.opts.Now)}
+	sc := &scrape{r: r, now: snapshot.Now(r.opts.Now)}
 	sc.snap = &snapshot.Snapshot{System: system, Time: sc.now, DeadState: snapshot.StateFailed}
 	reg, err := sc.readRegistries(ctx)
 	if err != nil {
@@ -343,7 +343,7 @@ func (sc *scrape) workers(ws []workerKeys, jobs, beats, pings *redis.SliceCmd, b
 			// Resque before 1.26 never heartbeats (and never prunes by
 			// heartbeat): the worker counts as live.
 			sc.problems.Add(kindMissingTimestamp, w.jobKey, "no heartbeat in workers:heartbeat nor worker:ping")
-		} else if age = redisread.Age(sc.now, beat); age > sc.r.opts.StaleAfter {
+		} else if age = snapshot.Age(sc.now, beat); age > sc.r.opts.StaleAfter {
 			sc.snap.ProcessesStale++
 			continue
 		}
@@ -406,7 +406,7 @@ func (sc *scrape) job(raw, key string, byName map[string]*snapshot.Queue) {
 	if runAt.IsZero() {
 		return
 	}
-	a := redisread.Age(sc.now, runAt)
+	a := snapshot.Age(sc.now, runAt)
 	q.RunningMaxAge = max(q.RunningMaxAge, a)
 	if sc.r.opts.StalledAfter > 0 && a > sc.r.opts.StalledAfter {
 		q.Stalled++

@@ -284,8 +284,8 @@ func TestSnapshotHostileNames(t *testing.T) {
 	}
 	// Too long: the queue, the id, the host, the id's queue. Not UTF-8:
 	// the queue, the id, the id's queue.
-	assert.Equal(t, 4, snapshottest.ProblemKinds(s)[redisread.KindNameTooLong], "%+v", s.Problems)
-	assert.Equal(t, 3, snapshottest.ProblemKinds(s)[redisread.KindInvalidUTF8], "%+v", s.Problems)
+	assert.Equal(t, 4, snapshottest.ProblemKinds(s)[snapshot.KindNameTooLong], "%+v", s.Problems)
+	assert.Equal(t, 3, snapshottest.ProblemKinds(s)[snapshot.KindInvalidUTF8], "%+v", s.Problems)
 }
 
 // TestSnapshotRoundTrips proves the cost is fixed: two pipelined round trips

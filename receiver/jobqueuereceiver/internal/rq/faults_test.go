@@ -142,7 +142,7 @@ func TestSnapshotHostileNames(t *testing.T) {
 	}
 	// Too long: the queue, the worker name, its hostname, its queue list
 	// entry. Not UTF-8: the queue and the worker's queue list entry.
-	assert.Equal(t, map[string]int{redisread.KindNameTooLong: 4, redisread.KindInvalidUTF8: 2}, snapshottest.ProblemKinds(s), "%+v", s.Problems)
+	assert.Equal(t, map[string]int{snapshot.KindNameTooLong: 4, snapshot.KindInvalidUTF8: 2}, snapshottest.ProblemKinds(s), "%+v", s.Problems)
 }
 
 // TestSnapshotRoundTrips proves the cost is fixed: three pipelined round

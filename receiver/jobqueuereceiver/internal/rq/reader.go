@@ -174,7 +174,7 @@ func NewReader(client redis.Cmdable, opts Options) *Reader {
 // (unreachable, timeout, a refused command); bad data is skipped and listed
 // in Problems.
 func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
-	sc := &scrape{r: r, now: redisread.Now(r.opts.Now)}
+	sc := &scrape{r: r, now: snapshot.Now(r.opts.Now)}
 	sc.snap = &snapshot.Snapshot{System: system, Time: sc.now, DeadState: StateFailed}
 	queues, workers, err := sc.readRegistries(ctx)
 	if err != nil {
@@ -409,7 +409,7 @@ func (sc *scrape) queue(q *queueRead) snapshot.Queue {
 			sc.problems.Add(kindInvalidTimestamp, q.headJobKey, "enqueued_at is not an RQ UTC timestamp")
 			break
 		}
-		out.Latency = redisread.Age(sc.now, ts)
+		out.Latency = snapshot.Age(sc.now, ts)
 	}
 	return out
 }
@@ -484,7 +484,7 @@ func (sc *scrape) worker(w *workerRead) (process, int) {
 			sc.problems.Add(kindInvalidTimestamp, w.key, "last_heartbeat is not an RQ UTC timestamp")
 			break
 		}
-		p.HeartbeatAge = redisread.Age(sc.now, beat)
+		p.HeartbeatAge = snapshot.Age(sc.now, beat)
 	}
 	// PTTL -1: no expiry, which no RQ worker leaves; its heartbeat age
 	// still tells.
@@ -521,7 +521,7 @@ func (sc *scrape) running(queues []snapshot.Queue, byName map[string]int, w *wor
 		sc.problems.Add(kindInvalidTimestamp, w.jobKey, "started_at is not an RQ UTC timestamp")
 		return
 	}
-	a := redisread.Age(sc.now, started)
+	a := snapshot.Age(sc.now, started)
 	q.RunningMaxAge = max(q.RunningMaxAge, a)
 	if sc.r.opts.StalledAfter > 0 && a > sc.r.opts.StalledAfter {
 		q.Stalled++

@@ -80,7 +80,7 @@ const (
 	maxQueueNames = 100_000
 	maxProcesses  = 10_000
 	// maxProblems bounds the problems listed per snapshot.
-	maxProblems = redisread.MaxProblems
+	maxProblems = snapshot.MaxProblems
 )
 
 // Problem kinds (snapshot.Problem.Kind).
@@ -93,9 +93,9 @@ const (
 	kindInvalidValue      = "invalid_value"
 	kindMissingQueue      = "missing_queue"
 	kindRegistryTruncated = redisread.KindRegistryTruncated
-	kindNameTooLong       = redisread.KindNameTooLong
-	kindInvalidUTF8       = redisread.KindInvalidUTF8
-	kindTooManyProblems   = redisread.KindTooManyProblems
+	kindNameTooLong       = snapshot.KindNameTooLong
+	kindInvalidUTF8       = snapshot.KindInvalidUTF8
+	kindTooManyProblems   = snapshot.KindTooManyProblems
 )
 
 // Reader takes snapshots of one Sidekiq Redis.
@@ -144,7 +144,7 @@ func NewReader(client redis.Cmdable, opts Options) *Reader {
 // (unreachable, timeout, a refused command); bad data is skipped and listed
 // in Problems.
 func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
-	sc := &scrape{r: r, now: redisread.Now(r.opts.Now)}
+	sc := &scrape{r: r, now: snapshot.Now(r.opts.Now)}
 	sc.snap = &snapshot.Snapshot{System: system, Time: sc.now, DeadState: snapshot.StateDead}
 	reg, err := sc.readRegistries(ctx)
 	if err != nil {
@@ -371,7 +371,7 @@ func (sc *scrape) queue(raw string, c queueCmds) (snapshot.Queue, bool) {
 			sc.problems.Add(problem, key, "oldest job has no usable enqueued_at or created_at")
 			return q, true
 		}
-		q.Latency = redisread.Age(sc.now, ts)
+		q.Latency = snapshot.Age(sc.now, ts)
 	}
 	return q, true
 }
@@ -414,7 +414,7 @@ func (sc *scrape) process(id, key string, hash *redis.SliceCmd) (p snapshot.Proc
 	} else if beat, ok := epoch(raw); !ok {
 		sc.problems.Add(kindInvalidTimestamp, key, "beat is not an epoch time")
 	} else {
-		p.HeartbeatAge = redisread.Age(sc.now, beat)
+		p.HeartbeatAge = snapshot.Age(sc.now, beat)
 	}
 	switch raw, _ := vals[3].(string); raw {
 	case "true":
@@ -452,7 +452,7 @@ func (sc *scrape) work(byName map[string]*snapshot.Queue, cmd *redis.MapStringSt
 		if runAt.IsZero() {
 			continue
 		}
-		a := redisread.Age(sc.now, runAt)
+		a := snapshot.Age(sc.now, runAt)
 		q.RunningMaxAge = max(q.RunningMaxAge, a)
 		if sc.r.opts.StalledAfter > 0 && a > sc.r.opts.StalledAfter {
 			q.Stalled++
