@@ -42,6 +42,8 @@ type Server struct {
 	tb   testing.TB
 	dir  string
 	port int
+	bin  string
+	cred *syscall.Credential
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -74,25 +76,10 @@ func Start(tb testing.TB) *Server {
 		tb.Fatalf("pgtest: initdb: %v\n%s", err, out)
 	}
 
-	log, err := os.Create(s.logFile())
-	if err != nil {
-		tb.Fatalf("pgtest: %v", err)
-	}
-	defer log.Close() // the server holds its own descriptor
-	s.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", s.dataDir(),
-		"-p", strconv.Itoa(s.port),
-		"-c", "listen_addresses=127.0.0.1",
-		"-c", "unix_socket_directories="+dir,
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	s.cmd.Stdout, s.cmd.Stderr = log, log
-	if err := s.cmd.Start(); err != nil {
-		tb.Fatalf("pgtest: start postgres: %v", err)
-	}
+	s.cred = cred
+	s.bin = bin
 	tb.Cleanup(s.Stop)
-	if err := s.waitReady(30 * time.Second); err != nil {
-		tb.Fatalf("pgtest: postgres on %s did not become ready: %v\n%s", s.Addr(), err, s.Output())
-	}
+	s.start()
 	return s
 }
 
@@ -136,6 +123,42 @@ func credential(tb testing.TB) *syscall.Credential {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 }
 
+// start runs postgres on the initialised cluster and waits until it takes
+// sessions.
+func (s *Server) start() {
+	tb := s.tb
+	tb.Helper()
+	log, err := os.OpenFile(s.logFile(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	defer log.Close() // the server holds its own descriptor
+	cmd := exec.Command(filepath.Join(s.bin, "postgres"), "-D", s.dataDir(),
+		"-p", strconv.Itoa(s.port),
+		"-c", "listen_addresses=127.0.0.1",
+		"-c", "unix_socket_directories="+s.dir,
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("pgtest: start postgres: %v", err)
+	}
+	s.mu.Lock()
+	s.cmd = cmd
+	s.mu.Unlock()
+	if err := s.waitReady(30 * time.Second); err != nil {
+		tb.Fatalf("pgtest: postgres on %s did not become ready: %v\n%s", s.Addr(), err, s.Output())
+	}
+}
+
+// Restart stops the server (ending every session, as a crash or a failover
+// would for its clients) and starts it again on the same port and data.
+func (s *Server) Restart() {
+	s.tb.Helper()
+	s.Stop()
+	s.start()
+}
+
 func (s *Server) dataDir() string { return filepath.Join(s.dir, "data") }
 
 func (s *Server) logFile() string { return filepath.Join(s.dir, "postgres.log") }
@@ -169,9 +192,30 @@ func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.It
 func (s *Server) Port() int { return s.port }
 
 // URL is a connection URL for database as the superuser, without TLS.
-func (s *Server) URL(database string) string {
-	u := url.URL{Scheme: "postgres", User: url.User("postgres"), Host: s.Addr(), Path: "/" + database, RawQuery: "sslmode=disable"}
+func (s *Server) URL(database string) string { return s.URLAs("postgres", database) }
+
+// URLAs is a connection URL for database as role, without TLS (every role
+// logs in without a password: trust on loopback).
+func (s *Server) URLAs(role, database string) string {
+	u := url.URL{Scheme: "postgres", User: url.User(role), Host: s.Addr(), Path: "/" + database, RawQuery: "sslmode=disable"}
 	return u.String()
+}
+
+// Exec runs statements in database as the superuser, failing the test on
+// the first error.
+func (s *Server) Exec(database string, statements ...string) {
+	s.tb.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, s.URL(database))
+	if err != nil {
+		s.tb.Fatalf("pgtest: connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	for _, stmt := range statements {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			s.tb.Fatalf("pgtest: %s: %v", stmt, err)
+		}
+	}
 }
 
 // CreateDatabase creates an empty database and returns its URL.

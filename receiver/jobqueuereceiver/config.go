@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
+	"github.com/otelcol-jobs/otelcol-jobs/internal/pgclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/metadata"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/queuealert"
@@ -28,10 +29,21 @@ const (
 	SystemRQ      = "rq"
 	SystemAsynq   = "asynq"
 	SystemResque  = "resque"
+
+	// Systems that keep their jobs in PostgreSQL.
+	SystemRiver      = "river"
+	SystemSolidQueue = "solid_queue"
+	SystemGoodJob    = "good_job"
+	SystemOban       = "oban"
 )
 
 var (
-	supportedSystems = []string{SystemSidekiq, SystemCelery, SystemBullMQ, SystemResque, SystemAsynq, SystemRQ}
+	supportedSystems = []string{
+		SystemSidekiq, SystemCelery, SystemBullMQ, SystemResque, SystemAsynq, SystemRQ,
+		SystemRiver, SystemSolidQueue, SystemGoodJob, SystemOban,
+	}
+	// postgresSystems keep their jobs in PostgreSQL tables; the others in Redis.
+	postgresSystems = []string{SystemRiver, SystemSolidQueue, SystemGoodJob, SystemOban}
 	// fixedPrefixes are the key prefixes of systems that cannot change
 	// them: namespace must stay empty.
 	fixedPrefixes = map[string]string{SystemAsynq: "asynq:", SystemRQ: "rq:"}
@@ -41,6 +53,8 @@ const (
 	defaultCollectionInterval = 30 * time.Second
 	defaultTimeout            = 10 * time.Second
 	defaultEndpoint           = "localhost:6379"
+	defaultPostgresEndpoint   = "localhost:5432"
+	defaultEstimateAbove      = 500_000
 	defaultMaxQueues          = 500
 	defaultStalledAfter       = 5 * time.Minute
 	defaultByClassMaxEntries  = 1000
@@ -80,8 +94,48 @@ type Config struct {
 	// ClientList lets the BullMQ reader read its workers with CLIENT LIST,
 	// which a read-only ACL user may not run.
 	ClientList bool `mapstructure:"client_list"`
+	// Database is the PostgreSQL database holding the job tables
+	// (Postgres-backed systems only).
+	Database string `mapstructure:"database"`
+	// Schema is the PostgreSQL schema holding the job tables (default
+	// public; Postgres-backed systems only).
+	Schema string `mapstructure:"schema"`
+	// Postgres holds the settings only Postgres-backed systems have.
+	Postgres PostgresConfig `mapstructure:"postgres"`
 
 	_ struct{}
+}
+
+// PostgresConfig bounds what a scrape of a Postgres-backed system costs.
+type PostgresConfig struct {
+	// EstimateAbove is the row count beyond which a state's count is the
+	// planner's estimate instead of an exact count (as Oban's dashboard
+	// does), reported by jobqueue.jobs.estimated; 0 counts exactly always.
+	EstimateAbove int64 `mapstructure:"estimate_above"`
+
+	_ struct{}
+}
+
+// IsPostgres says whether the configured system keeps its jobs in
+// PostgreSQL (endpoint, username, password, tls, database and schema then
+// describe a PostgreSQL connection).
+func (cfg *Config) IsPostgres() bool { return slices.Contains(postgresSystems, cfg.System) }
+
+// PostgresConnection is the PostgreSQL connection of a Postgres-backed
+// system, from the keys it shares with Redis ones.
+func (cfg *Config) PostgresConnection() pgclient.Config {
+	schema := cfg.Schema
+	if schema == "" {
+		schema = pgclient.DefaultSchema
+	}
+	return pgclient.Config{
+		Endpoint: cfg.Endpoint,
+		Username: cfg.Username,
+		Password: cfg.Password,
+		Database: cfg.Database,
+		Schema:   schema,
+		TLS:      cfg.TLS,
+	}
 }
 
 // QueuesConfig selects queues by name. A queue is reported when it matches
@@ -174,6 +228,7 @@ func NewDefaultConfig() *Config {
 		Celery:               CeleryConfig{Results: CeleryResultsConfig{MaxKeys: defaultCeleryMaxResults}},
 		DiscoveryInterval:    defaultDiscoveryInterval,
 		Alerts:               queuealert.NewDefaultConfig(),
+		Postgres:             PostgresConfig{EstimateAbove: defaultEstimateAbove},
 	}
 }
 
@@ -187,6 +242,9 @@ func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
 	}
 	if !conf.IsSet("timeout") && cfg.CollectionInterval > 0 {
 		cfg.Timeout = min(defaultTimeout, cfg.CollectionInterval)
+	}
+	if !conf.IsSet("endpoint") && cfg.IsPostgres() {
+		cfg.Endpoint = defaultPostgresEndpoint
 	}
 	return nil
 }
@@ -226,7 +284,43 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("namespace: %s's keys have no prefix option (always %q): leave it empty", cfg.System, prefix))
 	}
 	errs = append(errs, cfg.Celery.validate()...)
+	if cfg.IsPostgres() {
+		errs = append(errs, cfg.validatePostgres()...)
+	} else {
+		errs = append(errs, cfg.ValidateACLUser())
+		if cfg.Database != "" || cfg.Schema != "" {
+			errs = append(errs, fmt.Errorf("database, schema: only for the PostgreSQL-backed systems (%s), not %s", strings.Join(postgresSystems, ", "), cfg.System))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// validatePostgres reports the Redis-only keys set for a Postgres-backed
+// system and the PostgreSQL keys it lacks.
+func (cfg *Config) validatePostgres() []error {
+	var errs []error
+	if cfg.Sentinel.Enabled() {
+		errs = append(errs, fmt.Errorf("sentinel: is Redis Sentinel; %s keeps its jobs in PostgreSQL (set endpoint)", cfg.System))
+	}
+	if cfg.DB != 0 {
+		errs = append(errs, fmt.Errorf("db: is a Redis database number; %s keeps its jobs in PostgreSQL (set database)", cfg.System))
+	}
+	if cfg.Namespace != "" {
+		errs = append(errs, fmt.Errorf("namespace: is a Redis key prefix; for %s set schema", cfg.System))
+	}
+	if cfg.ClientList {
+		errs = append(errs, fmt.Errorf("client_list: is for BullMQ only, not %s", cfg.System))
+	}
+	if len(cfg.Queues.Names) > 0 {
+		errs = append(errs, fmt.Errorf("queues: names: %s's queues are read from its tables; use queues.include", cfg.System))
+	}
+	if cfg.Postgres.EstimateAbove < 0 {
+		errs = append(errs, fmt.Errorf("postgres: estimate_above: must be >= 0 (0 = always exact), got %d", cfg.Postgres.EstimateAbove))
+	}
+	if cfg.Database == "" {
+		errs = append(errs, fmt.Errorf("database: must be set for %s (the PostgreSQL database holding its tables)", cfg.System))
+	}
+	return errs
 }
 
 // selection compiles the queue filters.

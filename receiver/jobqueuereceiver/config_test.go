@@ -93,6 +93,21 @@ func TestLoadConfig(t *testing.T) {
 	celery.Celery.Sep = ":"
 	celery.Celery.Results = CeleryResultsConfig{Enabled: true, MaxKeys: 5000}
 
+	river := NewDefaultConfig()
+	river.System = SystemRiver
+	river.Endpoint = "localhost:5432" // PostgreSQL's port when endpoint is unset
+	river.Database = "jobs"
+	river.Username = "otelcol_jobs" // a role may log in without a password (trust, certificate)
+
+	solidQueue := NewDefaultConfig()
+	solidQueue.System = SystemSolidQueue
+	solidQueue.Endpoint = "pg.internal:6432"
+	solidQueue.Username = "otelcol_jobs"
+	solidQueue.Password = "s3cret"
+	solidQueue.Database = "app_queue"
+	solidQueue.Schema = "queue"
+	solidQueue.Postgres.EstimateAbove = 0
+
 	shortInterval := NewDefaultConfig()
 	shortInterval.System = SystemSidekiq
 	shortInterval.CollectionInterval = 2 * time.Second
@@ -138,6 +153,18 @@ func TestLoadConfig(t *testing.T) {
 		{id: "bad_by_class", errs: []string{"by_class: max_entries: must be positive, got 0"}},
 		{id: "zero_interval", errs: []string{`"collection_interval": requires positive value`}},
 		{id: "user_without_password", errs: []string{`password: must be set when username "jobq" is set`}},
+		{id: "river", expected: river},
+		{id: "solid_queue_full", expected: solidQueue},
+		{id: "river_without_database", errs: []string{"database: must be set for river"}},
+		{id: "river_redis_keys", errs: []string{
+			"sentinel: is Redis Sentinel; river keeps its jobs in PostgreSQL (set endpoint)",
+			"db: is a Redis database number; river keeps its jobs in PostgreSQL (set database)",
+			"namespace: is a Redis key prefix; for river set schema",
+			"client_list: is for BullMQ only, not river",
+			"queues: names: river's queues are read from its tables; use queues.include",
+			"postgres: estimate_above: must be >= 0 (0 = always exact), got -1",
+		}},
+		{id: "sidekiq_database", errs: []string{"database, schema: only for the PostgreSQL-backed systems (river, solid_queue, good_job, oban), not sidekiq"}},
 		{id: "unknown_key", errs: []string{"has invalid keys: queue"}},
 		{id: "bad_alerts", errs: []string{
 			"alerts: cool_down: must not be negative, got -1m0s",

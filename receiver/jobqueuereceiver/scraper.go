@@ -90,7 +90,12 @@ func newScraper(cfg *Config, set receiver.Settings, newSnapshotter func(context.
 			return nil, err
 		}
 		// Alert ids tell apart job systems with the same queue names.
-		s.alerts = queuealert.New(&cfg.Alerts, cfg.StalledAfter, cfg.Target(), strconv.Itoa(cfg.DB), cfg.Namespace)
+		target, db, namespace := cfg.Target(), strconv.Itoa(cfg.DB), cfg.Namespace
+		if cfg.IsPostgres() {
+			conn := cfg.PostgresConnection()
+			target, db, namespace = conn.Endpoint, conn.Database, conn.Schema
+		}
+		s.alerts = queuealert.New(&cfg.Alerts, cfg.StalledAfter, target, db, namespace)
 		s.logs, s.lb = logs, metadata.NewLogsBuilder(set)
 	}
 	return s, nil
@@ -209,8 +214,15 @@ func (s *jobQueueScraper) metrics(snap *Snapshot) pmetric.Metrics {
 	for _, j := range snap.Jobs {
 		if j.Queue == "" {
 			mb.RecordJobqueueJobsDataPoint(ts, j.Count, j.State)
-		} else {
-			mb.RecordJobqueueJobsDataPoint(ts, j.Count, j.State, metadata.WithOptionalQueueMetricAttribute(j.Queue))
+			if j.Estimated {
+				mb.RecordJobqueueJobsEstimatedDataPoint(ts, 1, j.State)
+			}
+			continue
+		}
+		queue := metadata.WithOptionalQueueMetricAttribute(j.Queue)
+		mb.RecordJobqueueJobsDataPoint(ts, j.Count, j.State, queue)
+		if j.Estimated {
+			mb.RecordJobqueueJobsEstimatedDataPoint(ts, 1, j.State, queue)
 		}
 	}
 	for _, t := range snap.Totals {
@@ -257,6 +269,10 @@ func (s *jobQueueScraper) resource(snap *Snapshot) pcommon.Resource {
 	}
 	if s.cfg.Namespace != "" {
 		rb.SetJobqueueNamespace(s.cfg.Namespace)
+	}
+	if s.cfg.IsPostgres() {
+		conn := s.cfg.PostgresConnection()
+		rb.SetDbNamespace(conn.Database + "|" + conn.Schema)
 	}
 	return rb.Emit()
 }

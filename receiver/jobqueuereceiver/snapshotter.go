@@ -39,8 +39,7 @@ type (
 // receiver and jobqctl share it, so both see exactly the same figures.
 type Snapshotter struct {
 	reader  snapshot.Reader
-	client  *redis.Client // nil when the reader was injected (tests)
-	counter redisclient.Counter
+	store   store // nil when the reader was injected (tests)
 	timeout time.Duration
 
 	// mu serialises snapshots so that the round-trip counter belongs to one
@@ -48,9 +47,28 @@ type Snapshotter struct {
 	mu sync.Mutex
 }
 
-// NewSnapshotter builds the Redis client and the job system's reader. It does
-// not connect: an absent Redis shows up as an error from Snapshot, not here.
-// cfg is expected to be valid (see Config.Validate).
+// store is the client of the job system's store (Redis or PostgreSQL) as a
+// Snapshotter needs it.
+type store interface {
+	counter() roundTripCounter
+	// explain adds to an error what the user should check.
+	explain(err error) error
+	// retryable says whether a failed snapshot may be taken again at once
+	// on a new connection (a dropped PostgreSQL session).
+	retryable(ctx context.Context, err error) bool
+	close() error
+}
+
+// roundTripCounter is redisclient.Counter or pgclient.Counter.
+type roundTripCounter interface {
+	Reset()
+	RoundTrips() int64
+	Commands() int64
+}
+
+// NewSnapshotter builds the store's client and the job system's reader. It
+// does not connect: an absent server shows up as an error from Snapshot,
+// not here. cfg is expected to be valid (see Config.Validate).
 func NewSnapshotter(ctx context.Context, cfg *Config) (*Snapshotter, error) {
 	return newSnapshotterWithClock(ctx, cfg, nil)
 }
@@ -62,6 +80,9 @@ func newSnapshotterWithClock(ctx context.Context, cfg *Config, now func() time.T
 	if err != nil {
 		return nil, err
 	}
+	if cfg.IsPostgres() {
+		return newPostgresSnapshotter(ctx, cfg, sel, now)
+	}
 	newReader, err := readerFor(cfg.System)
 	if err != nil {
 		return nil, err
@@ -70,19 +91,18 @@ func newSnapshotterWithClock(ctx context.Context, cfg *Config, now func() time.T
 	if err != nil {
 		return nil, err
 	}
-	s := &Snapshotter{client: client, timeout: cfg.Timeout}
-	client.AddHook(&s.counter)
-	s.reader = newReader(client, cfg, sel, now)
-	return s, nil
+	rs := &redisStore{client: client}
+	client.AddHook(&rs.count)
+	return &Snapshotter{reader: newReader(client, cfg, sel, now), store: rs, timeout: cfg.Timeout}, nil
 }
 
-// newSnapshotterWithReader wraps a reader that needs no Redis client.
+// newSnapshotterWithReader wraps a reader that needs no client.
 func newSnapshotterWithReader(r snapshot.Reader, timeout time.Duration) *Snapshotter {
 	return &Snapshotter{reader: r, timeout: timeout}
 }
 
 // Snapshot reads the job system once, bounded by the configured timeout, and
-// records the Redis round trips and commands it cost.
+// records the round trips and commands (statements) it cost.
 func (s *Snapshotter) Snapshot(ctx context.Context) (*Snapshot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -91,30 +111,53 @@ func (s *Snapshotter) Snapshot(ctx context.Context) (*Snapshot, error) {
 		ctx, cancel = context.WithTimeout(ctx, s.timeout)
 		defer cancel()
 	}
-	s.counter.Reset()
-	snap, err := s.reader.Snapshot(ctx)
-	if err != nil {
-		if isTimeout(err) {
-			return nil, fmt.Errorf("snapshot took longer than the %s timeout: %w", s.timeout, err)
-		}
-		return nil, err
+	if s.store == nil {
+		return s.snapshot(ctx)
 	}
-	snap.RoundTrips = s.counter.RoundTrips()
-	snap.Commands = s.counter.Commands()
+	counter := s.store.counter()
+	counter.Reset()
+	snap, err := s.snapshot(ctx)
+	if err != nil && s.store.retryable(ctx, err) {
+		snap, err = s.snapshot(ctx)
+	}
+	if err != nil {
+		return nil, s.store.explain(err)
+	}
+	snap.RoundTrips = counter.RoundTrips()
+	snap.Commands = counter.Commands()
 	return snap, nil
 }
 
-// Close releases the Redis client. It is safe to call more than once.
+func (s *Snapshotter) snapshot(ctx context.Context) (*Snapshot, error) {
+	snap, err := s.reader.Snapshot(ctx)
+	if err != nil && isTimeout(err) {
+		return nil, fmt.Errorf("snapshot took longer than the %s timeout: %w", s.timeout, err)
+	}
+	return snap, err
+}
+
+// Close releases the client. It is safe to call more than once.
 func (s *Snapshotter) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.client == nil {
+	if s.store == nil {
 		return nil
 	}
-	err := s.client.Close()
-	s.client = nil
+	err := s.store.close()
+	s.store = nil
 	return err
 }
+
+// redisStore is a Redis-backed system's client.
+type redisStore struct {
+	client *redis.Client
+	count  redisclient.Counter
+}
+
+func (r *redisStore) counter() roundTripCounter           { return &r.count }
+func (*redisStore) explain(err error) error               { return err }
+func (*redisStore) retryable(context.Context, error) bool { return false }
+func (r *redisStore) close() error                        { return r.client.Close() }
 
 func isTimeout(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) {

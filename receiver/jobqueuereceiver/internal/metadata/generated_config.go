@@ -67,6 +67,26 @@ func (ms *JobqueueJobsByClassMetricConfig) Unmarshal(parser *confmap.Conf) error
 	return nil
 }
 
+// JobqueueJobsEstimatedMetricConfig provides config for the jobqueue.jobs.estimated metric.
+type JobqueueJobsEstimatedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *JobqueueJobsEstimatedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // JobqueueJobsFailedMetricConfig provides config for the jobqueue.jobs.failed metric.
 type JobqueueJobsFailedMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -372,6 +392,7 @@ type MetricsConfig struct {
 	JobqueueJobRunningMaxAge    JobqueueJobRunningMaxAgeMetricConfig    `mapstructure:"jobqueue.job.running.max_age"`
 	JobqueueJobs                JobqueueJobsMetricConfig                `mapstructure:"jobqueue.jobs"`
 	JobqueueJobsByClass         JobqueueJobsByClassMetricConfig         `mapstructure:"jobqueue.jobs.by_class"`
+	JobqueueJobsEstimated       JobqueueJobsEstimatedMetricConfig       `mapstructure:"jobqueue.jobs.estimated"`
 	JobqueueJobsFailed          JobqueueJobsFailedMetricConfig          `mapstructure:"jobqueue.jobs.failed"`
 	JobqueueJobsProcessed       JobqueueJobsProcessedMetricConfig       `mapstructure:"jobqueue.jobs.processed"`
 	JobqueueJobsStalled         JobqueueJobsStalledMetricConfig         `mapstructure:"jobqueue.jobs.stalled"`
@@ -399,6 +420,9 @@ func DefaultMetricsConfig() MetricsConfig {
 		},
 		JobqueueJobsByClass: JobqueueJobsByClassMetricConfig{
 			Enabled: false,
+		},
+		JobqueueJobsEstimated: JobqueueJobsEstimatedMetricConfig{
+			Enabled: true,
 		},
 		JobqueueJobsFailed: JobqueueJobsFailedMetricConfig{
 			Enabled: true,
@@ -476,6 +500,7 @@ func (rac *ResourceAttributeConfig) Unmarshal(parser *confmap.Conf) error {
 
 // ResourceAttributesConfig provides config for job_queue resource attributes.
 type ResourceAttributesConfig struct {
+	DbNamespace       ResourceAttributeConfig `mapstructure:"db.namespace"`
 	JobqueueNamespace ResourceAttributeConfig `mapstructure:"jobqueue.namespace"`
 	MessagingSystem   ResourceAttributeConfig `mapstructure:"messaging.system"`
 	ServerAddress     ResourceAttributeConfig `mapstructure:"server.address"`
@@ -484,6 +509,9 @@ type ResourceAttributesConfig struct {
 
 func DefaultResourceAttributesConfig() ResourceAttributesConfig {
 	return ResourceAttributesConfig{
+		DbNamespace: ResourceAttributeConfig{
+			Enabled: true,
+		},
 		JobqueueNamespace: ResourceAttributeConfig{
 			Enabled: true,
 		},

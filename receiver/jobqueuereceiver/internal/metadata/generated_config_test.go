@@ -35,6 +35,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					JobqueueJobsByClass: JobqueueJobsByClassMetricConfig{
 						Enabled: true,
 					},
+					JobqueueJobsEstimated: JobqueueJobsEstimatedMetricConfig{
+						Enabled: true,
+					},
 					JobqueueJobsFailed: JobqueueJobsFailedMetricConfig{
 						Enabled: true,
 					},
@@ -82,6 +85,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
+					DbNamespace:       ResourceAttributeConfig{Enabled: true},
 					JobqueueNamespace: ResourceAttributeConfig{Enabled: true},
 					MessagingSystem:   ResourceAttributeConfig{Enabled: true},
 					ServerAddress:     ResourceAttributeConfig{Enabled: true},
@@ -102,6 +106,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					JobqueueJobsByClass: JobqueueJobsByClassMetricConfig{
 						Enabled: false,
 					},
+					JobqueueJobsEstimated: JobqueueJobsEstimatedMetricConfig{
+						Enabled: false,
+					},
 					JobqueueJobsFailed: JobqueueJobsFailedMetricConfig{
 						Enabled: false,
 					},
@@ -149,6 +156,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
+					DbNamespace:       ResourceAttributeConfig{Enabled: false},
 					JobqueueNamespace: ResourceAttributeConfig{Enabled: false},
 					MessagingSystem:   ResourceAttributeConfig{Enabled: false},
 					ServerAddress:     ResourceAttributeConfig{Enabled: false},
@@ -160,7 +168,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(JobqueueJobRunningMaxAgeMetricConfig{}, JobqueueJobsMetricConfig{}, JobqueueJobsByClassMetricConfig{}, JobqueueJobsFailedMetricConfig{}, JobqueueJobsProcessedMetricConfig{}, JobqueueJobsStalledMetricConfig{}, JobqueueProcessBusyMetricConfig{}, JobqueueProcessCapacityMetricConfig{}, JobqueueProcessHeartbeatAgeMetricConfig{}, JobqueueProcessMemoryUsageMetricConfig{}, JobqueueProcessQuietMetricConfig{}, JobqueueProcessesMetricConfig{}, JobqueueProcessesStaleMetricConfig{}, JobqueueQueueLatencyMetricConfig{}, JobqueueQueuePausedMetricConfig{}, JobqueueQueueSizeMetricConfig{}, JobqueueWorkersBusyMetricConfig{}, JobqueueWorkersCapacityMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(JobqueueJobRunningMaxAgeMetricConfig{}, JobqueueJobsMetricConfig{}, JobqueueJobsByClassMetricConfig{}, JobqueueJobsEstimatedMetricConfig{}, JobqueueJobsFailedMetricConfig{}, JobqueueJobsProcessedMetricConfig{}, JobqueueJobsStalledMetricConfig{}, JobqueueProcessBusyMetricConfig{}, JobqueueProcessCapacityMetricConfig{}, JobqueueProcessHeartbeatAgeMetricConfig{}, JobqueueProcessMemoryUsageMetricConfig{}, JobqueueProcessQuietMetricConfig{}, JobqueueProcessesMetricConfig{}, JobqueueProcessesStaleMetricConfig{}, JobqueueQueueLatencyMetricConfig{}, JobqueueQueuePausedMetricConfig{}, JobqueueQueueSizeMetricConfig{}, JobqueueWorkersBusyMetricConfig{}, JobqueueWorkersCapacityMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -188,6 +196,7 @@ func TestResourceAttributesConfig(t *testing.T) {
 		{
 			name: "all_set",
 			want: ResourceAttributesConfig{
+				DbNamespace:       ResourceAttributeConfig{Enabled: true},
 				JobqueueNamespace: ResourceAttributeConfig{Enabled: true},
 				MessagingSystem:   ResourceAttributeConfig{Enabled: true},
 				ServerAddress:     ResourceAttributeConfig{Enabled: true},
@@ -197,6 +206,7 @@ func TestResourceAttributesConfig(t *testing.T) {
 		{
 			name: "none_set",
 			want: ResourceAttributesConfig{
+				DbNamespace:       ResourceAttributeConfig{Enabled: false},
 				JobqueueNamespace: ResourceAttributeConfig{Enabled: false},
 				MessagingSystem:   ResourceAttributeConfig{Enabled: false},
 				ServerAddress:     ResourceAttributeConfig{Enabled: false},

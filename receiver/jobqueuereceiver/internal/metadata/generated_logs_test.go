@@ -20,6 +20,7 @@ func TestLogsBuilderAppendLogRecord(t *testing.T) {
 	lb := NewLogsBuilder(settings)
 
 	rb := lb.NewResourceBuilder()
+	rb.SetDbNamespace("db.namespace-val")
 	rb.SetJobqueueNamespace("jobqueue.namespace-val")
 	rb.SetMessagingSystem("messaging.system-val")
 	rb.SetServerAddress("server.address-val")

@@ -31,6 +31,10 @@ var MetricsInfo = metricsInfo{
 		Name:       "jobqueue.jobs.by_class",
 		Attributes: []string{"state", "class", "error_type"},
 	},
+	JobqueueJobsEstimated: metricInfo{
+		Name:       "jobqueue.jobs.estimated",
+		Attributes: []string{"state", "optional_queue"},
+	},
 	JobqueueJobsFailed: metricInfo{
 		Name:       "jobqueue.jobs.failed",
 		Attributes: []string{"optional_queue"},
@@ -93,6 +97,7 @@ type metricsInfo struct {
 	JobqueueJobRunningMaxAge    metricInfo
 	JobqueueJobs                metricInfo
 	JobqueueJobsByClass         metricInfo
+	JobqueueJobsEstimated       metricInfo
 	JobqueueJobsFailed          metricInfo
 	JobqueueJobsProcessed       metricInfo
 	JobqueueJobsStalled         metricInfo
@@ -284,6 +289,61 @@ func (m *metricJobqueueJobsByClass) emit(metrics pmetric.MetricSlice) {
 
 func newMetricJobqueueJobsByClass(cfg JobqueueJobsByClassMetricConfig) metricJobqueueJobsByClass {
 	m := metricJobqueueJobsByClass{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricJobqueueJobsEstimated struct {
+	data     pmetric.Metric                    // data buffer for generated metric.
+	config   JobqueueJobsEstimatedMetricConfig // metric config provided by user.
+	capacity int                               // max observed number of data points added to the metric.
+}
+
+// init fills jobqueue.jobs.estimated metric with initial data.
+func (m *metricJobqueueJobsEstimated) init() {
+	m.data.SetName("jobqueue.jobs.estimated")
+	m.data.SetDescription("1 when the jobqueue.jobs point of the same state (and queue) is the PostgreSQL planner's estimate rather than an exact count, because the state holds more rows than `postgres.estimate_above`; emitted only for estimated points.")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+}
+
+func (m *metricJobqueueJobsEstimated) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, stateAttributeValue string, options ...MetricAttributeOption) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+	dp.Attributes().PutStr("jobqueue.job.state", stateAttributeValue)
+	for _, op := range options {
+		op.apply(dp)
+	}
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricJobqueueJobsEstimated) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricJobqueueJobsEstimated) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricJobqueueJobsEstimated(cfg JobqueueJobsEstimatedMetricConfig) metricJobqueueJobsEstimated {
+	m := metricJobqueueJobsEstimated{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -1095,6 +1155,7 @@ type MetricsBuilder struct {
 	metricJobqueueJobRunningMaxAge    metricJobqueueJobRunningMaxAge
 	metricJobqueueJobs                metricJobqueueJobs
 	metricJobqueueJobsByClass         metricJobqueueJobsByClass
+	metricJobqueueJobsEstimated       metricJobqueueJobsEstimated
 	metricJobqueueJobsFailed          metricJobqueueJobsFailed
 	metricJobqueueJobsProcessed       metricJobqueueJobsProcessed
 	metricJobqueueJobsStalled         metricJobqueueJobsStalled
@@ -1138,6 +1199,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricJobqueueJobRunningMaxAge:    newMetricJobqueueJobRunningMaxAge(mbc.Metrics.JobqueueJobRunningMaxAge),
 		metricJobqueueJobs:                newMetricJobqueueJobs(mbc.Metrics.JobqueueJobs),
 		metricJobqueueJobsByClass:         newMetricJobqueueJobsByClass(mbc.Metrics.JobqueueJobsByClass),
+		metricJobqueueJobsEstimated:       newMetricJobqueueJobsEstimated(mbc.Metrics.JobqueueJobsEstimated),
 		metricJobqueueJobsFailed:          newMetricJobqueueJobsFailed(mbc.Metrics.JobqueueJobsFailed),
 		metricJobqueueJobsProcessed:       newMetricJobqueueJobsProcessed(mbc.Metrics.JobqueueJobsProcessed),
 		metricJobqueueJobsStalled:         newMetricJobqueueJobsStalled(mbc.Metrics.JobqueueJobsStalled),
@@ -1155,6 +1217,12 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricJobqueueWorkersCapacity:     newMetricJobqueueWorkersCapacity(mbc.Metrics.JobqueueWorkersCapacity),
 		resourceAttributeIncludeFilter:    make(map[string]filter.Filter),
 		resourceAttributeExcludeFilter:    make(map[string]filter.Filter),
+	}
+	if mbc.ResourceAttributes.DbNamespace.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["db.namespace"] = filter.CreateFilter(mbc.ResourceAttributes.DbNamespace.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.DbNamespace.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["db.namespace"] = filter.CreateFilter(mbc.ResourceAttributes.DbNamespace.MetricsExclude)
 	}
 	if mbc.ResourceAttributes.JobqueueNamespace.MetricsInclude != nil {
 		mb.resourceAttributeIncludeFilter["jobqueue.namespace"] = filter.CreateFilter(mbc.ResourceAttributes.JobqueueNamespace.MetricsInclude)
@@ -1252,6 +1320,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricJobqueueJobRunningMaxAge.emit(ils.Metrics())
 	mb.metricJobqueueJobs.emit(ils.Metrics())
 	mb.metricJobqueueJobsByClass.emit(ils.Metrics())
+	mb.metricJobqueueJobsEstimated.emit(ils.Metrics())
 	mb.metricJobqueueJobsFailed.emit(ils.Metrics())
 	mb.metricJobqueueJobsProcessed.emit(ils.Metrics())
 	mb.metricJobqueueJobsStalled.emit(ils.Metrics())
@@ -1311,6 +1380,11 @@ func (mb *MetricsBuilder) RecordJobqueueJobsDataPoint(ts pcommon.Timestamp, val 
 // RecordJobqueueJobsByClassDataPoint adds a data point to jobqueue.jobs.by_class metric.
 func (mb *MetricsBuilder) RecordJobqueueJobsByClassDataPoint(ts pcommon.Timestamp, val int64, stateAttributeValue string, classAttributeValue string, errorTypeAttributeValue string) {
 	mb.metricJobqueueJobsByClass.recordDataPoint(mb.startTime, ts, val, stateAttributeValue, classAttributeValue, errorTypeAttributeValue)
+}
+
+// RecordJobqueueJobsEstimatedDataPoint adds a data point to jobqueue.jobs.estimated metric.
+func (mb *MetricsBuilder) RecordJobqueueJobsEstimatedDataPoint(ts pcommon.Timestamp, val int64, stateAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricJobqueueJobsEstimated.recordDataPoint(mb.startTime, ts, val, stateAttributeValue, options...)
 }
 
 // RecordJobqueueJobsFailedDataPoint adds a data point to jobqueue.jobs.failed metric.

@@ -77,6 +77,9 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordJobqueueJobsByClassDataPoint(ts, 1, "state-val", "class-val", "error_type-val")
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordJobqueueJobsEstimatedDataPoint(ts, 1, "state-val", WithOptionalQueueMetricAttribute("optional_queue-val"))
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordJobqueueJobsFailedDataPoint(ts, 1, WithOptionalQueueMetricAttribute("optional_queue-val"))
 			defaultMetricsCount++
 			allMetricsCount++
@@ -122,6 +125,7 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordJobqueueWorkersCapacityDataPoint(ts, 1)
 
 			rb := mb.NewResourceBuilder()
+			rb.SetDbNamespace("db.namespace-val")
 			rb.SetJobqueueNamespace("jobqueue.namespace-val")
 			rb.SetMessagingSystem("messaging.system-val")
 			rb.SetServerAddress("server.address-val")
@@ -208,6 +212,24 @@ func TestMetricsBuilder(t *testing.T) {
 					errorTypeAttrVal, ok := dp.Attributes().Get("error.type")
 					assert.True(t, ok)
 					assert.Equal(t, "error_type-val", errorTypeAttrVal.Str())
+				case "jobqueue.jobs.estimated":
+					assert.False(t, validatedMetrics["jobqueue.jobs.estimated"], "Found a duplicate in the metrics slice: jobqueue.jobs.estimated")
+					validatedMetrics["jobqueue.jobs.estimated"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "1 when the jobqueue.jobs point of the same state (and queue) is the PostgreSQL planner's estimate rather than an exact count, because the state holds more rows than `postgres.estimate_above`; emitted only for estimated points.", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+					stateAttrVal, ok := dp.Attributes().Get("jobqueue.job.state")
+					assert.True(t, ok)
+					assert.Equal(t, "state-val", stateAttrVal.Str())
+					optionalQueueAttrVal, ok := dp.Attributes().Get("messaging.destination.name")
+					assert.True(t, ok)
+					assert.Equal(t, "optional_queue-val", optionalQueueAttrVal.Str())
 				case "jobqueue.jobs.failed":
 					assert.False(t, validatedMetrics["jobqueue.jobs.failed"], "Found a duplicate in the metrics slice: jobqueue.jobs.failed")
 					validatedMetrics["jobqueue.jobs.failed"] = true

@@ -21,6 +21,13 @@ func NewResourceBuilder(rac ResourceAttributesConfig) *ResourceBuilder {
 	}
 }
 
+// SetDbNamespace sets provided value as "db.namespace" attribute.
+func (rb *ResourceBuilder) SetDbNamespace(val string) {
+	if rb.config.DbNamespace.Enabled {
+		rb.res.Attributes().PutStr("db.namespace", val)
+	}
+}
+
 // SetJobqueueNamespace sets provided value as "jobqueue.namespace" attribute.
 func (rb *ResourceBuilder) SetJobqueueNamespace(val string) {
 	if rb.config.JobqueueNamespace.Enabled {

@@ -13,6 +13,7 @@ func TestResourceBuilder(t *testing.T) {
 		t.Run(tt, func(t *testing.T) {
 			cfg := loadResourceAttributesConfig(t, tt)
 			rb := NewResourceBuilder(cfg)
+			rb.SetDbNamespace("db.namespace-val")
 			rb.SetJobqueueNamespace("jobqueue.namespace-val")
 			rb.SetMessagingSystem("messaging.system-val")
 			rb.SetServerAddress("server.address-val")
@@ -23,14 +24,19 @@ func TestResourceBuilder(t *testing.T) {
 
 			switch tt {
 			case "default":
-				assert.Equal(t, 4, res.Attributes().Len())
+				assert.Equal(t, 5, res.Attributes().Len())
 			case "all_set":
-				assert.Equal(t, 4, res.Attributes().Len())
+				assert.Equal(t, 5, res.Attributes().Len())
 			case "none_set":
 				assert.Equal(t, 0, res.Attributes().Len())
 				return
 			default:
 				assert.Failf(t, "unexpected test case: %s", tt)
+			}
+			dbNamespaceAttrVal, ok := res.Attributes().Get("db.namespace")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "db.namespace-val", dbNamespaceAttrVal.Str())
 			}
 			jobqueueNamespaceAttrVal, ok := res.Attributes().Get("jobqueue.namespace")
 			assert.True(t, ok)

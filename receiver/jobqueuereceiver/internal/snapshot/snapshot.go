@@ -1,7 +1,8 @@
 // Copyright The otelcol-jobs Authors
 // SPDX-License-Identifier: Apache-2.0
 
-// Package snapshot holds what one read of a job system's Redis saw, as plain
+// Package snapshot holds what one read of a job system's store (Redis or
+// PostgreSQL) saw, as plain
 // Go values. Readers (one package per job system) fill it; the receiver turns
 // it into metrics and alerts; jobqctl prints it. Nothing here knows pdata.
 //
@@ -15,7 +16,7 @@ import (
 	"time"
 )
 
-// Reader takes snapshots of one job system's Redis. Implementations are
+// Reader takes snapshots of one job system's store. Implementations are
 // read-only and cost a fixed number of round trips per call.
 type Reader interface {
 	Snapshot(ctx context.Context) (*Snapshot, error)
@@ -65,8 +66,9 @@ type Snapshot struct {
 	// Problems lists bad data that was skipped (never fatal).
 	Problems []Problem `json:"problems,omitempty"`
 
-	// RoundTrips and Commands count the Redis round trips and commands this
-	// snapshot cost (connection set-up excluded).
+	// RoundTrips and Commands count the round trips and commands (Redis
+	// commands, SQL statements) this snapshot cost (connection set-up
+	// excluded).
 	RoundTrips int64 `json:"round_trips"`
 	Commands   int64 `json:"commands"`
 }
@@ -113,6 +115,9 @@ type StateCount struct {
 	State string `json:"state"`
 	Queue string `json:"queue,omitempty"`
 	Count int64  `json:"count"`
+	// Estimated is true when Count is the PostgreSQL planner's estimate
+	// rather than an exact count (a state beyond postgres.estimate_above).
+	Estimated bool `json:"estimated,omitempty"`
 }
 
 // Totals are cumulative execution counters as the job system keeps them.
