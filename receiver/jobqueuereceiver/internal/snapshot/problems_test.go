@@ -35,4 +35,3 @@ func TestProblemsName(t *testing.T) {
 	assert.Equal(t, KindNameTooLong, list[1].Kind)
 	assert.Equal(t, "queue name of 1000 bytes shortened", list[1].Detail)
 }
-
