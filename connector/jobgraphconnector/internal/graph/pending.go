@@ -1,0 +1,260 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Package graph finds the edges of the job dependency graph (job class A
+// enqueued a job of class B), keeps them bounded, and finds the cycles among
+// them. It knows spans only as keys and jobs as strings: the connector turns
+// pdata into calls here.
+package graph // import "github.com/otelcol-jobs/otelcol-jobs/connector/jobgraphconnector/internal/graph"
+
+import (
+	"strings"
+	"time"
+)
+
+// SpanKey identifies a span: its trace id and span id.
+type SpanKey struct {
+	Trace [16]byte
+	Span  [8]byte
+}
+
+// Job is what one half of an edge knows of a job. An execution knows all
+// three; a producer span may lack the class (River's insert_many of several
+// kinds) or the queue (River).
+type Job struct {
+	System, Class, Queue string
+}
+
+// Edge is one parent class -> child class edge: System and Queue are the
+// child's.
+type Edge struct {
+	System, Parent, Child, Queue string
+}
+
+// EmitFunc receives each edge found, once per enqueue, with the trace of the
+// producer span.
+type EmitFunc func(e Edge, trace [16]byte)
+
+type nodeKind uint8
+
+const (
+	// kindExecution is a job execution, the parent of the producer spans
+	// it contains.
+	kindExecution nodeKind = iota + 1
+	// kindAwaitedExecution is the parent of producer spans that arrived
+	// before it; producers lists them.
+	kindAwaitedExecution
+	// kindProducer is a producer span.
+	kindProducer
+	// kindAwaitedProducer is the parent or link target of child
+	// executions that arrived before it: children lists them. It may be no
+	// producer at all (a job enqueued from a web request): then it expires.
+	kindAwaitedProducer
+)
+
+// node is one pending half, keyed by its span.
+type node struct {
+	kind nodeKind
+	job  Job
+	// parent is a producer's parent span; parentJob its execution's job
+	// once known (resolved).
+	parent    SpanKey
+	parentJob Job
+	resolved  bool
+	// counted says the producer span named the child's class and queue, so
+	// its one edge was counted and its children add nothing.
+	counted   bool
+	producers []SpanKey
+	children  []Job
+	expires   int64
+}
+
+type expiry struct {
+	key     SpanKey
+	expires int64
+}
+
+// Pending matches the halves of edges: producer spans with the executions
+// that contain them, and child executions with the producer spans that are
+// their parent or link. Halves wait at most ttl; at most max wait at once,
+// and new ones are dropped (and counted in Dropped) while it is full, as in
+// contrib's servicegraph connector. It is not safe for concurrent use.
+type Pending struct {
+	max   int
+	ttl   int64
+	nodes map[SpanKey]*node
+	// queue holds every node's key in the order created: one TTL for all,
+	// so that is the order they expire.
+	queue []expiry
+	head  int
+	// Dropped counts the halves turned away by the max bound.
+	Dropped int64
+}
+
+// NewPending returns an empty store of at most max halves.
+func NewPending(max int, ttl time.Duration) *Pending {
+	return &Pending{max: max, ttl: int64(ttl), nodes: make(map[SpanKey]*node)}
+}
+
+// Len is the number of pending halves.
+func (p *Pending) Len() int { return len(p.nodes) }
+
+// Execution records a job execution: a parent for the producer spans it
+// contains and, when it is the job's first attempt (attempt 0 or 1: later
+// attempts were enqueued once, before the first), a child of the producer
+// spans it refers to (its parent span and its links).
+func (p *Pending) Execution(now time.Time, key SpanKey, job Job, attempt int, refs []SpanKey, emit EmitFunc) {
+	p.Expire(now)
+	n := p.nodes[key]
+	switch {
+	case n == nil:
+		if n = p.add(now, key); n != nil {
+			n.kind, n.job = kindExecution, cloneJob(job)
+		}
+	case n.kind == kindAwaitedExecution:
+		n.kind, n.job = kindExecution, cloneJob(job)
+		for _, pk := range n.producers {
+			if prod := p.nodes[pk]; prod != nil && prod.kind == kindProducer {
+				p.resolve(prod, pk, n.job, emit)
+			}
+		}
+		n.producers = nil
+	case n.kind == kindAwaitedProducer:
+		// An execution whose children ran first (a job run inline in
+		// another): no enqueue, no edge.
+		n.kind, n.job, n.children = kindExecution, cloneJob(job), nil
+	}
+	if attempt > 1 {
+		return
+	}
+	for _, ref := range refs {
+		prod := p.nodes[ref]
+		switch {
+		case prod == nil:
+			if prod = p.add(now, ref); prod != nil {
+				prod.kind = kindAwaitedProducer
+				prod.children = []Job{cloneJob(job)}
+			}
+		case prod.kind == kindAwaitedProducer:
+			prod.children = append(prod.children, cloneJob(job))
+		case prod.kind == kindProducer && !prod.counted:
+			if prod.resolved {
+				emit(childEdge(prod, job), ref.Trace)
+			} else {
+				prod.children = append(prod.children, cloneJob(job))
+			}
+		}
+	}
+}
+
+// Producer records a producer span whose parent span is parent; job is what
+// it names of the enqueued job. A producer without a parent (enqueued
+// outside any job) is kept too, so that its children do not wait for it.
+func (p *Pending) Producer(now time.Time, key, parent SpanKey, job Job, emit EmitFunc) {
+	p.Expire(now)
+	n := p.nodes[key]
+	switch {
+	case n == nil:
+		if n = p.add(now, key); n == nil {
+			return
+		}
+	case n.kind != kindAwaitedProducer:
+		return // seen before
+	}
+	n.kind, n.job, n.parent = kindProducer, cloneJob(job), parent
+	if parent.Span == ([8]byte{}) {
+		n.counted, n.children = true, nil // a root enqueue: no parent job, no edge
+		return
+	}
+	par := p.nodes[parent]
+	switch {
+	case par == nil:
+		if par = p.add(now, parent); par != nil {
+			par.kind = kindAwaitedExecution
+			par.producers = []SpanKey{key}
+		}
+	case par.kind == kindAwaitedExecution:
+		par.producers = append(par.producers, key)
+	case par.kind == kindExecution:
+		p.resolve(n, key, par.job, emit)
+	}
+}
+
+// resolve gives producer n its parent's job: the edge is counted now when n
+// names the child's class and queue, else once per child execution (those
+// waiting now, and those to come).
+func (p *Pending) resolve(n *node, key SpanKey, parent Job, emit EmitFunc) {
+	if n.resolved {
+		return
+	}
+	n.resolved, n.parentJob = true, parent
+	if n.job.Class != "" && n.job.Queue != "" {
+		n.counted = true
+		emit(Edge{System: n.job.System, Parent: parent.Class, Child: n.job.Class, Queue: n.job.Queue}, key.Trace)
+		n.children = nil
+		return
+	}
+	for _, c := range n.children {
+		emit(childEdge(n, c), key.Trace)
+	}
+	n.children = nil
+}
+
+// childEdge is the edge from resolved producer n to one child execution:
+// what the producer names, else what the child says.
+func childEdge(n *node, child Job) Edge {
+	return Edge{
+		System: firstNonEmpty(n.job.System, child.System),
+		Parent: n.parentJob.Class,
+		Child:  firstNonEmpty(n.job.Class, child.Class),
+		Queue:  firstNonEmpty(n.job.Queue, child.Queue),
+	}
+}
+
+// add creates an empty node for key, or returns nil (and counts a drop)
+// when the store is full.
+func (p *Pending) add(now time.Time, key SpanKey) *node {
+	if len(p.nodes) >= p.max {
+		p.Dropped++
+		return nil
+	}
+	n := &node{expires: now.UnixNano() + p.ttl}
+	p.nodes[key] = n
+	if p.head > 0 && p.head == len(p.queue) {
+		p.queue, p.head = p.queue[:0], 0
+	}
+	p.queue = append(p.queue, expiry{key, n.expires})
+	return n
+}
+
+// Expire forgets the halves older than the TTL.
+func (p *Pending) Expire(now time.Time) {
+	t := now.UnixNano()
+	for p.head < len(p.queue) && p.queue[p.head].expires <= t {
+		e := p.queue[p.head]
+		if n := p.nodes[e.key]; n != nil && n.expires == e.expires {
+			delete(p.nodes, e.key)
+		}
+		p.queue[p.head] = expiry{}
+		p.head++
+	}
+	// Compact once the expired head outweighs the live tail, so the queue
+	// stays within twice the store.
+	if p.head > len(p.queue)/2 && p.head > 64 {
+		p.queue = append(p.queue[:0], p.queue[p.head:]...)
+		p.head = 0
+	}
+}
+
+// cloneJob copies job's strings, which share memory with a whole batch of
+// spans, so that a pending half does not pin the batch.
+func cloneJob(j Job) Job {
+	return Job{System: strings.Clone(j.System), Class: strings.Clone(j.Class), Queue: strings.Clone(j.Queue)}
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
