@@ -178,4 +178,3 @@ func cycleOf(comp []int32, names []string, succ func(int32) []int32) Cycle {
 	slices.Reverse(path[1 : len(path)-1])
 	return Cycle{Classes: classes, Path: path}
 }
-
