@@ -23,8 +23,8 @@
 // A [Tracker] is the local state machine of threshold rules (the job_queue
 // receiver's): per key, fire once, repeat after a cool-down or on escalation
 // to a higher severity, resolve once with hysteresis, never decide on a
-// missing observation. Detectors shared across replicas keep that state in
-// internal/statestore instead and use [EscalationLevel] for the levels.
+// missing observation. Detectors shared across replicas keep that state, and
+// the escalation levels, in internal/statestore instead (statestore.Rule).
 //
 // Nothing here knows Redis or job systems.
 package alert // import "github.com/otelcol-jobs/otelcol-jobs/internal/alert"

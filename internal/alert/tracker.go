@@ -221,28 +221,3 @@ func (t *Tracker[K]) Len() int { return len(t.keys) }
 
 // Dropped counts observations of new keys refused because MaxKeys was reached.
 func (t *Tracker[K]) Dropped() int { return t.dropped }
-
-// maxLevel caps EscalationLevel.
-const maxLevel = 64
-
-// EscalationLevel is how far value is past threshold when each level is
-// factor times the previous: the number of k >= 0 with
-// value > threshold * factor^k (at most 64). With threshold 3 and factor 2,
-// 4..6 is level 1, 7..12 level 2, 13..24 level 3. 0 means below the
-// threshold. A threshold <= 0 or a factor <= 1 has one level only.
-//
-// Detectors fire when the level first becomes 1 and escalate each time it
-// grows; statestore's Max answers which replica saw it grow first.
-func EscalationLevel(value, threshold, factor float64) int64 {
-	if !(value > threshold) {
-		return 0
-	}
-	if threshold <= 0 || !(factor > 1) {
-		return 1
-	}
-	level := int64(1)
-	for limit := threshold * factor; value > limit && level < maxLevel; limit *= factor {
-		level++
-	}
-	return level
-}

@@ -8,14 +8,12 @@ import (
 	"fmt"
 	"math"
 	"time"
-
-	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
 )
 
 // Rule is how a count decides an alert. The count calls for a level:
-// alert.EscalationLevel(count-Base, Threshold, Factor), so 0 up to
-// Threshold, 1 past it, one more each time it passes Threshold times another
-// Factor. With MinRatio above 0 a level also needs count/of (the ratio over
+// escalationLevel(count-Base, Threshold, Factor), so 0 up to Threshold, 1
+// past it, one more each time it passes Threshold times another Factor
+// (claim.lua computes the same on the server). With MinRatio above 0 a level also needs count/of (the ratio over
 // a second count, at most 1) above MinRatio, with of at least MinOf.
 //
 // A count below Calm, or with MinRatio a ratio below CalmRatio, is calm: an
@@ -37,7 +35,32 @@ func (r Rule) Level(count, of int64) int64 {
 	if r.MinRatio > 0 && (of < r.MinOf || Ratio(count, of) <= r.MinRatio) {
 		return 0
 	}
-	return alert.EscalationLevel(float64(count-r.Base), r.Threshold, r.Factor)
+	return escalationLevel(float64(count-r.Base), r.Threshold, r.Factor)
+}
+
+// maxLevel caps escalationLevel.
+const maxLevel = 64
+
+// escalationLevel is how far value is past threshold when each level is
+// factor times the previous: the number of k >= 0 with
+// value > threshold * factor^k (at most 64). With threshold 3 and factor 2,
+// 4..6 is level 1, 7..12 level 2, 13..24 level 3. 0 means below the
+// threshold. A threshold <= 0 or a factor <= 1 has one level only.
+//
+// Detectors fire when the level first becomes 1 and escalate each time it
+// grows; a Claim answers which replica saw it grow first.
+func escalationLevel(value, threshold, factor float64) int64 {
+	if !(value > threshold) {
+		return 0
+	}
+	if threshold <= 0 || !(factor > 1) {
+		return 1
+	}
+	level := int64(1)
+	for limit := threshold * factor; value > limit && level < maxLevel; limit *= factor {
+		level++
+	}
+	return level
 }
 
 // IsCalm says whether count (and of, with MinRatio) lets a firing alert

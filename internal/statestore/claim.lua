@@ -162,7 +162,7 @@ end
 -- count c and Of count of; it returns the level after, 1 when it raised or
 -- resolved the alert, and an error.
 local function claim(a, k, c, of)
-  -- The level: Rule.Level, with alert.EscalationLevel.
+  -- The level: Rule.Level, with escalationLevel (claim.go).
   local threshold, factor = tonumber(ARGV[a + 10]), tonumber(ARGV[a + 11])
   local minRatio, ratio = tonumber(ARGV[a + 14]), 0
   if of > 0 then

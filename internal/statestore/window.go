@@ -3,6 +3,8 @@
 
 package statestore // import "github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
 
+import "time"
+
 // Both backends do the window and time arithmetic here, in milliseconds, so
 // they agree to the bucket.
 
@@ -37,3 +39,21 @@ func floorDiv(a, b int64) int64 {
 	}
 	return q
 }
+
+// Bucket is the index of the bucket of w that holds time ms.
+func (w Window) Bucket(ms int64) int64 { return floorDiv(ms, w.width()) }
+
+// Live reports whether an add at ms still counts in the window ending at
+// nowMs: its bucket is one of the window's (see windowSpan).
+func (w Window) Live(ms, nowMs int64) bool {
+	_, from, at := windowSpan(w, ms, nowMs)
+	return at >= from
+}
+
+// Epoch is the window-long period that holds ms: period i covers
+// [i*Length, (i+1)*Length) ms. Sets that rotate once a window (a top-K of
+// the window's errors) are keyed by it.
+func (w Window) Epoch(ms int64) int64 { return floorDiv(ms, w.Length.Milliseconds()) }
+
+// TTL is how long a key that follows w is kept after its last add.
+func (w Window) TTL() time.Duration { return time.Duration(windowTTLMs(w)) * time.Millisecond }

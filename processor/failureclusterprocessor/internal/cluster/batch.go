@@ -185,10 +185,10 @@ func (b *Batch) add(ev *jobevent.Event, i int32) eventRef {
 	if ev.Time.IsZero() || atMs > b.nowMs {
 		atMs = b.nowMs
 	}
-	bucket := floorDiv(atMs, d.widthMs)
-	if bucket <= floorDiv(b.nowMs, d.widthMs)-int64(d.cfg.Buckets) {
+	if !d.window.Live(atMs, b.nowMs) {
 		return ref // older than the window
 	}
+	bucket := d.window.Bucket(atMs)
 	system, class, qpart := name(ev.System), name(ev.Class), ""
 	if class == "" {
 		qpart = name(ev.Queue)
@@ -480,7 +480,6 @@ func (b *Batch) Observe(ctx context.Context) error {
 		return nil
 	}
 	d := b.d
-	windowMs := d.cfg.Window.Milliseconds()
 	d.mu.Lock()
 	for i := range b.prints {
 		p := &b.prints[i]
@@ -494,7 +493,7 @@ func (b *Batch) Observe(ctx context.Context) error {
 		c.state, c.level = st, st.level
 		if c.failures == 0 {
 			if c.level > 0 { // it may resolve: its error types name the record
-				c.topKey, c.prevKey = st.topKeys(floorDiv(b.nowMs, windowMs))
+				c.topKey, c.prevKey = st.topKeys(d.window.Epoch(b.nowMs))
 			}
 			continue
 		}
@@ -502,7 +501,7 @@ func (b *Batch) Observe(ctx context.Context) error {
 			st.queue = strings.Clone(c.queue)
 		}
 		st.traces.addAll(&c.traces)
-		c.topKey, c.prevKey = st.topKeys(floorDiv(c.lastMs, windowMs))
+		c.topKey, c.prevKey = st.topKeys(d.window.Epoch(c.lastMs))
 		c.mergeTypes(b.prints)
 	}
 	d.mu.Unlock()
@@ -523,8 +522,7 @@ func (b *Batch) queue() {
 	d := b.d
 	ops := &b.ops
 	ops.Reset()
-	width := time.Duration(d.widthMs) * time.Millisecond
-	ttl := d.cfg.Window + width
+	ttl := d.window.TTL()
 	for i := range b.classes {
 		c := &b.classes[i]
 		st := c.state
@@ -703,12 +701,4 @@ func liveMembers(members []statestore.Entry, cutoffMs int64) []statestore.Entry 
 		}
 	}
 	return members[:n]
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
 }

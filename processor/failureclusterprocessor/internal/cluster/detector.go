@@ -154,13 +154,12 @@ type Stats struct {
 
 // Detector finds failure clusters; it is safe for concurrent use.
 type Detector struct {
-	cfg     Config
-	store   statestore.Store
-	clock   clockwork.Clock
-	window  statestore.Window
-	widthMs int64
-	seed    maphash.Seed
-	regTTL  time.Duration
+	cfg    Config
+	store  statestore.Store
+	clock  clockwork.Clock
+	window statestore.Window
+	seed   maphash.Seed
+	regTTL time.Duration
 	// classRule and printRule are the rules as the store applies them:
 	// failures over executions, and classes of a fingerprint.
 	classRule, printRule statestore.Rule
@@ -249,13 +248,12 @@ func New(cfg Config, store statestore.Store, clock clockwork.Clock) (*Detector, 
 		clock = clockwork.NewRealClock()
 	}
 	d := &Detector{
-		cfg:     cfg,
-		store:   store,
-		clock:   clock,
-		window:  statestore.Window{Length: cfg.Window, Buckets: cfg.Buckets},
-		widthMs: cfg.Window.Milliseconds() / int64(cfg.Buckets),
-		seed:    maphash.MakeSeed(),
-		regTTL:  max(24*time.Hour, 2*cfg.Window, 2*cfg.DependencyWindow),
+		cfg:    cfg,
+		store:  store,
+		clock:  clock,
+		window: statestore.Window{Length: cfg.Window, Buckets: cfg.Buckets},
+		seed:   maphash.MakeSeed(),
+		regTTL: max(24*time.Hour, 2*cfg.Window, 2*cfg.DependencyWindow),
 		// A class fires past MinFailures (and MinFailureRatio over at least
 		// MinExecutions), resolves below half of them.
 		classRule: statestore.Rule{

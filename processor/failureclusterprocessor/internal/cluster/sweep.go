@@ -46,7 +46,7 @@ func (d *Detector) Sweep(ctx context.Context) ([]alert.Alert, error) {
 	}
 	now := d.clock.Now()
 	nowMs := now.UnixMilli()
-	epoch := floorDiv(nowMs, d.cfg.Window.Milliseconds())
+	epoch := d.window.Epoch(nowMs)
 
 	classes := make([]sweptClass, 0, len(list.Entries(classList)))
 	for _, e := range list.Entries(classList) {
