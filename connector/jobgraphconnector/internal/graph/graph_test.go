@@ -1,0 +1,195 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package graph
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var t0 = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+
+func key(trace, span byte) SpanKey {
+	return SpanKey{Trace: [16]byte{trace}, Span: [8]byte{span}}
+}
+
+// recorder collects the edges a Pending emits.
+type recorder struct{ edges []Edge }
+
+func (r *recorder) emit(e Edge, _ [16]byte) { r.edges = append(r.edges, e) }
+
+func TestCycles(t *testing.T) {
+	tests := []struct {
+		name string
+		arcs []Arc
+		want []Cycle
+	}{
+		{"no cycle: a fan-out and a chain", []Arc{{"import", "row"}, {"import", "notify"}, {"row", "index"}}, nil},
+		{"length 1: a class that enqueues itself", []Arc{{"poll", "poll"}, {"a", "b"}},
+			[]Cycle{{Classes: []string{"poll"}, Path: []string{"poll", "poll"}}}},
+		{"length 2", []Arc{{"webhook", "retry"}, {"retry", "webhook"}, {"retry", "log"}},
+			[]Cycle{{Classes: []string{"retry", "webhook"}, Path: []string{"retry", "webhook", "retry"}}}},
+		{"length 5, arcs in any order", []Arc{{"e", "a"}, {"c", "d"}, {"a", "b"}, {"d", "e"}, {"b", "c"}, {"x", "a"}},
+			[]Cycle{{Classes: []string{"a", "b", "c", "d", "e"}, Path: []string{"a", "b", "c", "d", "e", "a"}}}},
+		{"two loops sharing a class: one component, the shortest loop through its first class",
+			[]Arc{{"a", "b"}, {"b", "c"}, {"c", "a"}, {"b", "a"}, {"c", "d"}, {"d", "c"}},
+			[]Cycle{{Classes: []string{"a", "b", "c", "d"}, Path: []string{"a", "b", "a"}}}},
+		{"two separate cycles", []Arc{{"p", "q"}, {"q", "p"}, {"b", "b"}},
+			[]Cycle{{Classes: []string{"b"}, Path: []string{"b", "b"}}, {Classes: []string{"p", "q"}, Path: []string{"p", "q", "p"}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, Cycles(tt.arcs))
+		})
+	}
+}
+
+// A cycle through a million classes and a chain of a million more: no
+// recursion to overflow, one component found.
+func TestCyclesMillionClasses(t *testing.T) {
+	const n = 1_000_000
+	arcs := make([]Arc, 0, 2*n)
+	for i := range n {
+		arcs = append(arcs, Arc{fmt.Sprintf("c%07d", i), fmt.Sprintf("c%07d", (i+1)%n)})
+		arcs = append(arcs, Arc{fmt.Sprintf("x%07d", i), fmt.Sprintf("x%07d", i+1)})
+	}
+	got := Cycles(arcs)
+	require.Len(t, got, 1)
+	assert.Len(t, got[0].Classes, n)
+	assert.Len(t, got[0].Path, n+1)
+	assert.Equal(t, "c0000000", got[0].Path[0])
+	assert.Equal(t, "c0000001", got[0].Path[1])
+}
+
+func TestPendingForms(t *testing.T) {
+	parent := Job{System: "bullmq", Class: "import", Queue: "imports"}
+	child := Job{System: "bullmq", Class: "row", Queue: "rows"}
+	named := Job{System: "bullmq", Class: "row", Queue: "rows"}
+	river := Job{System: "river"} // insert_many of several kinds: no class, no queue
+	want := Edge{System: "bullmq", Parent: "import", Child: "row", Queue: "rows"}
+	type step func(p *Pending, r *recorder)
+	exec := func(k SpanKey, j Job, attempt int, refs ...SpanKey) step {
+		return func(p *Pending, r *recorder) { p.Execution(t0, k, j, attempt, refs, r.emit) }
+	}
+	prod := func(k, par SpanKey, j Job) step {
+		return func(p *Pending, r *recorder) { p.Producer(t0, k, par, j, r.emit) }
+	}
+	pe, pp, ce := key(1, 1), key(1, 2), key(1, 3)
+	linked := key(2, 3) // the child in a trace of its own (River)
+	tests := []struct {
+		name  string
+		steps []step
+		want  []Edge
+	}{
+		{"parent-child: producer names the child, parent first", []step{exec(pe, parent, 1), prod(pp, pe, named), exec(ce, child, 1, pp)}, []Edge{want}},
+		{"parent-child: producer first (the parent span ends last)", []step{prod(pp, pe, named), exec(ce, child, 1, pp), exec(pe, parent, 1)}, []Edge{want}},
+		{"parent-child: child first", []step{exec(ce, child, 1, pp), exec(pe, parent, 1), prod(pp, pe, named)}, []Edge{want}},
+		{"a producer that names the child counts once, its child adds nothing", []step{exec(pe, parent, 1), prod(pp, pe, named), exec(ce, child, 1, pp), exec(key(1, 4), child, 0, pp)}, []Edge{want}},
+		{"link: class and queue from the child", []step{exec(pe, parent, 1), prod(pp, pe, river), exec(linked, child, 1, pp)},
+			[]Edge{{System: "river", Parent: "import", Child: "row", Queue: "rows"}}},
+		{"link: children before their producer, one edge each", []step{exec(linked, child, 1, pp), exec(key(3, 3), Job{Class: "notify", Queue: "default"}, 1, pp), prod(pp, pe, river), exec(pe, parent, 1)},
+			[]Edge{{System: "river", Parent: "import", Child: "row", Queue: "rows"}, {System: "river", Parent: "import", Child: "notify", Queue: "default"}}},
+		{"a retry was enqueued once", []step{exec(pe, parent, 1), prod(pp, pe, river), exec(linked, child, 1, pp), exec(key(2, 4), child, 2, pp)},
+			[]Edge{{System: "river", Parent: "import", Child: "row", Queue: "rows"}}},
+		{"a root enqueue has no parent job", []step{prod(pp, SpanKey{Trace: [16]byte{1}}, named), exec(ce, child, 1, pp)}, nil},
+		{"a producer in a non-job span waits, then expires", []step{prod(pp, key(1, 9), named), exec(ce, child, 1, pp)}, nil},
+		{"an execution whose parent is an execution (run inline) is no edge", []step{exec(ce, child, 1, pe), exec(pe, parent, 1)}, nil},
+		{"the same producer span twice counts once", []step{exec(pe, parent, 1), prod(pp, pe, named), prod(pp, pe, named)}, []Edge{want}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, r := NewPending(100, time.Minute), &recorder{}
+			for _, s := range tt.steps {
+				s(p, r)
+			}
+			assert.Equal(t, tt.want, r.edges)
+		})
+	}
+}
+
+func TestPendingExpires(t *testing.T) {
+	p, r := NewPending(100, time.Minute), &recorder{}
+	parent, pp := key(1, 1), key(1, 2)
+	p.Producer(t0, pp, parent, Job{Class: "row", Queue: "rows"}, r.emit)
+	assert.Equal(t, 2, p.Len(), "the producer and the execution it waits for")
+	p.Execution(t0.Add(time.Minute), parent, Job{Class: "import"}, 1, nil, r.emit)
+	assert.Empty(t, r.edges, "the producer expired before its parent came")
+	p.Expire(t0.Add(3 * time.Minute))
+	assert.Zero(t, p.Len())
+}
+
+// With a million distinct classes, the pending halves stay within
+// max_pending (new ones are dropped and counted) and the edges within
+// max_edges (the least recently seen are evicted and counted).
+func TestBoundsUnderMillionClasses(t *testing.T) {
+	const n = 1_000_000
+	p := NewPending(1000, time.Second)
+	edges := NewEdges(500, time.Hour)
+	var now time.Time
+	emit := func(e Edge, tr [16]byte) { edges.Add(now, e, tr) }
+	var refs [1]SpanKey
+	for i := range n {
+		// One job a millisecond, each a new class: 3000 halves would wait
+		// at once without the bound.
+		now = t0.Add(time.Duration(i) * time.Millisecond)
+		k := SpanKey{Span: [8]byte{byte(i), byte(i >> 8), byte(i >> 16), 1}}
+		pk, ck := k, k
+		pk.Span[3], ck.Span[3] = 2, 3
+		parent := Job{Class: fmt.Sprintf("p%d", i)}
+		// Fully matched edges: an execution, its producer, its child.
+		p.Execution(now, k, parent, 1, nil, emit)
+		p.Producer(now, pk, k, Job{Class: fmt.Sprintf("c%d", i)}, emit)
+		refs[0] = pk
+		p.Execution(now, ck, Job{Class: fmt.Sprintf("c%d", i), Queue: "q"}, 1, refs[:], emit)
+		if i%100_000 == 0 {
+			assert.LessOrEqual(t, p.Len(), 1000)
+			assert.LessOrEqual(t, edges.Len(), 500)
+		}
+	}
+	assert.Positive(t, p.Dropped)
+	assert.Equal(t, 500, edges.Len())
+	assert.Positive(t, edges.Evicted)
+	assert.Greater(t, edges.Evicted, int64(n/10), "the edges of the halves kept were counted")
+	p.Expire(now.Add(time.Second))
+	assert.Zero(t, p.Len())
+	assert.Less(t, len(p.queue), 2*1000+64, "the expiry queue is compacted")
+}
+
+func TestEdgesLRUAndTTL(t *testing.T) {
+	s := NewEdges(2, time.Hour)
+	ab, bc, cd := Edge{Parent: "a", Child: "b"}, Edge{Parent: "b", Child: "c"}, Edge{Parent: "c", Child: "d"}
+	s.Add(t0, ab, [16]byte{1})
+	s.Add(t0.Add(time.Minute), bc, [16]byte{2})
+	st := s.Add(t0.Add(2*time.Minute), ab, [16]byte{3})
+	assert.Equal(t, int64(2), st.Count)
+	assert.Equal(t, [][16]byte{{1}, {3}}, st.Traces)
+	s.Add(t0.Add(3*time.Minute), cd, [16]byte{4})
+	assert.Nil(t, s.Get(bc), "the least recently seen is evicted")
+	assert.Equal(t, int64(1), s.Evicted)
+	assert.False(t, s.Expire(t0.Add(time.Hour+time.Minute)))
+	assert.True(t, s.Expire(t0.Add(time.Hour+2*time.Minute)), "ab was last seen at +2m")
+	assert.Nil(t, s.Get(ab))
+	assert.NotNil(t, s.Get(cd))
+	assert.Equal(t, int64(1), s.Expired)
+}
+
+func TestEdgeMember(t *testing.T) {
+	var w Watch
+	for _, e := range []Edge{{}, {System: "river", Parent: "a\x00b", Child: "ünï", Queue: "q"}, {Parent: string(make([]byte, 300))}} {
+		got, ok := decode(w.encode(e))
+		assert.True(t, ok)
+		assert.Equal(t, e, got)
+	}
+	for _, bad := range []string{"", "\x05ab", "\x00\x00\x00\x00extra"} {
+		_, ok := decode(bad)
+		assert.False(t, ok, "%q", bad)
+	}
+}
