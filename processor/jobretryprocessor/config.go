@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"time"
 
 	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/filter"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
@@ -57,10 +57,14 @@ type Config struct {
 	_ struct{}
 }
 
-// ClassOverride is the threshold of the job classes Class matches.
+// ClassOverride is the threshold of the job classes it matches.
 type ClassOverride struct {
-	// Class is a regular expression (RE2, unanchored: use ^...$ for a
-	// whole name) matched against the job class.
+	// Classes select job classes as the collector's filter package does
+	// (and the job_queue receiver's alert overrides): each {strict: name}
+	// or {regexp: pattern}, any match.
+	Classes []filter.Config `mapstructure:"classes"`
+	// Class is the shorthand of classes: [{regexp: class}]: a regular
+	// expression (RE2, unanchored: use ^...$ for a whole name).
 	Class string `mapstructure:"class"`
 	// MaxRetries is required (0 alerts on the first retry).
 	MaxRetries *int `mapstructure:"max_retries"`
@@ -111,9 +115,10 @@ func (c *Config) Validate() error {
 
 func (o *ClassOverride) problems() []error {
 	var errs []error
-	if o.Class == "" {
-		errs = append(errs, errors.New("class: must be set"))
-	} else if _, err := regexp.Compile(o.Class); err != nil {
+	// Each of classes is validated by confmap, through its own Validate.
+	if o.Class == "" && len(o.Classes) == 0 {
+		errs = append(errs, errors.New("class: must be set, or classes"))
+	} else if err := (filter.Config{Regex: o.Class}).Validate(); o.Class != "" && err != nil {
 		errs = append(errs, fmt.Errorf("class: invalid regular expression %q", o.Class))
 	}
 	if o.MaxRetries == nil {
@@ -134,14 +139,24 @@ func validMaxRetries(n int) error {
 	return nil
 }
 
-// rules compiles the overrides, followed by the default rule.
+// rules compiles the overrides, once, followed by the default rule.
 func (c *Config) rules() ([]retry.Rule, error) {
 	rules := make([]retry.Rule, 0, len(c.ClassOverrides)+1)
 	for i, o := range c.ClassOverrides {
-		if errs := o.problems(); len(errs) > 0 {
+		match := o.Classes
+		if o.Class != "" {
+			match = append([]filter.Config{{Regex: o.Class}}, match...)
+		}
+		errs := o.problems()
+		for j, m := range o.Classes {
+			if err := m.Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("classes[%d]: %w", j, err))
+			}
+		}
+		if len(errs) > 0 {
 			return nil, fmt.Errorf("class_overrides[%d]: %w", i, errors.Join(errs...))
 		}
-		r := retry.Rule{Class: regexp.MustCompile(o.Class), MaxRetries: int64(*o.MaxRetries), Severity: c.Severity}
+		r := retry.Rule{Class: filter.CreateFilter(match), MaxRetries: int64(*o.MaxRetries), Severity: c.Severity}
 		if o.Severity != nil {
 			r.Severity = *o.Severity
 		}

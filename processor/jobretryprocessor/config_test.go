@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/filter"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
@@ -23,7 +24,7 @@ func TestLoadConfig(t *testing.T) {
 	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
 	require.NoError(t, err)
 
-	one, ten := 1, 10
+	one, ten, twenty := 1, 10, 20
 	fatal := alert.SeverityFatal
 	full := NewDefaultConfig()
 	full.MaxRetries = 5
@@ -33,6 +34,7 @@ func TestLoadConfig(t *testing.T) {
 	full.ClassOverrides = []ClassOverride{
 		{Class: "^Billing::", MaxRetries: &one, Severity: &fatal},
 		{Class: "(Report|Export)Job$", MaxRetries: &ten},
+		{Classes: []filter.Config{{Strict: "ImportJob"}, {Regex: "^Sync::"}}, MaxRetries: &twenty},
 	}
 	full.JobIDKeys = []string{"app.job.id"}
 	full.JobClassKeys = []string{"app.job.class"}
@@ -66,6 +68,7 @@ func TestLoadConfig(t *testing.T) {
 			"class_overrides[1]: max_retries: must be between 0 and 1000000, got -2",
 			"class_overrides[2]: max_retries: must be set",
 		}},
+		{id: "bad_override_classes", errs: []string{"strict and regex cannot be used together"}},
 		{id: "bad_override_severity", errs: []string{`'class_overrides[0].severity' unknown severity "urgent"`}},
 		{id: "bad_state", errs: []string{`unknown backend "postgres": use memory or redis`}},
 		{id: "bad_keys", errs: []string{`job_id_keys: "id" is listed twice`, "attempt_offset: set without attempt_keys"}},
@@ -115,7 +118,21 @@ func TestRules(t *testing.T) {
 	assert.Nil(t, rules[2].Class, "the default rule comes last")
 	assert.Equal(t, int64(3), rules[2].MaxRetries)
 
+	assert.True(t, rules[0].Class.Matches("Billing::ChargeJob"))
+	assert.False(t, rules[0].Class.Matches("ChargeJob"), "class is a regular expression")
+
+	cfg.ClassOverrides = []ClassOverride{{Classes: []filter.Config{{Strict: "ImportJob"}, {Regex: "^Sync::"}}, MaxRetries: &two}}
+	rules, err = cfg.rules()
+	require.NoError(t, err)
+	assert.True(t, rules[0].Class.Matches("ImportJob"))
+	assert.False(t, rules[0].Class.Matches("ImportJobs"), "strict is the whole name")
+	assert.True(t, rules[0].Class.Matches("Sync::Users"))
+
 	cfg.ClassOverrides = []ClassOverride{{Class: "x"}}
 	_, err = cfg.rules()
 	assert.ErrorContains(t, err, "class_overrides[0]: max_retries: must be set")
+
+	cfg.ClassOverrides = []ClassOverride{{Classes: []filter.Config{{Regex: "("}}, MaxRetries: &two}}
+	_, err = cfg.rules()
+	assert.ErrorContains(t, err, "class_overrides[0]: classes[0]: error parsing regexp", "compiled once, not panicking")
 }

@@ -37,12 +37,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"go.opentelemetry.io/collector/filter"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
@@ -53,7 +53,7 @@ import (
 // Rule is the threshold of the jobs whose class it matches.
 type Rule struct {
 	// Class selects the jobs by class; nil matches every class.
-	Class      *regexp.Regexp
+	Class      filter.Filter
 	MaxRetries int64
 	Severity   alert.Severity
 }
@@ -389,7 +389,7 @@ func (d *Detector) rule(s *scratch, class string) int {
 		return i
 	}
 	i := 0
-	for d.rules[i].Class != nil && !d.rules[i].Class.MatchString(class) {
+	for d.rules[i].Class != nil && !d.rules[i].Class.Matches(class) {
 		i++
 	}
 	if len(class) <= classCacheKeyMax {

@@ -6,13 +6,13 @@ package retry
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"testing"
 	"time"
 
 	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/filter"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.uber.org/goleak"
 
@@ -259,9 +259,9 @@ func TestRoundTrips(t *testing.T) {
 
 func TestClassOverrides(t *testing.T) {
 	f := newFixture(t,
-		Rule{Class: regexp.MustCompile(`^Billing::`), MaxRetries: 1, Severity: alert.SeverityError},
-		Rule{Class: regexp.MustCompile(`Job$`), MaxRetries: 10, Severity: alert.SeverityInfo},
-		Rule{Class: regexp.MustCompile(`^Billing::Charge`), MaxRetries: 100, Severity: alert.SeverityFatal},
+		Rule{Class: regexpFilter(`^Billing::`), MaxRetries: 1, Severity: alert.SeverityError},
+		Rule{Class: regexpFilter(`Job$`), MaxRetries: 10, Severity: alert.SeverityInfo},
+		Rule{Class: regexpFilter(`^Billing::Charge`), MaxRetries: 100, Severity: alert.SeverityFatal},
 	)
 	at := func(class string, attempt int) []summary {
 		r := f.run(class+"-id", attempt, failed)
@@ -365,7 +365,7 @@ func TestNew(t *testing.T) {
 	store := statestore.NewMemory(10)
 	_, err := New(store, window, 2, nil, 0)
 	assert.Error(t, err)
-	_, err = New(store, window, 2, []Rule{{Class: regexp.MustCompile("x")}}, 0)
+	_, err = New(store, window, 2, []Rule{{Class: regexpFilter("x")}}, 0)
 	assert.Error(t, err)
 	_, err = New(store, 0, 2, []Rule{{}}, 0)
 	assert.Error(t, err)
@@ -441,4 +441,8 @@ func TestFireAndResolveInOneBatch(t *testing.T) {
 	}, summarize(found))
 	_, found = f.detect(t, f.run("k", 0, succeeded))
 	assert.Empty(t, found)
+}
+
+func regexpFilter(pattern string) filter.Filter {
+	return filter.CreateFilter([]filter.Config{{Regex: pattern}})
 }
