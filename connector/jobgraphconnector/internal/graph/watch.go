@@ -126,7 +126,6 @@ func (w *Watch) Sync(ctx context.Context, now time.Time, delta map[Edge]int64) (
 	}
 	// Any other error failed some ops only, whose results read as zero: a
 	// failed claim is not won, a failed count leaves the view's.
-	decisions := w.takeClaims()
 	nowMs := now.UnixMilli()
 	for i, e := range w.touched {
 		v := w.view[e]
@@ -142,8 +141,9 @@ func (w *Watch) Sync(ctx context.Context, now time.Time, delta map[Edge]int64) (
 	if read {
 		w.readBack(now, w.b.Entries(edgesRef), w.b.Entries(countsRef))
 	}
-	w.claims = w.claims[:0]
 	w.expire(nowMs)
+	decisions := w.takeClaims()
+	w.claims = w.claims[:0]
 	if w.dirty {
 		w.dirty = false
 		w.evaluate()
@@ -162,6 +162,11 @@ func (w *Watch) takeClaims() []Decision {
 		}
 		if !won || d == nil {
 			continue
+		}
+		if !c.resolve {
+			// The counts when it fires; a resolution repeats them, as its
+			// edges may have left the view.
+			d.Enqueues, d.System = w.counts(d.Cycle)
 		}
 		dec := *d
 		dec.Resolved = c.resolve
@@ -225,7 +230,9 @@ func (w *Watch) evaluate() {
 		if _, ok := w.known[id]; ok {
 			continue
 		}
-		w.known[id] = w.decision(c, id)
+		d := &Decision{Cycle: c, ID: id}
+		d.Enqueues, d.System = w.counts(c)
+		w.known[id] = d
 		w.claims = append(w.claims, claim{id: id})
 	}
 	for id := range w.known {
@@ -235,20 +242,21 @@ func (w *Watch) evaluate() {
 	}
 }
 
-// decision describes cycle c with the counts of its steps.
-func (w *Watch) decision(c Cycle, id string) *Decision {
-	d := &Decision{Cycle: c, ID: id, Enqueues: make([]int64, len(c.Path)-1)}
+// counts are the enqueues of each step of c in the view (over all systems
+// and queues), and the system of its first step.
+func (w *Watch) counts(c Cycle) (enqueues []int64, system string) {
+	enqueues = make([]int64, len(c.Path)-1)
 	for e, v := range w.view {
-		for i := range len(c.Path) - 1 {
+		for i := range enqueues {
 			if e.Parent == c.Path[i] && e.Child == c.Path[i+1] {
-				d.Enqueues[i] += v.count
-				if i == 0 && (d.System == "" || e.System < d.System) {
-					d.System = e.System
+				enqueues[i] += v.count
+				if i == 0 && (system == "" || e.System < system) {
+					system = e.System
 				}
 			}
 		}
 	}
-	return d
+	return enqueues, system
 }
 
 // Pending reports whether claims wait for the next Sync.
