@@ -9,13 +9,18 @@
 //	    [--timeout 10s] [--stalled-after 5m] [--by-class N]
 //	    [--queues-max N] [--include REGEXP]... [--exclude REGEXP]... [--queue NAME]...
 //	    [--client-list] [--json]
+//	jobqctl graph (--prometheus URL | --otlp FILE) [--format dot|mermaid|svg|png] [--output FILE]
 //
 // The queue flags are the receiver's queues settings (max, include, exclude)
 // with the same defaults and validation. Names from Redis that contain
 // control or other non-printable characters are printed quoted, with Go
 // escapes, so that no name can drive the terminal or forge a table row.
 //
-// Exit codes: 0 ok, 1 Redis or snapshot error, 2 usage error.
+// graph draws the job dependency graph the job_graph connector exports
+// (graph.go).
+//
+// Exit codes: 0 ok, 1 Redis or snapshot error (graph: the edges could not be
+// read or drawn), 2 usage error.
 package main // import "github.com/otelcol-jobs/otelcol-jobs/cmd/jobqctl"
 
 import (
@@ -60,16 +65,22 @@ func main() {
 }
 
 const usage = `usage: jobqctl snapshot --system sidekiq|resque|celery|asynq|bullmq|rq [flags]
+       jobqctl graph (--prometheus URL | --otlp FILE) [--format dot|mermaid|svg|png] [flags]
 
 Takes one snapshot of a job system's Redis exactly as the job_queue receiver
 does (read-only) and prints it, with the Redis round trips and commands it cost.
 Like the receiver it shows at most --queues-max queues and says how many it
 cut: --queues-max 0 shows all, --include and --exclude select by name.
+
+graph draws which job classes enqueue which, cycles in red ("jobqctl graph -h").
 `
 
 // run is jobqctl without the process around it: arguments in, text out, an
 // exit code back.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) > 0 && args[0] == "graph" {
+		return graphCmd(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "snapshot" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			fmt.Fprint(stdout, usage)
