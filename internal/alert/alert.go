@@ -30,16 +30,18 @@
 package alert // import "github.com/otelcol-jobs/otelcol-jobs/internal/alert"
 
 import (
+	"encoding/binary"
 	"encoding/hex"
-	"hash/fnv"
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-jobs/otelcol-jobs/internal/idhash"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/textcut"
 )
 
 // Name is an alert rule's name; each has a runbook in docs/runbooks/<name>.md.
@@ -151,18 +153,18 @@ type Alert struct {
 	Attributes []Attribute
 }
 
-// NewID is the stable fingerprint of an alert: a 64-bit FNV-1a hash of the
-// name and the identifying labels, as 16 hex digits. The same name and labels
-// give the same id in every replica and every release.
+// NewID is the stable fingerprint of an alert: the project's id hash
+// (internal/idhash, 64-bit FNV-1a) of the name and the identifying labels,
+// as 16 hex digits. The same name and labels give the same id in every
+// replica and every release.
 func NewID(name Name, labels ...string) string {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(name))
+	h := idhash.New().String(string(name))
 	for _, l := range labels {
-		_, _ = h.Write([]byte{0})
-		_, _ = h.Write([]byte(l))
+		h = h.Byte(0).String(l)
 	}
 	var sum [8]byte
-	return hex.EncodeToString(h.Sum(sum[:0]))
+	binary.BigEndian.PutUint64(sum[:], h.Sum64())
+	return hex.EncodeToString(sum[:])
 }
 
 // FillLogRecord writes the alert into lr: event name, timestamps, severity,
@@ -266,11 +268,7 @@ func Shorten(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	cut := n - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+	return textcut.Prefix(s, n-len("…")) + "…"
 }
 
 // Attribute is one rule-specific attribute of an alert.

@@ -1,12 +1,12 @@
 // Copyright The otelcol-jobs Authors
 // SPDX-License-Identifier: Apache-2.0
 
-// Package jobbench builds the benchmark batches of the job processors from
+// Package jobbenchtest builds the benchmark batches of the job processors from
 // the real captures in testdata/otlp, and the yardsticks they are measured
 // against in the same run: a bare loop that only reads the job attributes,
 // that loop plus a Go map counter, and contrib's span_metrics connector.
 // Only tests and benchmarks import it.
-package jobbench // import "github.com/otelcol-jobs/otelcol-jobs/internal/jobbench"
+package jobbenchtest // import "github.com/otelcol-jobs/otelcol-jobs/internal/jobbenchtest"
 
 import (
 	"os"

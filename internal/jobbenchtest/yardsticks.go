@@ -1,7 +1,7 @@
 // Copyright The otelcol-jobs Authors
 // SPDX-License-Identifier: Apache-2.0
 
-package jobbench // import "github.com/otelcol-jobs/otelcol-jobs/internal/jobbench"
+package jobbenchtest // import "github.com/otelcol-jobs/otelcol-jobs/internal/jobbenchtest"
 
 import (
 	"context"

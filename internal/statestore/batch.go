@@ -11,7 +11,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/idhash"
 )
 
 // Batch collects ops, then holds their results once a Store applied it.
@@ -264,14 +264,13 @@ func (b *Batch) CountOnce(r Ref, m Mark, delta int64) {
 }
 
 // AppendMark appends the CountOnce mark of one execution to dst: prefix,
-// then a 64-bit hash of its trace and span ids in 16 hex digits, so that
-// the key is short and the same on every replica.
+// then the id hash (internal/idhash) of its trace and span ids in 16 hex
+// digits, so that the key is short and the same on every replica.
 func AppendMark(dst []byte, prefix string, traceID [16]byte, spanID [8]byte) []byte {
-	var h xxhash.Digest
-	h.Reset()
-	_, _ = h.Write(traceID[:])
-	_, _ = h.Write(spanID[:])
-	return hex.AppendEncode(append(dst, prefix...), binary.BigEndian.AppendUint64(nil, h.Sum64()))
+	sum := idhash.New().Bytes(traceID[:]).Bytes(spanID[:]).Sum64()
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], sum)
+	return hex.AppendEncode(append(dst, prefix...), b[:])
 }
 
 // gated says the op has gates (once grouped).

@@ -18,7 +18,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
-	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbench"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbenchtest"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
@@ -53,32 +53,32 @@ func BenchmarkFailureCluster(b *testing.B) {
 		name string
 		td   ptrace.Traces
 	}{
-		{"mixed", jobbench.MixedBatch(b, jobbench.BatchSize, 10)},
-		{"jobs", jobbench.JobBatch(b, jobbench.BatchSize)},
-		{"failed", jobbench.FailedBatch(b, jobbench.BatchSize)},
+		{"mixed", jobbenchtest.MixedBatch(b, jobbenchtest.BatchSize, 10)},
+		{"jobs", jobbenchtest.JobBatch(b, jobbenchtest.BatchSize)},
+		{"failed", jobbenchtest.FailedBatch(b, jobbenchtest.BatchSize)},
 	}
 	for _, bt := range batches {
 		b.Run(bt.name+"/floor", func(b *testing.B) {
-			jobbench.PerSpan(b, jobbench.BatchSize, func() { jobbench.Floor(bt.td) })
+			jobbenchtest.PerSpan(b, jobbenchtest.BatchSize, func() { jobbenchtest.Floor(bt.td) })
 		})
 		b.Run(bt.name+"/map_counter", func(b *testing.B) {
-			c := jobbench.NewMapCounter(statestore.NewDefaultConfig().MaxEntries)
-			jobbench.PerSpan(b, jobbench.BatchSize, func() { c.Count(bt.td) })
+			c := jobbenchtest.NewMapCounter(statestore.NewDefaultConfig().MaxEntries)
+			jobbenchtest.PerSpan(b, jobbenchtest.BatchSize, func() { c.Count(bt.td) })
 		})
 		b.Run(bt.name+"/span_metrics", func(b *testing.B) {
-			sm := jobbench.NewSpanMetrics(b)
-			jobbench.PerSpan(b, jobbench.BatchSize, func() { _ = sm.ConsumeTraces(context.Background(), bt.td) })
+			sm := jobbenchtest.NewSpanMetrics(b)
+			jobbenchtest.PerSpan(b, jobbenchtest.BatchSize, func() { _ = sm.ConsumeTraces(context.Background(), bt.td) })
 		})
 		b.Run(bt.name+"/extract", func(b *testing.B) {
 			x, err := jobevent.NewExtractor(jobevent.Config{})
 			require.NoError(b, err)
-			jobbench.PerSpan(b, jobbench.BatchSize, func() { jobbench.Extract(x, bt.td) })
+			jobbenchtest.PerSpan(b, jobbenchtest.BatchSize, func() { jobbenchtest.Extract(x, bt.td) })
 		})
 		fresh := func() { unannotate(bt.td) }
 		b.Run(bt.name+"/failure_cluster_memory", func(b *testing.B) {
 			tel := benchTelemetry(b)
 			p, _ := newTraces(b, NewDefaultConfig(), clockwork.NewRealClock(), metadatatest.NewSettings(tel))
-			jobbench.PerSpanWithSetup(b, jobbench.BatchSize, fresh, func() {
+			jobbenchtest.PerSpanWithSetup(b, jobbenchtest.BatchSize, fresh, func() {
 				if err := p.ConsumeTraces(context.Background(), bt.td); err != nil {
 					b.Fatal(err)
 				}
@@ -88,7 +88,7 @@ func BenchmarkFailureCluster(b *testing.B) {
 		b.Run(bt.name+"/failure_cluster_redis", func(b *testing.B) {
 			tel := benchTelemetry(b)
 			p, counter := newRedisBench(b, metadatatest.NewSettings(tel))
-			jobbench.PerSpanWithSetup(b, jobbench.BatchSize, fresh, func() { _, _ = p.processTraces(context.Background(), bt.td) })
+			jobbenchtest.PerSpanWithSetup(b, jobbenchtest.BatchSize, fresh, func() { _, _ = p.processTraces(context.Background(), bt.td) })
 			b.ReportMetric(float64(counter.RoundTrips())/float64(b.N), "roundtrips/batch")
 			requireDetected(b, tel, bt.td)
 		})
@@ -98,7 +98,7 @@ func BenchmarkFailureCluster(b *testing.B) {
 // unannotate removes what the processor adds to a batch: the annotations
 // and the alert events.
 func unannotate(td ptrace.Traces) {
-	jobbench.ForEachSpan(td, func(span ptrace.Span) {
+	jobbenchtest.ForEachSpan(td, func(span ptrace.Span) {
 		span.Attributes().Remove(AttrClusterID)
 		span.Attributes().Remove(AttrDependencyID)
 		span.Events().RemoveIf(func(ev ptrace.SpanEvent) bool { return ev.Name() == alert.EventName })
@@ -124,7 +124,7 @@ func requireDetected(b *testing.B, tel *componenttest.Telemetry, td ptrace.Trace
 		b.Fatal("no alert raised")
 	}
 	annotated := 0
-	jobbench.ForEachSpan(td, func(span ptrace.Span) {
+	jobbenchtest.ForEachSpan(td, func(span ptrace.Span) {
 		if _, ok := span.Attributes().Get(AttrClusterID); ok {
 			annotated++
 		}

@@ -18,7 +18,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
-	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbench"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbenchtest"
 )
 
 // These tests replay the real captures in testdata/otlp, request by request
@@ -29,7 +29,7 @@ import (
 func captureEnd(in []ptrace.Traces) time.Time {
 	var last pcommon.Timestamp
 	for _, td := range in {
-		jobbench.ForEachSpan(td, func(span ptrace.Span) { last = max(last, span.EndTimestamp()) })
+		jobbenchtest.ForEachSpan(td, func(span ptrace.Span) { last = max(last, span.EndTimestamp()) })
 	}
 	return last.AsTime()
 }
@@ -38,7 +38,7 @@ func captureEnd(in []ptrace.Traces) time.Time {
 // processor and returns what came out and the clock.
 func replay(t *testing.T, glob string) ([]ptrace.Traces, *clockwork.FakeClock, func(ptrace.Traces)) {
 	t.Helper()
-	in := jobbench.ReadTraces(t, glob)
+	in := jobbenchtest.ReadTraces(t, glob)
 	clock := clockwork.NewFakeClockAt(captureEnd(in).Add(time.Second))
 	p, sink := newTraces(t, NewDefaultConfig(), clock)
 	send := func(td ptrace.Traces) { require.NoError(t, p.ConsumeTraces(context.Background(), td)) }
@@ -59,7 +59,7 @@ func replay(t *testing.T, glob string) ([]ptrace.Traces, *clockwork.FakeClock, f
 func failedSpans(out []ptrace.Traces, classKey, class string) [][]ptrace.Span {
 	per := make([][]ptrace.Span, len(out))
 	for i, td := range out {
-		jobbench.ForEachSpan(td, func(span ptrace.Span) {
+		jobbenchtest.ForEachSpan(td, func(span ptrace.Span) {
 			if str(span.Attributes(), classKey) == class && span.Status().Code() == ptrace.StatusCodeError {
 				per[i] = append(per[i], span)
 			}
@@ -110,7 +110,7 @@ func TestRiverCapture(t *testing.T) {
 	// Failures of the firing cluster carry its id from the request that
 	// fired it on; nothing else does.
 	for i, td := range out {
-		jobbench.ForEachSpan(td, func(span ptrace.Span) {
+		jobbenchtest.ForEachSpan(td, func(span ptrace.Span) {
 			wantID := ""
 			if str(span.Attributes(), "kind") == "charge_card" && i >= 3 {
 				wantID = id
@@ -159,7 +159,7 @@ func TestAppSignalBullMQCapture(t *testing.T) {
 			ErrorTypes         []string `json:"error_types"`
 		} `json:"failure_clusters"`
 	}
-	b, err := os.ReadFile(filepath.Join(jobbench.CapturesDir(), "bullmq-appsignal", "SUMMARY.json"))
+	b, err := os.ReadFile(filepath.Join(jobbenchtest.CapturesDir(), "bullmq-appsignal", "SUMMARY.json"))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &summary))
 	burst := summary.FailureClusters["notifications | send-notification | SMTP connection refused: connect ECONNREFUSED 127.0.0.1:2525"]
@@ -195,7 +195,7 @@ func TestBullMQOtelCapture(t *testing.T) {
 func countAnnotated(out []ptrace.Traces) int {
 	n := 0
 	for _, td := range out {
-		jobbench.ForEachSpan(td, func(span ptrace.Span) {
+		jobbenchtest.ForEachSpan(td, func(span ptrace.Span) {
 			if str(span.Attributes(), AttrClusterID) != "" {
 				n++
 			}

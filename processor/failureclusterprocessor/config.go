@@ -13,7 +13,7 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
-	"github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/cluster"
+	"github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/burst"
 )
 
 const minResolveInterval = time.Second
@@ -104,8 +104,8 @@ func (c *Config) Validate() error {
 }
 
 // rules are the detector's settings.
-func (c *Config) rules() cluster.Config {
-	return cluster.Config{
+func (c *Config) rules() burst.Config {
+	return burst.Config{
 		Window: c.Window, Buckets: c.Buckets,
 		MinFailures: c.MinFailures, MinFailureRatio: c.MinFailureRatio, MinExecutions: c.MinExecutions,
 		EscalationFactor: c.EscalationFactor, Severity: c.Severity,

@@ -7,6 +7,6 @@
 // it finds job executions in spans and log records (internal/jobevent), and
 // raises failure_cluster when one job class fails in a burst and
 // dependency_failure when one error fails many classes at once (the
-// detector is internal/cluster), as span events or appended log records. It
+// detector is internal/burst), as span events or appended log records. It
 // annotates the failures of a firing cluster with the alert's id.
 package failureclusterprocessor // import "github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor"

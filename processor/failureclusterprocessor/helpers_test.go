@@ -22,7 +22,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
-	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbench"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbenchtest"
 	"github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/metadata"
 )
 
@@ -78,7 +78,7 @@ type spanAlert struct {
 func spanAlerts(batches []ptrace.Traces) []spanAlert {
 	var out []spanAlert
 	for _, td := range batches {
-		jobbench.ForEachSpan(td, func(span ptrace.Span) {
+		jobbenchtest.ForEachSpan(td, func(span ptrace.Span) {
 			for _, ev := range span.Events().All() {
 				if ev.Name() == alert.EventName {
 					out = append(out, spanAlert{attrs: ev.Attributes().AsRaw(), span: span})

@@ -23,7 +23,7 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobpipeline"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
-	"github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/cluster"
+	"github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/burst"
 	"github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/metadata"
 )
 
@@ -40,7 +40,7 @@ const maxHeld = 1024
 
 type clusterProcessor struct {
 	pipeline        *jobpipeline.Pipeline[execs]
-	detector        *cluster.Detector
+	detector        *burst.Detector
 	telemetry       *metadata.TelemetryBuilder
 	clock           clockwork.Clock
 	resolveInterval time.Duration
@@ -55,7 +55,7 @@ type clusterProcessor struct {
 
 // execs is the detector's per-batch memory, as the pipeline fills it: a
 // span's parent does not matter to clusters.
-type execs struct{ *cluster.Batch }
+type execs struct{ *burst.Batch }
 
 func (e execs) Add(ev *jobevent.Event, _ pcommon.SpanID) { e.Batch.Add(ev) }
 
@@ -74,7 +74,7 @@ func newClusterProcessor(ctx context.Context, set processor.Settings, cfg *Confi
 // newClusterProcessorWithStore is the seam for tests and benchmarks that
 // bring their own store; the processor owns it from here on.
 func newClusterProcessorWithStore(set processor.Settings, cfg *Config, clock clockwork.Clock, store statestore.Store) (*clusterProcessor, error) {
-	detector, err := cluster.New(cfg.rules(), store, clock)
+	detector, err := burst.New(cfg.rules(), store, clock)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +254,7 @@ func (p *clusterProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.
 }
 
 // annotate marks a failure that belongs to a firing alert with its id.
-func annotate(attrs pcommon.Map, execs *cluster.Batch, i int) {
+func annotate(attrs pcommon.Map, execs *burst.Batch, i int) {
 	if id := execs.ClusterID(i); id != "" {
 		attrs.PutStr(AttrClusterID, id)
 	}
@@ -265,7 +265,7 @@ func annotate(attrs pcommon.Map, execs *cluster.Batch, i int) {
 
 // observe runs the detector over the batch and reports whether it decided;
 // a state-store failure costs annotations and alerts, never the data.
-func (p *clusterProcessor) observe(ctx context.Context, execs *cluster.Batch) bool {
+func (p *clusterProcessor) observe(ctx context.Context, execs *burst.Batch) bool {
 	err := execs.Observe(ctx)
 	if n := execs.Failures(); n > 0 {
 		p.telemetry.ProcessorFailureClusterFailures.Add(ctx, int64(n))

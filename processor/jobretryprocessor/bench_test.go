@@ -20,7 +20,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbench"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbenchtest"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
@@ -48,25 +48,25 @@ import (
 // map_counter (floor + a run counter per job in a Go map) and contrib's
 // span_metrics connector.
 func BenchmarkJobRetry(b *testing.B) {
-	byID := jobbench.JobBatch(b, jobbench.BatchSize)
-	jobbench.WithoutAttempts(byID)
+	byID := jobbenchtest.JobBatch(b, jobbenchtest.BatchSize)
+	jobbenchtest.WithoutAttempts(byID)
 	batches := []struct {
 		name string
 		td   ptrace.Traces
 	}{
-		{"mixed", jobbench.MixedBatch(b, jobbench.BatchSize, 10)},
-		{"jobs", jobbench.JobBatch(b, jobbench.BatchSize)},
+		{"mixed", jobbenchtest.MixedBatch(b, jobbenchtest.BatchSize, 10)},
+		{"jobs", jobbenchtest.JobBatch(b, jobbenchtest.BatchSize)},
 		{"jobs_by_id", byID},
 	}
 	for _, bt := range batches {
-		renumber := jobbench.NewRenumberer(bt.td)
+		renumber := jobbenchtest.NewRenumberer(bt.td)
 		var td ptrace.Traces // this run's batch
 		var spans uint64
 		next := func() {
 			renumber.Next()
 			// New executions have new span ids, which a shared store
 			// marks to count each once.
-			jobbench.ForEachSpan(bt.td, func(span ptrace.Span) {
+			jobbenchtest.ForEachSpan(bt.td, func(span ptrace.Span) {
 				spans++
 				span.SetSpanID(pcommon.SpanID(binary.BigEndian.AppendUint64(nil, spans)))
 			})
@@ -76,22 +76,22 @@ func BenchmarkJobRetry(b *testing.B) {
 			require.NoError(b, err)
 		}
 		run := func(b *testing.B, op func()) {
-			jobbench.PerSpanWithSetup(b, jobbench.BatchSize, next, op)
+			jobbenchtest.PerSpanWithSetup(b, jobbenchtest.BatchSize, next, op)
 		}
 		b.Run(bt.name+"/floor", func(b *testing.B) {
-			run(b, func() { jobbench.Floor(td) })
+			run(b, func() { jobbenchtest.Floor(td) })
 		})
 		b.Run(bt.name+"/extract", func(b *testing.B) {
 			x, err := jobevent.NewExtractor(jobevent.Config{})
 			require.NoError(b, err)
-			run(b, func() { jobbench.Extract(x, td) })
+			run(b, func() { jobbenchtest.Extract(x, td) })
 		})
 		b.Run(bt.name+"/map_counter", func(b *testing.B) {
-			c := jobbench.NewMapCounter(statestore.NewDefaultConfig().MaxEntries)
+			c := jobbenchtest.NewMapCounter(statestore.NewDefaultConfig().MaxEntries)
 			run(b, func() { c.Count(td) })
 		})
 		b.Run(bt.name+"/span_metrics", func(b *testing.B) {
-			sm := jobbench.NewSpanMetrics(b)
+			sm := jobbenchtest.NewSpanMetrics(b)
 			run(b, func() { _ = sm.ConsumeTraces(context.Background(), td) })
 		})
 		b.Run(bt.name+"/job_retry_memory", func(b *testing.B) {
@@ -196,9 +196,9 @@ func newRedisBench(b *testing.B, set processor.Settings) (*retryProcessor, *redi
 // own estimate.
 func BenchmarkBytesPerTrackedJob(b *testing.B) {
 	const jobs = 1_000_000
-	td := jobbench.FailedBatch(b, jobbench.BatchSize)
-	jobbench.WithoutAttempts(td)
-	renumber := jobbench.NewRenumberer(td)
+	td := jobbenchtest.FailedBatch(b, jobbenchtest.BatchSize)
+	jobbenchtest.WithoutAttempts(td)
+	renumber := jobbenchtest.NewRenumberer(td)
 	for range b.N {
 		cfg := NewDefaultConfig()
 		cfg.State.MaxEntries = jobs

@@ -19,7 +19,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
-	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbench"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbenchtest"
 )
 
 // These tests replay the real captures in testdata/otlp, request by request
@@ -28,7 +28,7 @@ import (
 
 func readTruth(t *testing.T, path string, v any) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(jobbench.CapturesDir(), path))
+	b, err := os.ReadFile(filepath.Join(jobbenchtest.CapturesDir(), path))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, v))
 }
@@ -38,7 +38,7 @@ func readTruth(t *testing.T, path string, v any) {
 func replay(t *testing.T, cfg *Config, glob string) []ptrace.Traces {
 	t.Helper()
 	p, sink := newTraces(t, cfg, clockwork.NewFakeClockAt(captureNow))
-	in := jobbench.ReadTraces(t, glob)
+	in := jobbenchtest.ReadTraces(t, glob)
 	spans := 0
 	for _, td := range in {
 		spans += td.SpanCount()
@@ -86,7 +86,7 @@ func checkAlerts(t *testing.T, out []ptrace.Traces, idKey, attemptKey string, at
 	t.Helper()
 	traces := map[string]map[pcommon.TraceID]bool{} // job id -> its traces
 	for _, td := range out {
-		jobbench.ForEachSpan(td, func(span ptrace.Span) {
+		jobbenchtest.ForEachSpan(td, func(span ptrace.Span) {
 			if id := attr(span, idKey); id != "" {
 				if traces[id] == nil {
 					traces[id] = map[pcommon.TraceID]bool{}
@@ -142,7 +142,7 @@ func TestCaptureRiver(t *testing.T) {
 	// Every execution is annotated with attempt - 1.
 	var works []jobSpan
 	for _, td := range out {
-		jobbench.ForEachSpan(td, func(span ptrace.Span) {
+		jobbenchtest.ForEachSpan(td, func(span ptrace.Span) {
 			if span.Name() != "river.work" {
 				assert.Equal(t, int64(-1), retryCount(span.Attributes()), "%s is no execution", span.Name())
 				return
@@ -194,7 +194,7 @@ func TestCaptureAppSignalBullMQ(t *testing.T) {
 
 	executions := 0
 	for _, td := range out {
-		jobbench.ForEachSpan(td, func(span ptrace.Span) {
+		jobbenchtest.ForEachSpan(td, func(span ptrace.Span) {
 			if span.Kind() != ptrace.SpanKindConsumer {
 				assert.Equal(t, int64(-1), retryCount(span.Attributes()))
 				return
@@ -245,7 +245,7 @@ func TestCaptureBullMQOtel(t *testing.T) {
 	assert.Empty(t, spanAlerts(out), "no job retried more than 3 times")
 	executions := 0
 	for _, td := range out {
-		jobbench.ForEachSpan(td, func(span ptrace.Span) {
+		jobbenchtest.ForEachSpan(td, func(span ptrace.Span) {
 			if made, ok := span.Attributes().Get("bullmq.job.attempts.made"); ok && span.Kind() == ptrace.SpanKindConsumer {
 				executions++
 				assert.Equal(t, made.Int()-1, retryCount(span.Attributes()))

@@ -27,7 +27,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbench"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbenchtest"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
@@ -109,7 +109,7 @@ func collect(sinks []*consumertest.TracesSink) (counts map[string][]int64, alert
 	counts, alerts = map[string][]int64{}, map[string]int{}
 	for _, sink := range sinks {
 		for _, td := range sink.AllTraces() {
-			jobbench.ForEachSpan(td, func(span ptrace.Span) {
+			jobbenchtest.ForEachSpan(td, func(span ptrace.Span) {
 				counts[jobOf(span)] = append(counts[jobOf(span)], retryCount(span.Attributes()))
 			})
 		}
@@ -270,7 +270,7 @@ func TestRedisOutage(t *testing.T) {
 	assert.Equal(t, 12, sink.SpanCount(), "nothing lost")
 	metadatatest.AssertEqualProcessorJobRetryStateFallback(t, tel, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
 	for _, td := range sink.AllTraces()[1:] {
-		jobbench.ForEachSpan(td, func(span ptrace.Span) {
+		jobbenchtest.ForEachSpan(td, func(span ptrace.Span) {
 			assert.GreaterOrEqual(t, retryCount(span.Attributes()), int64(0), "counted locally: %s", jobOf(span))
 		})
 	}
@@ -385,7 +385,7 @@ func TestSpansAndLogsCountOnce(t *testing.T) {
 	counts := map[string][]int64{}
 	var alerts []string
 	for _, td := range spanSink.AllTraces() {
-		jobbench.ForEachSpan(td, func(span ptrace.Span) {
+		jobbenchtest.ForEachSpan(td, func(span ptrace.Span) {
 			id, _ := span.Attributes().Get("messaging.message_id")
 			counts[id.Str()+" span"] = append(counts[id.Str()+" span"], retryCount(span.Attributes()))
 		})

@@ -23,7 +23,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
-	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbench"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbenchtest"
 	"github.com/otelcol-jobs/otelcol-jobs/processor/jobretryprocessor/internal/metadata"
 	"github.com/otelcol-jobs/otelcol-jobs/processor/jobretryprocessor/internal/metadatatest"
 )
@@ -99,7 +99,7 @@ func consumeSpans(t *testing.T, p interface {
 	}
 	out := sink.AllTraces()[before:]
 	for _, td := range out {
-		jobbench.ForEachSpan(td, func(span ptrace.Span) {
+		jobbenchtest.ForEachSpan(td, func(span ptrace.Span) {
 			counts = append(counts, retryCount(span.Attributes()))
 		})
 	}
@@ -329,8 +329,8 @@ func TestNonJobDataDoesNotAllocate(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, p.shutdown(context.Background())) })
 
-	td := jobbench.MixedBatch(t, 1000, 1000) // one job span, 999 HTTP client spans
-	jobbench.ForEachSpan(td, func(span ptrace.Span) {
+	td := jobbenchtest.MixedBatch(t, 1000, 1000) // one job span, 999 HTTP client spans
+	jobbenchtest.ForEachSpan(td, func(span ptrace.Span) {
 		if span.Kind() == ptrace.SpanKindConsumer {
 			span.SetKind(ptrace.SpanKindClient) // now none is a job
 		}

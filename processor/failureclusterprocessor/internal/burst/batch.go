@@ -1,7 +1,7 @@
 // Copyright The otelcol-jobs Authors
 // SPDX-License-Identifier: Apache-2.0
 
-package cluster // import "github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/cluster"
+package burst // import "github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/burst"
 
 import (
 	"context"
@@ -31,23 +31,23 @@ type Record struct {
 // only; nothing of them is kept without a copy. A Batch is reused with
 // Reset and is not safe for concurrent use.
 type Batch struct {
-	d        *Detector
-	h        maphash.Hash
-	nowMs    int64
-	events   []eventRef
-	classIdx map[uint64]int32
-	classes  []batchClass
-	printIdx map[uint64]int32
-	prints   []batchPrint
-	rawIdx   map[uint64]int32 // hash of error type and message -> prints
-	seen     map[uint64]struct{}
-	arena    []byte // fingerprints of the batch
-	marked   []markedEvent
-	markKeys []byte // the marks' keys, as one string once queued
-	ops      statestore.Batch
-	lists    [2]string // scratch for a claim's listed sets
-	records  []Record
-	failures int
+	d              *Detector
+	h              maphash.Hash
+	nowMs          int64
+	events         []eventRef
+	classIdx       map[uint64]int32
+	classes        []batchClass
+	fingerprintIdx map[uint64]int32
+	prints         []batchFingerprint
+	rawIdx         map[uint64]int32 // hash of error type and message -> prints
+	seen           map[uint64]struct{}
+	arena          []byte // fingerprints of the batch
+	marked         []markedEvent
+	markKeys       []byte // the marks' keys, as one string once queued
+	ops            statestore.Batch
+	lists          [2]string // scratch for a claim's listed sets
+	records        []Record
+	failures       int
 }
 
 // eventRef is what the batch knows of each added event.
@@ -59,12 +59,12 @@ type eventRef struct {
 // batchClass is one class's executions in the batch. Its strings share the
 // events' memory until Observe resolves state.
 type batchClass struct {
-	hash                 uint64
-	system, class, qpart string
-	queue                string // of the last failure
-	state                *classState
-	level                int64
-	topKey, prevKey      string
+	hash                          uint64
+	system, class, classlessQueue string
+	queue                         string // of the last failure
+	state                         *classState
+	level                         int64
+	topKey, prevKey               string
 
 	adds                   []bucketAdd
 	failures               int64
@@ -101,13 +101,13 @@ type markedEvent struct {
 	ids          [24]byte // trace and span ids
 }
 
-// batchPrint is one error fingerprint's failures in the batch.
-type batchPrint struct {
+// batchFingerprint is one error fingerprint's failures in the batch.
+type batchFingerprint struct {
 	hash          uint64
 	start, end    int // in the arena
 	typeLen       int
 	sample        string
-	state         *printState
+	state         *fingerprintState
 	level         int64
 	classes       []int32 // failing with it within the dependency window
 	lastMs        int64
@@ -124,11 +124,11 @@ const maxBatchMemo = 8192
 // NewBatch returns an empty batch for d.
 func (d *Detector) NewBatch() *Batch {
 	b := &Batch{
-		d:        d,
-		classIdx: make(map[uint64]int32),
-		printIdx: make(map[uint64]int32),
-		rawIdx:   make(map[uint64]int32),
-		seen:     make(map[uint64]struct{}),
+		d:              d,
+		classIdx:       make(map[uint64]int32),
+		fingerprintIdx: make(map[uint64]int32),
+		rawIdx:         make(map[uint64]int32),
+		seen:           make(map[uint64]struct{}),
 	}
 	b.h.SetSeed(d.seed)
 	return b
@@ -138,7 +138,7 @@ func (d *Detector) NewBatch() *Batch {
 func (b *Batch) Reset() {
 	for i := range b.classes {
 		c := &b.classes[i]
-		c.system, c.class, c.qpart, c.queue, c.state = "", "", "", "", nil
+		c.system, c.class, c.classlessQueue, c.queue, c.state = "", "", "", "", nil
 	}
 	for i := range b.prints {
 		b.prints[i].sample, b.prints[i].state = "", nil
@@ -146,7 +146,7 @@ func (b *Batch) Reset() {
 	b.events = b.events[:0]
 	clear(b.classIdx)
 	b.classes = b.classes[:0]
-	clear(b.printIdx)
+	clear(b.fingerprintIdx)
 	b.prints = b.prints[:0]
 	clear(b.rawIdx)
 	clear(b.seen)
@@ -189,11 +189,11 @@ func (b *Batch) add(ev *jobevent.Event, i int32) eventRef {
 		return ref // older than the window
 	}
 	bucket := d.window.Bucket(atMs)
-	system, class, qpart := name(ev.System), name(ev.Class), ""
+	system, class, classlessQueue := name(ev.System), name(ev.Class), ""
 	if class == "" {
-		qpart = name(ev.Queue)
+		classlessQueue = name(ev.Queue)
 	}
-	ci := b.classIndex(system, class, qpart)
+	ci := b.classIndex(system, class, classlessQueue)
 	if ci < 0 {
 		return ref
 	}
@@ -218,7 +218,7 @@ func (b *Batch) add(ev *jobevent.Event, i int32) eventRef {
 		c.queue = q
 	}
 	c.traces.add(ev.TraceID)
-	pi := b.printIndex(ev)
+	pi := b.fingerprintIndex(ev)
 	ref.print = pi
 	if marked {
 		b.mark(ev, ci, pi, bucket, true)
@@ -238,13 +238,13 @@ func (b *Batch) add(ev *jobevent.Event, i int32) eventRef {
 
 // classIndex returns the batch's entry of a class, adding it; -1 when the
 // batch already holds as many classes as it may.
-func (b *Batch) classIndex(system, class, qpart string) int32 {
+func (b *Batch) classIndex(system, class, classlessQueue string) int32 {
 	b.h.Reset()
 	b.h.WriteString(system)
 	b.h.WriteByte(0)
 	b.h.WriteString(class)
 	b.h.WriteByte(0)
-	b.h.WriteString(qpart)
+	b.h.WriteString(classlessQueue)
 	h := b.h.Sum64()
 	if ci, ok := b.classIdx[h]; ok {
 		return ci
@@ -261,7 +261,7 @@ func (b *Batch) classIndex(system, class, qpart string) int32 {
 	}
 	c := &b.classes[ci]
 	*c = batchClass{
-		hash: h, system: system, class: class, qpart: qpart,
+		hash: h, system: system, class: class, classlessQueue: classlessQueue,
 		adds: c.adds[:0], types: c.types[:0],
 		firstMs: 1<<63 - 1, lastMs: -1 << 63, lastFailure: -1,
 		failRef: -1, execRef: -1, firstRef: -1, lastRef: -1, claimRef: -1,
@@ -292,10 +292,10 @@ func (b *Batch) duplicate(ev *jobevent.Event, system, class string) bool {
 	return false
 }
 
-// printIndex returns the batch's entry of the event's error fingerprint,
+// fingerprintIndex returns the batch's entry of the event's error fingerprint,
 // normalizing each distinct message once; -1 when the batch already holds
 // as many fingerprints as it may.
-func (b *Batch) printIndex(ev *jobevent.Event) int32 {
+func (b *Batch) fingerprintIndex(ev *jobevent.Event) int32 {
 	d := b.d
 	errType, message := ev.ErrorType, ev.ErrorMessage
 	if errType == "" {
@@ -317,7 +317,7 @@ func (b *Batch) printIndex(ev *jobevent.Event) int32 {
 	b.arena, typeLen = fingerprint.Append(b.arena, errType, message)
 	fp := b.arena[start:]
 	h := maphash.Bytes(d.seed, fp)
-	pi, ok := b.printIdx[h]
+	pi, ok := b.fingerprintIdx[h]
 	switch {
 	case ok:
 		b.arena = b.arena[:start]
@@ -326,14 +326,14 @@ func (b *Batch) printIndex(ev *jobevent.Event) int32 {
 		return -1
 	default:
 		pi = int32(len(b.prints))
-		b.printIdx[h] = pi
+		b.fingerprintIdx[h] = pi
 		if len(b.prints) < cap(b.prints) {
 			b.prints = b.prints[:pi+1]
 		} else {
-			b.prints = append(b.prints, batchPrint{})
+			b.prints = append(b.prints, batchFingerprint{})
 		}
 		p := &b.prints[pi]
-		*p = batchPrint{
+		*p = batchFingerprint{
 			hash: h, start: start, end: len(b.arena), typeLen: typeLen, sample: ev.ErrorMessage,
 			classes: p.classes[:0], lastMs: -1 << 63, ref: -1, claimRef: -1,
 		}
@@ -413,7 +413,7 @@ func (c *batchClass) addType(pi int32, marked bool) {
 
 // mergeTypes names the class's error types and adds up those of different
 // messages with the same type.
-func (c *batchClass) mergeTypes(prints []batchPrint) {
+func (c *batchClass) mergeTypes(prints []batchFingerprint) {
 	n := 0
 	for _, t := range c.types {
 		t.typ = prints[t.print].state.errType()
@@ -433,7 +433,7 @@ func (c *batchClass) mergeTypes(prints []batchPrint) {
 	c.types = c.types[:n]
 }
 
-func (p *batchPrint) addClass(ci int32) {
+func (p *batchFingerprint) addClass(ci int32) {
 	for _, x := range p.classes {
 		if x == ci {
 			return
@@ -483,13 +483,13 @@ func (b *Batch) Observe(ctx context.Context) error {
 	d.mu.Lock()
 	for i := range b.prints {
 		p := &b.prints[i]
-		st := d.printFor(p.hash, b.arena[p.start:p.end], p.typeLen, p.sample)
+		st := d.fingerprintFor(p.hash, b.arena[p.start:p.end], p.typeLen, p.sample)
 		p.state, p.level = st, st.level
 		st.traces.addAll(&p.traces)
 	}
 	for i := range b.classes {
 		c := &b.classes[i]
-		st := d.classFor(c.hash, c.system, c.class, c.qpart)
+		st := d.classFor(c.hash, c.system, c.class, c.classlessQueue)
 		c.state, c.level = st, st.level
 		if c.failures == 0 {
 			if c.level > 0 { // it may resolve: its error types name the record
@@ -530,10 +530,10 @@ func (b *Batch) queue() {
 		for k := range c.adds {
 			a := &c.adds[k]
 			at := time.UnixMilli(a.atMs)
-			a.execRef = ops.WindowAdd(st.xKey, d.window, at, a.executions)
+			a.execRef = ops.WindowAdd(st.executionsKey, d.window, at, a.executions)
 			c.execRef, a.failRef = a.execRef, -1
 			if (a.failures > 0 || a.markedFailures > 0) && (!claim || k < len(c.adds)-1) {
-				a.failRef = ops.WindowAdd(st.fKey, d.window, at, a.failures)
+				a.failRef = ops.WindowAdd(st.failuresKey, d.window, at, a.failures)
 			}
 		}
 		if c.failures > 0 {
@@ -541,8 +541,8 @@ func (b *Batch) queue() {
 				t := &c.types[k]
 				t.ref = ops.TopAdd(c.topKey, t.typ, t.n, errorTypesKept, 2*d.cfg.Window)
 			}
-			c.lastRef = ops.Max(st.lastK, c.lastMs, ttl)
-			c.firstRef = ops.Max(st.firstK, -c.firstMs, ttl)
+			c.lastRef = ops.Max(st.lastFailureKey, c.lastMs, ttl)
+			c.firstRef = ops.Max(st.firstFailureKey, -c.firstMs, ttl)
 		}
 		if !claim {
 			continue
@@ -550,12 +550,12 @@ func (b *Batch) queue() {
 		// The claim on the failures of the window ending in the last
 		// bucket, over its executions; with the error types for the record.
 		last := &c.adds[len(c.adds)-1]
-		c.failRef = ops.WindowAdd(st.fKey, d.window, time.UnixMilli(last.atMs), last.failures)
+		c.failRef = ops.WindowAdd(st.failuresKey, d.window, time.UnixMilli(last.atMs), last.failures)
 		last.failRef = c.failRef
 		b.lists = [2]string{c.topKey, c.prevKey}
 		c.claimRef = ops.Claim(c.failRef, statestore.Claim{
 			Set: activeClassesKey, Member: st.member, Capacity: d.cfg.MaxClasses, TTL: d.regTTL,
-			Rule: d.classRule, Known: c.level, Of: st.xKey, List: b.lists[:], ListLimit: errorTypesKept,
+			Rule: d.classRule, Known: c.level, Of: st.executionsKey, List: b.lists[:], ListLimit: errorTypesKept,
 		})
 	}
 	b.countOnce()
@@ -568,7 +568,7 @@ func (b *Batch) queue() {
 			b.lists[0] = p.state.key
 			p.claimRef = ops.Claim(p.ref, statestore.Claim{
 				Set: activePrintsKey, Member: p.state.print, Capacity: d.cfg.MaxFingerprints, TTL: d.regTTL,
-				Rule: d.printRule, Known: p.level, List: b.lists[:1], ListLimit: classesPerFingerprint,
+				Rule: d.fingerprintRule, Known: p.level, List: b.lists[:1], ListLimit: classesPerFingerprint,
 			})
 		}
 	}
@@ -650,9 +650,9 @@ func (b *Batch) decide() {
 		switch {
 		case ops.OK(p.claimRef) && level > 0:
 			p.level = level
-			b.records = append(b.records, Record{Alert: b.printAlert(p, alert.StateFiring), Event: int(p.lastEvent)})
+			b.records = append(b.records, Record{Alert: b.fingerprintAlert(p, alert.StateFiring), Event: int(p.lastEvent)})
 		case ops.OK(p.claimRef):
-			b.records = append(b.records, Record{Alert: b.printAlert(p, alert.StateResolved), Event: int(p.lastEvent)})
+			b.records = append(b.records, Record{Alert: b.fingerprintAlert(p, alert.StateResolved), Event: int(p.lastEvent)})
 			p.level = 0
 		default:
 			p.level = level
@@ -678,16 +678,16 @@ func (b *Batch) classAlert(c *batchClass, state alert.State) alert.Alert {
 	return b.d.classRecord(c.state, f)
 }
 
-// printAlert is the record of a fingerprint's claim. Called with d.mu held.
-func (b *Batch) printAlert(p *batchPrint, state alert.State) alert.Alert {
-	f := printFacts{
+// fingerprintAlert is the record of a fingerprint's claim. Called with d.mu held.
+func (b *Batch) fingerprintAlert(p *batchFingerprint, state alert.State) alert.Alert {
+	f := fingerprintFacts{
 		state: state, level: p.level, classes: p.classCount,
 		at: time.UnixMilli(p.lastMs), traces: p.state.traces.list(),
 	}
 	if state == alert.StateFiring {
 		f.names = liveMembers(b.ops.Entries(p.claimRef), b.nowMs-b.d.cfg.DependencyWindow.Milliseconds())
 	}
-	return b.d.printRecord(p.state, f)
+	return b.d.fingerprintRecord(p.state, f)
 }
 
 // liveMembers are the members of a distinct set seen after cutoffMs (their

@@ -1,7 +1,7 @@
 // Copyright The otelcol-jobs Authors
 // SPDX-License-Identifier: Apache-2.0
 
-package cluster
+package burst
 
 import (
 	"context"

@@ -1,7 +1,7 @@
 // Copyright The otelcol-jobs Authors
 // SPDX-License-Identifier: Apache-2.0
 
-// Package cluster detects failure clusters in job executions: bursts of
+// Package burst detects failure clusters in job executions: bursts of
 // failures of one job class (failure_cluster), and one error failing many
 // classes at once (dependency_failure). It counts in sliding windows of
 // fixed buckets kept in a statestore.Store, so collector replicas sharing a
@@ -31,7 +31,7 @@
 // resolves only one known to fire; Sweep, run on a timer, resolves clusters
 // no event arrives for any more and refreshes what this replica knows of the
 // others' decisions.
-package cluster // import "github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/cluster"
+package burst // import "github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/burst"
 
 import (
 	"errors"
@@ -40,13 +40,13 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jonboulle/clockwork"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/textcut"
 )
 
 // Config holds the detection rules and bounds.
@@ -160,37 +160,37 @@ type Detector struct {
 	window statestore.Window
 	seed   maphash.Seed
 	regTTL time.Duration
-	// classRule and printRule are the rules as the store applies them:
+	// classRule and fingerprintRule are the rules as the store applies them:
 	// failures over executions, and classes of a fingerprint.
-	classRule, printRule statestore.Rule
-	batchCap             int // distinct classes, fingerprints per batch (bounds its scratch memory)
+	classRule, fingerprintRule statestore.Rule
+	batchCap                   int // distinct classes, fingerprints per batch (bounds its scratch memory)
 
 	mu      sync.Mutex
 	classes *tracked[*classState]
-	prints  *tracked[*printState]
+	prints  *tracked[*fingerprintState]
 }
 
 // classState is what a replica keeps of a class between batches. Its strings
 // are owned copies; member, id and the keys never change.
 type classState struct {
-	subject        // hash, and the last known level
-	member  string // system \x00 class \x00 queue (queue only for classless events)
-	system  string
-	class   string
-	queue   string // of the last failure
-	id      string
-	fKey    string // failures window
-	xKey    string // executions window
-	firstK  string // Max of -first failure time
-	lastK   string // Max of last failure time
-	epoch   int64  // window-long epoch of topKey
-	topKey  string // error types top-K of epoch
-	prvKey  string // of epoch-1
-	traces  traceRing
+	subject                // hash, and the last known level
+	member          string // system \x00 class \x00 queue (queue only for classless events)
+	system          string
+	class           string
+	queue           string // of the last failure
+	id              string
+	failuresKey     string // failures window
+	executionsKey   string // executions window
+	firstFailureKey string // Max of -first failure time
+	lastFailureKey  string // Max of last failure time
+	epoch           int64  // window-long epoch of topKey
+	topKey          string // error types top-K of epoch
+	prevTopKey      string // of epoch-1
+	traces          traceRing
 }
 
-// printState is what a replica keeps of an error fingerprint.
-type printState struct {
+// fingerprintState is what a replica keeps of an error fingerprint.
+type fingerprintState struct {
 	subject
 	print   string // the fingerprint, starting with the normalized error type
 	typeLen int
@@ -200,7 +200,7 @@ type printState struct {
 	traces  traceRing
 }
 
-func (p *printState) errType() string { return p.print[:p.typeLen] }
+func (p *fingerprintState) errType() string { return p.print[:p.typeLen] }
 
 // traceRing keeps the last alert.MaxExampleTraceIDs distinct trace ids.
 type traceRing struct {
@@ -263,7 +263,7 @@ func New(cfg Config, store statestore.Store, clock clockwork.Clock) (*Detector, 
 		// A fingerprint fires from MinClasses, escalates as the classes pass
 		// (MinClasses-1) times another factor (5 and 9 classes with the
 		// defaults), resolves below half of MinClasses.
-		printRule: statestore.Rule{
+		fingerprintRule: statestore.Rule{
 			Threshold: float64(cfg.MinClasses - 1), Factor: cfg.EscalationFactor, Calm: float64(cfg.MinClasses) / 2,
 		},
 		batchCap: min(max(cfg.MaxClasses, cfg.MaxFingerprints), 1<<16),
@@ -272,7 +272,7 @@ func New(cfg Config, store statestore.Store, clock clockwork.Clock) (*Detector, 
 	if d.classes, err = newTracked[*classState](cfg.MaxClasses); err != nil {
 		return nil, err
 	}
-	if d.prints, err = newTracked[*printState](cfg.MaxFingerprints); err != nil {
+	if d.prints, err = newTracked[*fingerprintState](cfg.MaxFingerprints); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -290,22 +290,22 @@ func (d *Detector) Stats() Stats {
 
 // classFor returns the tracked state of the class with hash h, creating it
 // from the names (which it copies). Called with d.mu held.
-func (d *Detector) classFor(h uint64, system, class, qpart string) *classState {
+func (d *Detector) classFor(h uint64, system, class, classlessQueue string) *classState {
 	if c, ok := d.classes.Get(h); ok {
 		return c
 	}
-	member := system + "\x00" + class + "\x00" + qpart
+	member := system + "\x00" + class + "\x00" + classlessQueue
 	c := newClassState(h, member)
 	d.classes.Add(h, c)
 	return c
 }
 
 func newClassState(h uint64, member string) *classState {
-	system, class, qpart := splitMember(member)
+	system, class, classlessQueue := splitMember(member)
 	id := alert.NewID(alert.FailureCluster, member)
 	return &classState{
-		subject: subject{hash: h}, member: member, system: system, class: class, queue: qpart, id: id,
-		fKey: "fc:f:" + id, xKey: "fc:x:" + id, firstK: "fc:s:" + id, lastK: "fc:t:" + id,
+		subject: subject{hash: h}, member: member, system: system, class: class, queue: classlessQueue, id: id,
+		failuresKey: "fc:f:" + id, executionsKey: "fc:x:" + id, firstFailureKey: "fc:s:" + id, lastFailureKey: "fc:t:" + id,
 		epoch: -1,
 	}
 }
@@ -316,18 +316,18 @@ func (c *classState) topKeys(epoch int64) (cur, prev string) {
 	switch {
 	case epoch == c.epoch:
 	case epoch == c.epoch+1:
-		c.epoch, c.prvKey, c.topKey = epoch, c.topKey, topKey(c.id, epoch)
+		c.epoch, c.prevTopKey, c.topKey = epoch, c.topKey, topKey(c.id, epoch)
 	default:
-		c.epoch, c.prvKey, c.topKey = epoch, topKey(c.id, epoch-1), topKey(c.id, epoch)
+		c.epoch, c.prevTopKey, c.topKey = epoch, topKey(c.id, epoch-1), topKey(c.id, epoch)
 	}
-	return c.topKey, c.prvKey
+	return c.topKey, c.prevTopKey
 }
 
 func topKey(id string, epoch int64) string { return fmt.Sprintf("fc:e:%s:%d", id, epoch) }
 
-// printFor returns the tracked state of fingerprint fp with hash h, creating
+// fingerprintFor returns the tracked state of fingerprint fp with hash h, creating
 // it (copying fp and a clipped sample message). Called with d.mu held.
-func (d *Detector) printFor(h uint64, fp []byte, typeLen int, sample string) *printState {
+func (d *Detector) fingerprintFor(h uint64, fp []byte, typeLen int, sample string) *fingerprintState {
 	if p, ok := d.prints.Get(h); ok {
 		return p
 	}
@@ -337,14 +337,14 @@ func (d *Detector) printFor(h uint64, fp []byte, typeLen int, sample string) *pr
 	return p
 }
 
-func newPrintState(h uint64, print string, typeLen int) *printState {
+func newPrintState(h uint64, print string, typeLen int) *fingerprintState {
 	id := alert.NewID(alert.DependencyFailure, print)
-	return &printState{subject: subject{hash: h}, print: print, typeLen: typeLen, id: id, key: "fc:d:" + id}
+	return &fingerprintState{subject: subject{hash: h}, print: print, typeLen: typeLen, id: id, key: "fc:d:" + id}
 }
 
 // splitMember is the inverse of system \x00 class \x00 queue; names never
 // hold NUL bytes (see clean).
-func splitMember(m string) (system, class, qpart string) {
+func splitMember(m string) (system, class, classlessQueue string) {
 	var parts [3]string
 	for k := 0; k < 2; k++ {
 		i := 0
@@ -368,13 +368,7 @@ func (d *Detector) memberHash(member string) uint64 { return maphash.String(d.se
 // boundary, with NUL bytes (the member separator) replaced. It allocates
 // only to replace NUL bytes.
 func name(s string) string {
-	if len(s) > maxClipped {
-		n := maxClipped
-		for n > 0 && !utf8.RuneStart(s[n]) {
-			n--
-		}
-		s = s[:n]
-	}
+	s = textcut.Prefix(s, maxClipped)
 	if strings.IndexByte(s, 0) >= 0 {
 		s = strings.ReplaceAll(s, "\x00", " ")
 	}

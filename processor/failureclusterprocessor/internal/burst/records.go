@@ -1,7 +1,7 @@
 // Copyright The otelcol-jobs Authors
 // SPDX-License-Identifier: Apache-2.0
 
-package cluster // import "github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/cluster"
+package burst // import "github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/burst"
 
 import (
 	"fmt"
@@ -94,8 +94,8 @@ func (d *Detector) classRecord(st *classState, f classFacts) alert.Alert {
 	return a
 }
 
-// printFacts is what a dependency record says.
-type printFacts struct {
+// fingerprintFacts is what a dependency record says.
+type fingerprintFacts struct {
 	state   alert.State
 	level   int64
 	classes int64
@@ -104,8 +104,8 @@ type printFacts struct {
 	traces  []pcommon.TraceID
 }
 
-// printRecord builds a dependency_failure record for a fingerprint.
-func (d *Detector) printRecord(st *printState, f printFacts) alert.Alert {
+// fingerprintRecord builds a dependency_failure record for a fingerprint.
+func (d *Detector) fingerprintRecord(st *fingerprintState, f fingerprintFacts) alert.Alert {
 	window := shortDuration(d.cfg.DependencyWindow)
 	a := alert.Alert{
 		Name: alert.DependencyFailure, State: f.state, Severity: d.cfg.DependencySeverity, ID: st.id,
@@ -176,9 +176,9 @@ func classNames(members []statestore.Entry) string {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
-		_, class, qpart := splitMember(m.Member)
+		_, class, classlessQueue := splitMember(m.Member)
 		if class == "" {
-			class = "queue " + qpart
+			class = "queue " + classlessQueue
 		}
 		sb.WriteString(class)
 	}

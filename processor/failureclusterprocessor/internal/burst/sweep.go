@@ -1,7 +1,7 @@
 // Copyright The otelcol-jobs Authors
 // SPDX-License-Identifier: Apache-2.0
 
-package cluster // import "github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/cluster"
+package burst // import "github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/burst"
 
 import (
 	"context"
@@ -23,7 +23,7 @@ type sweptClass struct {
 // sweptPrint is one active dependency cluster Sweep looks at.
 type sweptPrint struct {
 	entry       statestore.Entry
-	state       *printState
+	state       *fingerprintState
 	list, claim statestore.Ref
 	live        []statestore.Entry
 }
@@ -54,10 +54,10 @@ func (d *Detector) Sweep(ctx context.Context) ([]alert.Alert, error) {
 		cur, prev := topKey(st.id, epoch), topKey(st.id, epoch-1)
 		classes = append(classes, sweptClass{
 			entry: e, state: st,
-			fail:    reads.WindowAdd(st.fKey, d.window, time.Time{}, 0),
-			exec:    reads.WindowAdd(st.xKey, d.window, time.Time{}, 0),
-			first:   reads.Max(st.firstK, noTime, d.cfg.Window),
-			last:    reads.Max(st.lastK, 0, d.cfg.Window),
+			fail:    reads.WindowAdd(st.failuresKey, d.window, time.Time{}, 0),
+			exec:    reads.WindowAdd(st.executionsKey, d.window, time.Time{}, 0),
+			first:   reads.Max(st.firstFailureKey, noTime, d.cfg.Window),
+			last:    reads.Max(st.lastFailureKey, 0, d.cfg.Window),
 			top:     reads.Members(cur, errorTypesKept),
 			prevTop: reads.Members(prev, errorTypesKept),
 		})
@@ -96,7 +96,7 @@ func (d *Detector) Sweep(ctx context.Context) ([]alert.Alert, error) {
 	for i := range prints {
 		p := &prints[i]
 		p.live = liveMembers(reads.Entries(p.list), cutoffMs)
-		if d.printRule.IsCalm(int64(len(p.live)), 0) {
+		if d.fingerprintRule.IsCalm(int64(len(p.live)), 0) {
 			p.claim = claims.RemoveMember(activePrintsKey, p.entry.Member)
 		} else {
 			p.claim = -1
@@ -138,7 +138,7 @@ func (d *Detector) Sweep(ctx context.Context) ([]alert.Alert, error) {
 		if !claims.OK(p.claim) {
 			continue
 		}
-		out = append(out, d.printRecord(p.state, printFacts{
+		out = append(out, d.fingerprintRecord(p.state, fingerprintFacts{
 			state: alert.StateResolved, level: p.entry.Score, classes: int64(len(p.live)),
 			names: p.live, at: now, traces: p.state.traces.list(),
 		}))
@@ -160,7 +160,7 @@ func (d *Detector) sweptClassState(member string) *classState {
 	return newClassState(h, member)
 }
 
-func (d *Detector) sweptPrintState(print string) *printState {
+func (d *Detector) sweptPrintState(print string) *fingerprintState {
 	h := d.memberHash(print)
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -1,7 +1,7 @@
 // Copyright The otelcol-jobs Authors
 // SPDX-License-Identifier: Apache-2.0
 
-package cluster // import "github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/cluster"
+package burst // import "github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/burst"
 
 import "github.com/hashicorp/golang-lru/v2/simplelru"
 

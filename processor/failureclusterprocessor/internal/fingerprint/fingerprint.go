@@ -34,6 +34,8 @@ import (
 	"bytes"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/otelcol-jobs/otelcol-jobs/internal/textcut"
 )
 
 const (
@@ -81,7 +83,7 @@ func Append(dst []byte, errType, message string) (out []byte, typeLen int) {
 // normalize appends s with its volatile parts replaced, reading at most
 // MaxScan bytes of it and appending at most maxOut bytes.
 func normalize(dst []byte, s string, maxOut int) []byte {
-	s = s[:runeCut(s, MaxScan)]
+	s = textcut.Prefix(s, MaxScan)
 	start := len(dst)
 	pendingSpace, inURL := false, false
 	i := 0
@@ -134,15 +136,11 @@ func normalize(dst []byte, s string, maxOut int) []byte {
 			i++
 		}
 	}
-	if i < len(s) && !utf8.RuneStart(s[i]) { // the limit fell inside a UTF-8 sequence
-		k := len(dst)
-		for k > start && !utf8.RuneStart(dst[k-1]) {
-			k--
-		}
-		dst = dst[:max(k-1, start)]
+	if i < len(s) && !utf8.RuneStart(s[i]) { // the limit fell inside a UTF-8 sequence: drop its start
+		dst = dst[:start+textcut.Len(dst[start:], max(len(dst)-start-1, 0))]
 	}
 	if len(dst)-start > maxOut { // a replacement ran past the limit
-		dst = dst[:start+runeCut(dst[start:], maxOut)]
+		dst = dst[:start+textcut.Len(dst[start:], maxOut)]
 	}
 	return dst
 }
@@ -311,18 +309,6 @@ func port(s string, j int) int {
 		return 0
 	}
 	return k - j
-}
-
-// runeCut is the length of the longest prefix of s of at most n bytes that
-// does not split a UTF-8 sequence.
-func runeCut[T string | []byte](s T, n int) int {
-	if len(s) <= n {
-		return len(s)
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return n
 }
 
 func wordEnds(s string, j int) bool { return j >= len(s) || !isAlnum(s[j]) }

@@ -41,11 +41,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
 	"go.opentelemetry.io/collector/filter"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/idhash"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
 )
@@ -479,14 +479,7 @@ func (s *scratch) alertKey(st *runState) string {
 
 // jobHash identifies a job: system, class and id. 0 is kept for "none".
 func jobHash(ev *jobevent.Event) uint64 {
-	var h xxhash.Digest
-	h.Reset()
-	_, _ = h.WriteString(ev.System)
-	_, _ = h.WriteString("\x00")
-	_, _ = h.WriteString(ev.Class)
-	_, _ = h.WriteString("\x00")
-	_, _ = h.WriteString(ev.ID)
-	return max(h.Sum64(), 1)
+	return max(idhash.New().String(ev.System).Byte(0).String(ev.Class).Byte(0).String(ev.ID).Sum64(), 1)
 }
 
 // short cuts s for a one-line summary.
