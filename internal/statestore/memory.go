@@ -7,7 +7,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"hash/maphash"
 	"math"
 	"slices"
 	"strings"
@@ -21,76 +20,17 @@ import (
 // (a counter, a max, a mark) with a 40-byte key costs about 135 bytes of heap
 // (TestMemoryBytesPerEntry, BenchmarkMemoryBytesPerEntry).
 //
-// To get there, entries live in fixed-size chunks (no slack from slice
-// growth, no big copy) and are linked into the LRU list by index; the index
-// maps a 64-bit hash of the key to the first entry with that hash, entries
-// with the same hash being chained. So a scalar entry is one entry slot, one
-// small map slot and its key. Windows and sets keep their buckets or members
-// in a side slice.
+// This file has the store's operations; the storage beneath them (LRU, TTL,
+// the compact entry layout that gets to that size) is entries, in
+// entries.go.
 type Memory struct {
 	clock clockwork.Clock
-	max   int
-	hash  func(key string) uint64
 
-	mu        sync.Mutex
-	index     map[uint64]int32
-	chunks    [][]entry
-	count     int   // live entries
-	used      int32 // entry slots handed out so far
-	free      int32 // head of the list of free entries, linked by next
-	head      int32 // most recently used
-	tail      int32 // least recently used
-	aux       []auxValue
-	auxFree   []int32
-	bytes     int64
-	evictions int64
+	mu sync.Mutex
+	entries
 	// applies numbers the Apply calls, for the marks of CountOnce.
 	applies int64
 }
-
-// chunkSize entries are allocated at a time.
-const chunkSize = 1024
-
-type kind uint8
-
-const (
-	kindString kind = iota + 1 // Incr and MarkOnce (a Redis string)
-	kindMax                    // Max (a one-member sorted set)
-	kindWindow                 // WindowAdd (a hash of buckets)
-	kindSet                    // TopAdd, DistinctAdd, MemberMax (a sorted set)
-)
-
-type entry struct {
-	key string
-	// value is the scalar, or for windows and sets the index of the aux value.
-	value int64
-	// expires is in Unix nanoseconds; the entry is gone once the clock passes it.
-	expires    int64
-	prev, next int32
-	// chain is the next entry whose key has the same hash.
-	chain int32
-	kind  kind
-}
-
-type auxValue struct {
-	buckets []bucket         // kindWindow, a ring indexed by bucket number
-	members map[string]int64 // kindSet
-}
-
-type bucket struct{ idx, n int64 }
-
-// Estimated sizes for Stats.Bytes (plus the bytes of keys and members): an
-// entry slot, its map slot and the key's allocation rounding (measured by
-// TestMemoryBoundedByMaxEntries); a window and its buckets; a set member's
-// map slot.
-const (
-	entryBytes  = 88
-	windowBytes = 48
-	bucketBytes = 16
-	memberBytes = 64
-)
-
-const none = int32(-1)
 
 var errWrongKind = errors.New("key holds another kind of value")
 
@@ -98,15 +38,7 @@ var errWrongKind = errors.New("key holds another kind of value")
 // least 1, at most 2^30).
 func NewMemory(maxEntries int, opts ...Option) *Memory {
 	o := newOptions(opts)
-	return &Memory{
-		clock: o.clock,
-		max:   min(max(maxEntries, 1), 1<<30),
-		hash:  seededHash(maphash.MakeSeed()),
-		index: map[uint64]int32{},
-		free:  none,
-		head:  none,
-		tail:  none,
-	}
+	return &Memory{clock: o.clock, entries: newEntries(maxEntries)}
 }
 
 // Apply implements Store.
@@ -480,183 +412,6 @@ func lowestMember(members map[string]int64) string {
 		}
 	}
 	return low.Member
-}
-
-// get returns the live entry for key, nil when there is none, or an error
-// when the key holds another kind of value.
-func (m *Memory) get(key string, k kind, now int64) (*entry, error) {
-	i := m.lookup(key, now)
-	if i == none {
-		return nil, nil
-	}
-	e := m.at(i)
-	if e.kind != k {
-		return nil, errWrongKind
-	}
-	return e, nil
-}
-
-// lookup finds a live entry and marks it used; an expired one is removed.
-// It returns none when there is no live entry.
-func (m *Memory) lookup(key string, now int64) int32 {
-	i := m.find(key)
-	if i == none {
-		return none
-	}
-	if now > m.at(i).expires {
-		m.remove(i)
-		return none
-	}
-	m.unlink(i)
-	m.pushFront(i)
-	return i
-}
-
-// find returns the entry holding key, or none.
-func (m *Memory) find(key string) int32 {
-	i, found := m.index[m.hash(key)]
-	if !found {
-		return none
-	}
-	for ; i != none; i = m.at(i).chain {
-		if m.at(i).key == key {
-			return i
-		}
-	}
-	return none
-}
-
-func seededHash(seed maphash.Seed) func(string) uint64 {
-	return func(key string) uint64 { return maphash.String(seed, key) }
-}
-
-func (m *Memory) at(i int32) *entry { return &m.chunks[i/chunkSize][i%chunkSize] }
-
-// create adds an entry, evicting the least recently used one when full.
-func (m *Memory) create(key string, k kind, expires int64) *entry {
-	if m.count >= m.max {
-		m.remove(m.tail)
-		m.evictions++
-	}
-	i := m.free
-	if i != none {
-		m.free = m.at(i).next
-	} else {
-		if int(m.used) == len(m.chunks)*chunkSize {
-			m.chunks = append(m.chunks, make([]entry, chunkSize))
-		}
-		i = m.used
-		m.used++
-	}
-	h := m.hash(key)
-	chain, found := m.index[h]
-	if !found {
-		chain = none
-	}
-	e := m.at(i)
-	*e = entry{key: strings.Clone(key), expires: expires, chain: chain, kind: k}
-	m.index[h] = i
-	m.count++
-	m.pushFront(i)
-	m.bytes += entryBytes + int64(len(key))
-	switch k {
-	case kindWindow:
-		e.value = m.newAux(auxValue{})
-		m.bytes += windowBytes
-	case kindSet:
-		e.value = m.newAux(auxValue{members: map[string]int64{}})
-	}
-	return e
-}
-
-func (m *Memory) remove(i int32) {
-	e := m.at(i)
-	m.unlink(i)
-	m.unindex(i, e)
-	m.count--
-	m.bytes -= entryBytes + int64(len(e.key))
-	switch e.kind {
-	case kindWindow:
-		m.bytes -= windowBytes + int64(len(m.aux[e.value].buckets))*bucketBytes
-		m.freeAux(e.value)
-	case kindSet:
-		for member := range m.aux[e.value].members {
-			m.bytes -= memberBytes + int64(len(member))
-		}
-		m.freeAux(e.value)
-	}
-	*e = entry{next: m.free}
-	m.free = i
-}
-
-// unindex takes entry i out of its hash chain.
-func (m *Memory) unindex(i int32, e *entry) {
-	h := m.hash(e.key)
-	first := m.index[h]
-	if first == i {
-		if e.chain == none {
-			delete(m.index, h)
-		} else {
-			m.index[h] = e.chain
-		}
-		return
-	}
-	for p := m.at(first); p.chain != none; p = m.at(p.chain) {
-		if p.chain == i {
-			p.chain = e.chain
-			return
-		}
-	}
-}
-
-func (m *Memory) newAux(v auxValue) int64 {
-	if n := len(m.auxFree); n > 0 {
-		i := m.auxFree[n-1]
-		m.auxFree = m.auxFree[:n-1]
-		m.aux[i] = v
-		return int64(i)
-	}
-	m.aux = append(m.aux, v)
-	return int64(len(m.aux) - 1)
-}
-
-func (m *Memory) freeAux(i int64) {
-	m.aux[i] = auxValue{}
-	m.auxFree = append(m.auxFree, int32(i))
-}
-
-// sweep removes up to budget expired entries from the least recently used
-// end, so entries nobody touches again do not wait for eviction to go.
-func (m *Memory) sweep(now int64, budget int) {
-	for ; budget > 0 && m.tail != none && now > m.at(m.tail).expires; budget-- {
-		m.remove(m.tail)
-	}
-}
-
-func (m *Memory) unlink(i int32) {
-	e := m.at(i)
-	if e.prev != none {
-		m.at(e.prev).next = e.next
-	} else {
-		m.head = e.next
-	}
-	if e.next != none {
-		m.at(e.next).prev = e.prev
-	} else {
-		m.tail = e.prev
-	}
-}
-
-func (m *Memory) pushFront(i int32) {
-	e := m.at(i)
-	e.prev, e.next = none, m.head
-	if m.head != none {
-		m.at(m.head).prev = i
-	}
-	m.head = i
-	if m.tail == none {
-		m.tail = i
-	}
 }
 
 func floorMod(a, b int64) int64 { return a - floorDiv(a, b)*b }
