@@ -102,6 +102,8 @@ func TestPendingForms(t *testing.T) {
 		{"a root enqueue has no parent job", []step{prod(pp, SpanKey{Trace: [16]byte{1}}, named), exec(ce, child, 1, pp)}, nil},
 		{"a producer in a non-job span waits, then expires", []step{prod(pp, key(1, 9), named), exec(ce, child, 1, pp)}, nil},
 		{"an execution whose parent is an execution (run inline) is no edge", []step{exec(ce, child, 1, pe), exec(pe, parent, 1)}, nil},
+		{"the same child span twice counts once", []step{exec(linked, child, 1, pp), exec(linked, child, 1, pp), exec(pe, parent, 1), prod(pp, pe, river), exec(linked, child, 1, pp)},
+			[]Edge{{System: "river", Parent: "import", Child: "row", Queue: "rows"}}},
 		{"the same producer span twice counts once", []step{exec(pe, parent, 1), prod(pp, pe, named), prod(pp, pe, named)}, []Edge{want}},
 	}
 	for _, tt := range tests {
@@ -113,6 +115,19 @@ func TestPendingForms(t *testing.T) {
 			assert.Equal(t, tt.want, r.edges)
 		})
 	}
+}
+
+// The children waiting for one producer span are bounded too.
+func TestPendingBoundsChildren(t *testing.T) {
+	p, r := NewPending(10*maxChildren, time.Minute), &recorder{}
+	pp := key(1, 2)
+	for i := range maxChildren + 10 {
+		p.Execution(t0, SpanKey{Trace: [16]byte{2, byte(i), byte(i >> 8)}}, Job{Class: "row"}, 1, []SpanKey{pp}, r.emit)
+	}
+	assert.Equal(t, int64(10), p.Dropped)
+	p.Producer(t0, pp, key(1, 1), Job{System: "river"}, r.emit)
+	p.Execution(t0, key(1, 1), Job{Class: "import"}, 1, nil, r.emit)
+	assert.Len(t, r.edges, maxChildren)
 }
 
 func TestPendingExpires(t *testing.T) {

@@ -87,7 +87,8 @@ type Pending struct {
 	// so that is the order they expire.
 	queue []expiry
 	head  int
-	// Dropped counts the halves turned away by the max bound.
+	// Dropped counts the halves turned away by the max bound, and those
+	// past maxChildren waiting for one span.
 	Dropped int64
 }
 
@@ -111,6 +112,8 @@ func (p *Pending) Execution(now time.Time, key SpanKey, job Job, attempt int, re
 		if n = p.add(now, key); n != nil {
 			n.kind, n.job = kindExecution, cloneJob(job)
 		}
+	case n.kind == kindExecution:
+		return // the same span again: its enqueue was counted
 	case n.kind == kindAwaitedExecution:
 		n.kind, n.job = kindExecution, cloneJob(job)
 		for _, pk := range n.producers {
@@ -133,18 +136,30 @@ func (p *Pending) Execution(now time.Time, key SpanKey, job Job, attempt int, re
 		case prod == nil:
 			if prod = p.add(now, ref); prod != nil {
 				prod.kind = kindAwaitedProducer
-				prod.children = []Job{cloneJob(job)}
+				p.addChild(prod, job)
 			}
 		case prod.kind == kindAwaitedProducer:
-			prod.children = append(prod.children, cloneJob(job))
+			p.addChild(prod, job)
 		case prod.kind == kindProducer && !prod.counted:
 			if prod.resolved {
 				emit(childEdge(prod, job), ref.Trace)
 			} else {
-				prod.children = append(prod.children, cloneJob(job))
+				p.addChild(prod, job)
 			}
 		}
 	}
+}
+
+// maxChildren bounds the children waiting for one producer span (River
+// inserts batches of any size), so that max_pending bounds the memory.
+const maxChildren = 1000
+
+func (p *Pending) addChild(n *node, child Job) {
+	if len(n.children) >= maxChildren {
+		p.Dropped++
+		return
+	}
+	n.children = append(n.children, cloneJob(child))
 }
 
 // Producer records a producer span whose parent span is parent; job is what
@@ -174,6 +189,10 @@ func (p *Pending) Producer(now time.Time, key, parent SpanKey, job Job, emit Emi
 			par.producers = []SpanKey{key}
 		}
 	case par.kind == kindAwaitedExecution:
+		if len(par.producers) >= maxChildren {
+			p.Dropped++
+			return
+		}
 		par.producers = append(par.producers, key)
 	case par.kind == kindExecution:
 		p.resolve(n, key, par.job, emit)
