@@ -213,3 +213,45 @@ func (d *Detector) firstFailure(negated, nowMs int64) int64 {
 	}
 	return max(-negated, nowMs-d.cfg.Window.Milliseconds())
 }
+
+// classAlert is the record of a class's claim. Called with d.mu held.
+func (b *Batch) classAlert(c *batchClass, state alert.State) alert.Alert {
+	at := c.lastEventMs
+	if state == alert.StateFiring && c.lastFailure >= 0 {
+		at = c.lastMs
+	}
+	f := classFacts{
+		state: state, level: c.level, failures: c.windowFailures, executions: c.windowExecutions,
+		types: b.ops.Entries(c.claimRef),
+		at:    time.UnixMilli(at), queue: c.state.queue, traces: c.state.traces.list(),
+	}
+	if c.firstRef >= 0 {
+		f.firstMs, f.lastMs = b.d.firstFailure(b.ops.Value(c.firstRef), b.nowMs), b.ops.Value(c.lastRef)
+	}
+	return b.d.classRecord(c.state, f)
+}
+
+// fingerprintAlert is the record of a fingerprint's claim. Called with d.mu held.
+func (b *Batch) fingerprintAlert(p *batchFingerprint, state alert.State) alert.Alert {
+	f := fingerprintFacts{
+		state: state, level: p.level, classes: p.classCount,
+		at: time.UnixMilli(p.lastMs), traces: p.state.traces.list(),
+	}
+	if state == alert.StateFiring {
+		f.names = liveMembers(b.ops.Entries(p.claimRef), b.nowMs-b.d.cfg.DependencyWindow.Milliseconds())
+	}
+	return b.d.fingerprintRecord(p.state, f)
+}
+
+// liveMembers are the members of a distinct set seen after cutoffMs (their
+// score is when they were last seen).
+func liveMembers(members []statestore.Entry, cutoffMs int64) []statestore.Entry {
+	n := 0
+	for _, m := range members {
+		if m.Score > cutoffMs {
+			members[n] = m
+			n++
+		}
+	}
+	return members[:n]
+}
