@@ -6,7 +6,10 @@ package sidekiq // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueu
 import (
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/rawjson"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
 )
 
 // processInfo is what the snapshot uses of the `info` field of a process
@@ -140,4 +143,88 @@ func parseWork(value string) (queue string, runAt time.Time, problem string) {
 		return queue, time.Time{}, kindInvalidTimestamp
 	}
 	return queue, runAt, ""
+}
+
+// process builds one process from its hash; live is false when the process
+// is gone (its hash expired: the registry entry is stale) or unreadable.
+func (sc *scrape) process(id, key string, hash *redis.SliceCmd) (p snapshot.Process, live bool) {
+	if sc.problems.WrongType(hash, key) {
+		return p, false
+	}
+	vals := hash.Val()
+	info, _ := vals[0].(string)
+	if info == "" {
+		sc.snap.ProcessesStale++
+		return p, false
+	}
+	p.ID = sc.problems.Name(id, sc.r.keys.processes, "process identity")
+	pi, problem := parseInfo(info)
+	if problem != "" {
+		sc.problems.Add(problem, key, "info is not the JSON object Sidekiq writes")
+	}
+	p.PID = pi.pid
+	p.Hostname = sc.problems.Name(pi.hostname, key, "info hostname")
+	p.Tag = sc.problems.Name(pi.tag, key, "info tag")
+	for i, q := range pi.queues {
+		pi.queues[i] = sc.problems.Name(q, key, "info queue name")
+	}
+	p.Queues = pi.queues
+	if n, ok := pi.concurrencyDeclared(); ok {
+		p.Concurrency = sc.problems.NonNegative(n, key, "info concurrency")
+	}
+	if raw, ok := vals[5].(string); ok {
+		p.Concurrency = sc.problems.Count(raw, key, "concurrency")
+	}
+	if raw, ok := vals[1].(string); ok {
+		p.Busy = sc.problems.Count(raw, key, "busy")
+	}
+	if raw, ok := vals[2].(string); !ok || raw == "" {
+		sc.problems.Add(kindMissingTimestamp, key, "no beat")
+	} else if beat, ok := epoch(raw); !ok {
+		sc.problems.Add(kindInvalidTimestamp, key, "beat is not an epoch time")
+	} else {
+		p.HeartbeatAge = snapshot.Age(sc.now, beat)
+	}
+	switch raw, _ := vals[3].(string); raw {
+	case "true":
+		p.Quiet = true
+	case "false", "":
+	default:
+		sc.problems.Add(kindInvalidValue, key, "quiet is neither true nor false")
+	}
+	// rss is in KB; 0 means the platform does not measure it.
+	if raw, ok := vals[4].(string); ok && raw != "" {
+		if kb := sc.problems.Count(raw, key, "rss"); kb > 0 && kb <= maxInt64/1024 {
+			p.MemoryBytes, p.MemoryKnown = kb*1024, true
+		}
+	}
+	return p, true
+}
+
+const maxInt64 = 1<<63 - 1
+
+// work counts one process's in-flight jobs into the queues they come from.
+func (sc *scrape) work(byName map[string]*snapshot.Queue, cmd *redis.MapStringStringCmd, key string) {
+	if sc.problems.WrongType(cmd, key) {
+		return
+	}
+	for field, value := range cmd.Val() {
+		name, runAt, problem := parseWork(value)
+		if problem != "" {
+			sc.problems.Add(problem, key, "thread "+field)
+		}
+		q := byName[name]
+		if q == nil {
+			continue
+		}
+		q.Running++
+		if runAt.IsZero() {
+			continue
+		}
+		a := snapshot.Age(sc.now, runAt)
+		q.RunningMaxAge = max(q.RunningMaxAge, a)
+		if sc.r.opts.StalledAfter > 0 && a > sc.r.opts.StalledAfter {
+			q.Stalled++
+		}
+	}
 }
