@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otelcol-jobs/otelcol-jobs/connector/jobgraphconnector"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobgraph"
 )
 
@@ -78,7 +79,7 @@ func graphCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(edges) == 0 {
 		fmt.Fprintf(stderr, "jobqctl graph: %s holds no %s series with a parent and a child class: is the job_graph connector "+
 			"in a traces pipeline feeding its metrics there, and have job spans that enqueue jobs reached it?\n",
-			printable(source), jobgraph.MetricEnqueues)
+			printable(source), jobgraphconnector.MetricEnqueues)
 		return exitGraph
 	}
 	g := jobgraph.New(edges)

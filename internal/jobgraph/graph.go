@@ -18,16 +18,6 @@ import (
 	"slices"
 )
 
-// The metric and attribute names of the connector's contract
-// (DESIGN.md, "Job dependency graph"), as OTLP spells them.
-const (
-	MetricEnqueues = "jobqueue.graph.enqueues"
-	AttrParent     = "jobqueue.job.class"
-	AttrChild      = "jobqueue.job.child_class"
-	AttrSystem     = "messaging.system"
-	AttrQueue      = "messaging.destination.name"
-)
-
 // Edge is one series of jobqueue.graph.enqueues: Count jobs of class Child
 // enqueued into Queue of System by jobs of class Parent.
 type Edge struct {

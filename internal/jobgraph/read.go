@@ -20,6 +20,8 @@ import (
 	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/otelcol-jobs/otelcol-jobs/connector/jobgraphconnector"
 )
 
 // The names the collector's Prometheus exporter gives the metric and its
@@ -71,7 +73,7 @@ func (a *Accumulator) Add(md pmetric.Metrics) {
 		resource := ""
 		for _, sm := range rm.ScopeMetrics().All() {
 			for _, m := range sm.Metrics().All() {
-				if m.Name() != MetricEnqueues || m.Type() != pmetric.MetricTypeSum {
+				if m.Name() != jobgraphconnector.MetricEnqueues || m.Type() != pmetric.MetricTypeSum {
 					continue
 				}
 				if resource == "" {
@@ -111,7 +113,10 @@ func edgeOf(dp pmetric.NumberDataPoint) (Edge, bool) {
 		v, _ := dp.Attributes().Get(k)
 		return v.AsString()
 	}
-	e := Edge{Parent: attr(AttrParent), Child: attr(AttrChild), System: attr(AttrSystem), Queue: attr(AttrQueue)}
+	e := Edge{
+		Parent: attr(jobgraphconnector.AttrClass), Child: attr(jobgraphconnector.AttrChildClass),
+		System: attr(jobgraphconnector.AttrSystem), Queue: attr(jobgraphconnector.AttrChildQueue),
+	}
 	switch dp.ValueType() {
 	case pmetric.NumberDataPointValueTypeInt:
 		e.Count = float64(dp.IntValue())

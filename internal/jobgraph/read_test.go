@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/otelcol-jobs/otelcol-jobs/connector/jobgraphconnector"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 )
 
@@ -37,7 +38,7 @@ func export(replica string, temporality pmetric.AggregationTemporality, at int, 
 	other.SetName("traces.span.metrics.calls")
 	other.SetEmptySum().DataPoints().AppendEmpty().SetIntValue(99)
 	m := sm.Metrics().AppendEmpty()
-	m.SetName(MetricEnqueues)
+	m.SetName(jobgraphconnector.MetricEnqueues)
 	m.SetUnit("{job}")
 	sum := m.SetEmptySum()
 	sum.SetIsMonotonic(true)
@@ -48,10 +49,10 @@ func export(replica string, temporality pmetric.AggregationTemporality, at int, 
 		dp.SetTimestamp(pcommon.Timestamp(1e18 + at*1e9))
 		dp.SetIntValue(int64(e.Count))
 		a := dp.Attributes()
-		a.PutStr(AttrParent, e.Parent)
-		a.PutStr(AttrChild, e.Child)
-		a.PutStr(AttrSystem, e.System)
-		a.PutStr(AttrQueue, e.Queue)
+		a.PutStr(jobgraphconnector.AttrClass, e.Parent)
+		a.PutStr(jobgraphconnector.AttrChildClass, e.Child)
+		a.PutStr(jobgraphconnector.AttrSystem, e.System)
+		a.PutStr(jobgraphconnector.AttrChildQueue, e.Queue)
 	}
 	return md
 }
