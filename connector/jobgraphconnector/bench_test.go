@@ -165,4 +165,3 @@ func TestNonJobSpansDoNotAllocate(t *testing.T) {
 		require.Zero(t, allocs, "logs instance: %v", logs)
 	}
 }
-
