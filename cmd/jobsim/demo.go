@@ -75,7 +75,8 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) (int, er
 
 	cmd := exec.Command(*collector, "--config", *config)
 	cmd.Env = append(os.Environ(), "JOBSIM_SYSTEM="+sim.system.Name,
-		"JOBSIM_REDIS_ENDPOINT="+sim.addr, "JOBSIM_SPAN_ALERTS_ENDPOINT="+*spanAlerts)
+		"JOBSIM_REDIS_ENDPOINT="+sim.addr, "JOBSIM_SPAN_ALERTS_ENDPOINT="+*spanAlerts,
+		"JOBSIM_DATABASE="+sim.database, "JOBSIM_USERNAME="+sim.username)
 	for _, e := range endpoints {
 		cmd.Env = append(cmd.Env, e.env+"="+e.addr)
 	}

@@ -29,7 +29,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer sim.close()
-	fmt.Fprintf(stdout, "jobsim: serving a simulated %s workload on %s (seed %d); Ctrl-C stops\n", sim.system.Simulates, sim.addr, o.seed)
+	where := sim.addr
+	if sim.database != "" {
+		where = fmt.Sprintf("%s, database %s as %s", sim.addr, sim.database, sim.username)
+	}
+	fmt.Fprintf(stdout, "jobsim: serving a simulated %s workload on %s (seed %d); Ctrl-C stops\n", sim.system.Simulates, where, o.seed)
 	sim.run(ctx)
 	return nil
 }

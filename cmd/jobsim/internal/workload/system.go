@@ -4,7 +4,9 @@
 // Package workload simulates job-system deployments in Redis for the demo,
 // tests and benchmarks: each simulator writes the keys its job library
 // writes, with the same commands, so the job_queue receiver (and the
-// library's own API) reads it as a real deployment. Redis holds the jobs; a
+// library's own API) reads it as a real deployment. River, kept in
+// PostgreSQL, runs as itself: the real River library with workers that only
+// sleep and fail (river.go). Redis holds the jobs; a
 // simulator keeps only what the library keeps in process memory (running
 // jobs, unflushed counters).
 //
@@ -30,6 +32,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -55,9 +58,16 @@ type System struct {
 	// written, e.g. "Sidekiq 6.4".
 	Simulates string
 	// NewDemo prepares the demo workload writing to rdb, played with seed;
-	// nothing is written before the first Step.
+	// nothing is written before the first Step. Nil for systems kept in
+	// PostgreSQL.
 	NewDemo func(rdb *redis.Client, seed uint64) (Simulation, error)
+	// NewPostgresDemo prepares the demo workload of a system kept in
+	// PostgreSQL, on pool's (empty) database; nil for Redis-backed ones.
+	NewPostgresDemo func(pool *pgxpool.Pool, seed uint64) (Simulation, error)
 }
+
+// Postgres says whether the system keeps its jobs in PostgreSQL.
+func (s System) Postgres() bool { return s.NewPostgresDemo != nil }
 
 // systems are the simulated job systems, one line each; the first is the
 // default.
@@ -79,6 +89,9 @@ var systems = []System{
 	}},
 	{Name: "rq", Simulates: "RQ 1.13", NewDemo: func(rdb *redis.Client, seed uint64) (Simulation, error) {
 		return NewRQ(rdb, Demo(), seed)
+	}},
+	{Name: "river", Simulates: "River 0.51 (the real River client and workers)", NewPostgresDemo: func(pool *pgxpool.Pool, seed uint64) (Simulation, error) {
+		return NewRiver(pool, seed)
 	}},
 }
 
