@@ -2,13 +2,18 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Command jobqctl shows what the job_queue receiver sees in a job system's
-// Redis, using the receiver's own code, and what reading it cost.
+// Redis or PostgreSQL, using the receiver's own code, and what reading it
+// cost.
 //
 //	jobqctl snapshot --system sidekiq|resque|celery|asynq|bullmq|rq --endpoint host:port [--namespace NS]
 //	    [--username USER] [--password-env VAR] [--db N] [--tls] [--tls-ca-file FILE]
 //	    [--timeout 10s] [--stalled-after 5m] [--by-class N]
 //	    [--queues-max N] [--include REGEXP]... [--exclude REGEXP]... [--queue NAME]...
 //	    [--client-list] [--json]
+//	jobqctl snapshot --system river|solid_queue|good_job|oban --endpoint host:port --database DB [--schema S]
+//	    [--username ROLE] [--password-env VAR] [--tls] [--tls-ca-file FILE] [--estimate-above N]
+//	    [--timeout 10s] [--stalled-after 5m] [--by-class N]
+//	    [--queues-max N] [--include REGEXP]... [--exclude REGEXP]... [--json]
 //	jobqctl graph (--prometheus URL | --otlp FILE) [--format dot|mermaid|svg|png] [--output FILE]
 //
 // The queue flags are the receiver's queues settings (max, include, exclude)
@@ -19,7 +24,7 @@
 // graph draws the job dependency graph the job_graph connector exports
 // (graph.go).
 //
-// Exit codes: 0 ok, 1 Redis or snapshot error (graph: the edges could not be
+// Exit codes: 0 ok, 1 Redis, PostgreSQL or snapshot error (graph: the edges could not be
 // read or drawn), 2 usage error.
 package main // import "github.com/otelcol-jobs/otelcol-jobs/cmd/jobqctl"
 
@@ -65,10 +70,12 @@ func main() {
 }
 
 const usage = `usage: jobqctl snapshot --system sidekiq|resque|celery|asynq|bullmq|rq [flags]
+       jobqctl snapshot --system river|solid_queue|good_job|oban --database DB [flags]
        jobqctl graph (--prometheus URL | --otlp FILE) [--format dot|mermaid|svg|png] [flags]
 
-Takes one snapshot of a job system's Redis exactly as the job_queue receiver
-does (read-only) and prints it, with the Redis round trips and commands it cost.
+Takes one snapshot of a job system's Redis (or PostgreSQL tables) exactly as
+the job_queue receiver does (read-only) and prints it, with the round trips and
+commands (statements) it cost.
 Like the receiver it shows at most --queues-max queues and says how many it
 cut: --queues-max 0 shows all, --include and --exclude select by name.
 
@@ -131,13 +138,16 @@ func parseSnapshotFlags(args []string, stderr io.Writer, getenv func(string) str
 	cfg := jobqueuereceiver.NewDefaultConfig()
 	fs := flag.NewFlagSet("jobqctl snapshot", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.System, "system", "", "job system: sidekiq, resque, celery, asynq, bullmq, rq")
-	fs.StringVar(&cfg.Endpoint, "endpoint", cfg.Endpoint, "Redis host:port")
+	fs.StringVar(&cfg.System, "system", "", "job system: sidekiq, resque, celery, asynq, bullmq, rq (Redis); river, solid_queue, good_job, oban (PostgreSQL)")
+	fs.StringVar(&cfg.Endpoint, "endpoint", cfg.Endpoint, "Redis host:port (PostgreSQL's, default localhost:5432, for the PostgreSQL-backed systems)")
+	fs.StringVar(&cfg.Database, "database", "", "PostgreSQL database holding the job tables, as database")
+	fs.StringVar(&cfg.Schema, "schema", "", "PostgreSQL schema holding the job tables (default public), as schema")
+	fs.Int64Var(&cfg.Postgres.EstimateAbove, "estimate-above", cfg.Postgres.EstimateAbove, "PostgreSQL: count a state beyond this many rows by the planner's estimate (0 = always exact), as postgres.estimate_above")
 	fs.StringVar(&cfg.Sentinel.MasterName, "sentinel-master", "", "find the master through Redis Sentinel under this name (with --sentinel)")
 	sentinels := fs.String("sentinel", "", "comma-separated host:port of Redis Sentinels (with --sentinel-master; --endpoint is then not used)")
 	fs.StringVar(&cfg.Namespace, "namespace", "", "key namespace (Sidekiq <= 6 redis-namespace; Resque: default resque; BullMQ: its prefix, default bull; Celery: kombu's global_keyprefix)")
-	fs.StringVar(&cfg.Username, "username", "", "Redis ACL user")
-	passwordEnv := fs.String("password-env", "", "name of the environment variable holding the Redis password")
+	fs.StringVar(&cfg.Username, "username", "", "Redis ACL user, or PostgreSQL role")
+	passwordEnv := fs.String("password-env", "", "name of the environment variable holding the Redis (or PostgreSQL) password")
 	fs.IntVar(&cfg.DB, "db", 0, "Redis database number")
 	useTLS := fs.Bool("tls", false, "connect with TLS (system roots unless --tls-ca-file)")
 	caFile := fs.String("tls-ca-file", "", "CA certificate to verify the server with (implies --tls)")
@@ -165,6 +175,11 @@ func parseSnapshotFlags(args []string, stderr io.Writer, getenv func(string) str
 	}
 	if *sentinels != "" {
 		cfg.Sentinel.Addresses = strings.Split(*sentinels, ",")
+	}
+	endpointSet := false
+	fs.Visit(func(f *flag.Flag) { endpointSet = endpointSet || f.Name == "endpoint" })
+	if !endpointSet && cfg.IsPostgres() {
+		cfg.Endpoint = "localhost:5432"
 	}
 	if *passwordEnv != "" {
 		pw := getenv(*passwordEnv)
@@ -222,8 +237,14 @@ func printSnapshot(w io.Writer, cfg *jobqueuereceiver.Config, s *jobqueuereceive
 	if cfg.Namespace != "" {
 		ns = fmt.Sprintf(" namespace %q", cfg.Namespace)
 	}
-	fmt.Fprintf(tw, "%s at %s%s, %s\n", s.System, cfg.Target(), ns, s.Time.UTC().Format(time.RFC3339))
-	fmt.Fprintf(tw, "Redis cost: %d round trips, %d commands\n", s.RoundTrips, s.Commands)
+	target, store, commands := cfg.Target(), "Redis", "commands"
+	if cfg.IsPostgres() {
+		conn := cfg.PostgresConnection()
+		target, store, commands = conn.Target(), "PostgreSQL", "statements"
+		ns = fmt.Sprintf(" schema %q", conn.Schema)
+	}
+	fmt.Fprintf(tw, "%s at %s%s, %s\n", s.System, target, ns, s.Time.UTC().Format(time.RFC3339))
+	fmt.Fprintf(tw, "%s cost: %d round trips, %d %s\n", store, s.RoundTrips, s.Commands, commands)
 
 	fmt.Fprintf(tw, "\nQUEUE\tSIZE\tLATENCY\tRUNNING\tLONGEST RUNNING\tSTALLED\tPAUSED\n")
 	for _, q := range s.Queues {
@@ -245,8 +266,16 @@ func printSnapshot(w io.Writer, cfg *jobqueuereceiver.Config, s *jobqueuereceive
 	fmt.Fprintln(tw)
 
 	fmt.Fprintf(tw, "\nSTATE\tQUEUE\tJOBS\n")
+	estimated := false
 	for _, j := range s.Jobs {
-		fmt.Fprintf(tw, "%s\t%s\t%d\n", j.State, orDash(printable(j.Queue)), j.Count)
+		approx := ""
+		if j.Estimated {
+			approx, estimated = "~", true
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s%d\n", j.State, orDash(printable(j.Queue)), approx, j.Count)
+	}
+	if estimated {
+		fmt.Fprintf(tw, "~ the planner's estimate: the state holds more than --estimate-above %d rows\n", cfg.Postgres.EstimateAbove)
 	}
 	fmt.Fprintf(tw, "\nTOTALS\tPROCESSED\tFAILED\n")
 	for _, t := range s.Totals {
@@ -258,7 +287,7 @@ func printSnapshot(w io.Writer, cfg *jobqueuereceiver.Config, s *jobqueuereceive
 	}
 
 	if s.ProcessesUnknown {
-		fmt.Fprintf(tw, "\nno processes: %s registers no workers in Redis\n", s.System)
+		fmt.Fprintf(tw, "\nno processes: %s registers no workers in %s\n", s.System, store)
 	} else {
 		fmt.Fprintf(tw, "\nPROCESS\tHOST\tPID\tBUSY\tCAPACITY\tMEMORY\tHEARTBEAT AGE\tQUIET\n")
 		for _, p := range s.Processes {
