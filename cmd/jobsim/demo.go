@@ -105,17 +105,20 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) (int, er
 	wg.Go(func() { newIncidentEmitter(endpoints[3].addr, time.Now(), stderr).run(emitCtx, o.tick) })
 	// Retry loops as Sidekiq and River spans and JSON event logs.
 	wg.Go(func() { newRetryEmitter(endpoints[3].addr, time.Now(), stderr).run(emitCtx, o.tick) })
+	// Jobs that enqueue jobs: a fan-out and a cycle, as Sidekiq spans.
+	wg.Go(func() { newEnqueueEmitter(endpoints[3].addr, time.Now(), stderr).run(emitCtx, o.tick) })
 	wg.Go(func() {
 		health := "http://" + endpoints[1].addr + "/"
 		if waitHealthy(simCtx, health, exited) {
 			fmt.Fprintf(stdout, `
 jobsim: otelcol-jobs is up, scraping a simulated %s on %s
 jobsim:   metrics: curl -s http://%s/metrics | grep jobqueue_
+jobsim:   graph:   go run ./cmd/jobqctl graph --prometheus http://%s/metrics --format svg > jobs.svg
 jobsim:   health:  curl %s
 jobsim:   OTLP in: grpc %s, http %s
 jobsim:   Ctrl-C stops the collector and the simulator.
 
-`, sim.system.Simulates, sim.addr, endpoints[0].addr, health, endpoints[2].addr, endpoints[3].addr)
+`, sim.system.Simulates, sim.addr, endpoints[0].addr, endpoints[0].addr, health, endpoints[2].addr, endpoints[3].addr)
 		}
 	})
 
