@@ -1,0 +1,501 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package oban // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/oban"
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/otelcol-jobs/otelcol-jobs/internal/pgclient"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
+)
+
+// Options says what to read and how to judge it.
+type Options struct {
+	// Schema is the PostgreSQL schema holding oban_jobs (Oban's prefix).
+	Schema string
+	// Selection picks the queues to report.
+	Selection snapshot.Selection
+	// StalledAfter is the age beyond which an executing job counts as
+	// stalled; 0 counts none.
+	StalledAfter time.Duration
+	// EstimateAbove is the row count of a terminal state (completed,
+	// discarded, cancelled) beyond which its count is the planner's
+	// estimate, one figure for all queues; 0 counts exactly always.
+	EstimateAbove int64
+	// ByClassMaxEntries > 0 enables the retryable/discarded breakdown by
+	// worker and error type, reading at most this many jobs of each state,
+	// newest first (discarded: latest discarded_at; retryable: latest
+	// attempted_at).
+	ByClassMaxEntries int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Job states (jobqueue.job.state): Oban's own oban_job_state values.
+const (
+	StateAvailable = "available"
+	StateSuspended = "suspended"
+	StateScheduled = "scheduled"
+	StateExecuting = "executing"
+	StateRetryable = "retryable"
+	StateCompleted = "completed"
+	StateDiscarded = "discarded"
+	StateCancelled = "cancelled"
+)
+
+// terminalStates are the states a job never leaves by itself, which grow
+// without bound unless Oban's Pruner deletes them: counted exactly up to
+// EstimateAbove only. Every Oban schema since migration v09 has them.
+var terminalStates = [...]string{StateCompleted, StateDiscarded, StateCancelled}
+
+const (
+	system = "oban"
+
+	// maxGroups bounds the rows of each grouped statement (one per queue,
+	// or per state and queue), so that a table flooded with distinct queue
+	// names cannot exhaust memory; beyond it, truncated says so.
+	maxGroups = 100_000
+	// errorHead is how much of an error's text is read: its first line
+	// names the exception.
+	errorHead = 512
+)
+
+// Problem kinds of this reader (snapshot.Problem.Kind).
+const (
+	kindTruncated        = "truncated"
+	kindMissingTimestamp = "missing_timestamp"
+	kindInvalidError     = "invalid_error"
+	kindInvalidEstimate  = "invalid_estimate"
+)
+
+// Reader takes snapshots of an Oban installation's tables.
+type Reader struct {
+	q    pgclient.Querier
+	opts Options
+	// stmts are the batch's statements, fixed at construction.
+	stmts statements
+}
+
+// NewReader returns a reader of the oban_jobs table in opts.Schema.
+func NewReader(q pgclient.Querier, opts Options) *Reader {
+	return &Reader{q: q, opts: opts, stmts: newStatements(opts)}
+}
+
+// statements are the SQL texts of one snapshot's batch.
+type statements struct {
+	// states lists the oban_job_state values of this installation (v14
+	// added suspended).
+	states string
+	// waiting counts the jobs of every non-terminal state per queue, with
+	// the oldest available job's scheduled_at.
+	waiting string
+	// running reads the executing jobs per queue.
+	running string
+	// terminalQueues lists the queues holding terminal jobs.
+	terminalQueues string
+	// terminal counts one terminal state per queue (up to EstimateAbove+1
+	// rows when estimating), estimate asks the planner for its row count.
+	terminal, estimate [len(terminalStates)]string
+	// byClass reads the newest discarded and retryable jobs.
+	discardedClasses, retryableClasses string
+}
+
+func newStatements(opts Options) statements {
+	jobs := pgclient.Table(opts.Schema, "oban_jobs")
+	enum := pgclient.Table(opts.Schema, "oban_job_state")
+	var s statements
+	s.states = "SELECT s::text FROM unnest(enum_range(NULL::" + enum + ")) AS s"
+	// oban_job_state is ordered available, (suspended,) scheduled,
+	// executing, retryable, completed, discarded, cancelled in every
+	// version (v14 added suspended BEFORE 'scheduled', v09 cancelled at
+	// the end): "< 'completed'" is every non-terminal state, suspended
+	// included where it exists, as one range of the leading column of
+	// oban_jobs_state_queue_priority_scheduled_at_id_index, which holds
+	// every column read here.
+	s.waiting = "SELECT state::text, queue, count(*), min(scheduled_at) FILTER (WHERE state = 'available') FROM " + jobs +
+		" WHERE state < 'completed' GROUP BY state, queue LIMIT " + strconv.Itoa(maxGroups+1)
+	// attempted_at is not indexed: the executing rows are fetched from the
+	// heap, as few as the queues' concurrency limits allow.
+	s.running = "SELECT queue, min(attempted_at), count(*) FILTER (WHERE attempted_at < $1::timestamp)," +
+		" count(*) FILTER (WHERE attempted_at IS NULL) FROM " + jobs +
+		" WHERE state = 'executing' GROUP BY queue LIMIT " + strconv.Itoa(maxGroups+1)
+	// A loose index scan: per terminal state, the next queue name after
+	// the last one found, one index probe per (state, queue), instead of
+	// reading every completed job.
+	s.terminalQueues = "WITH RECURSIVE q(state, queue) AS (" +
+		"SELECT s, (SELECT min(queue) FROM " + jobs + " WHERE state = s)" +
+		" FROM unnest(enum_range('completed'::" + enum + ", NULL)) AS s" +
+		" UNION ALL SELECT q.state, (SELECT min(queue) FROM " + jobs + " WHERE state = q.state AND queue > q.queue)" +
+		" FROM q WHERE q.queue IS NOT NULL)" +
+		" SELECT queue FROM q WHERE queue IS NOT NULL LIMIT " + strconv.Itoa(maxGroups+1)
+	for i, state := range terminalStates {
+		if opts.EstimateAbove > 0 {
+			// At most EstimateAbove+1 index entries are read: more means
+			// the state is beyond the bound and the estimate is used.
+			s.terminal[i] = "SELECT queue, count(*) FROM (SELECT queue FROM " + jobs + " WHERE state = '" + state +
+				"' LIMIT " + strconv.FormatInt(opts.EstimateAbove+1, 10) + ") AS j GROUP BY queue"
+			// Oban Met's oban_count_estimate asks the same, per queue.
+			s.estimate[i] = "EXPLAIN (FORMAT JSON) SELECT 1 FROM " + jobs + " WHERE state = '" + state + "'"
+		} else {
+			s.terminal[i] = "SELECT queue, count(*) FROM " + jobs + " WHERE state = '" + state +
+				"' GROUP BY queue LIMIT " + strconv.Itoa(maxGroups+1)
+		}
+	}
+	if n := opts.ByClassMaxEntries; n > 0 {
+		last := "errors[cardinality(errors)]"
+		cols := "SELECT id, worker, cardinality(errors), jsonb_typeof(" + last + "), left(" + last + "->>'error', " +
+			strconv.Itoa(errorHead) + ") FROM " + jobs
+		// oban_jobs_state_discarded_at_index, read backwards.
+		s.discardedClasses = cols + " WHERE state = 'discarded' ORDER BY discarded_at DESC LIMIT " + strconv.Itoa(n)
+		s.retryableClasses = cols + " WHERE state = 'retryable' ORDER BY attempted_at DESC LIMIT " + strconv.Itoa(n)
+	}
+	return s
+}
+
+// all returns the statements in batch order, with their arguments.
+func (s *statements) batch(stalledBefore any) *pgx.Batch {
+	b := &pgx.Batch{}
+	b.Queue(s.states)
+	b.Queue(s.waiting)
+	b.Queue(s.running, stalledBefore)
+	b.Queue(s.terminalQueues)
+	for i := range terminalStates {
+		b.Queue(s.terminal[i])
+		if s.estimate[i] != "" {
+			b.Queue(s.estimate[i])
+		}
+	}
+	if s.discardedClasses != "" {
+		b.Queue(s.discardedClasses)
+		b.Queue(s.retryableClasses)
+	}
+	return b
+}
+
+// scrape is one snapshot in the making.
+type scrape struct {
+	r        *Reader
+	now      time.Time
+	snap     *snapshot.Snapshot
+	problems snapshot.Problems
+
+	states []string
+	// names bounds each raw queue name once; queues are keyed by the
+	// bounded name.
+	names  map[string]string
+	queues map[string]*queueFigures
+	// exact holds the terminal states counted per queue; the others are
+	// in estimated (or unknown, when the estimate could not be read).
+	exact     map[string]bool
+	estimated []snapshot.StateCount
+}
+
+// queueFigures are one queue's figures before selection.
+type queueFigures struct {
+	counts  map[string]int64
+	oldest  time.Time // oldest available job's scheduled_at; zero when none
+	running snapshot.Queue
+}
+
+// Snapshot reads Oban's tables in one round trip.
+func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
+	sc := &scrape{
+		r: r, now: snapshot.Now(r.opts.Now),
+		names: map[string]string{}, queues: map[string]*queueFigures{}, exact: map[string]bool{},
+	}
+	sc.snap = &snapshot.Snapshot{System: system, Time: sc.now, DeadState: StateDiscarded, ProcessesUnknown: true}
+	var stalledBefore any // NULL: no job is stalled
+	if r.opts.StalledAfter > 0 {
+		// oban_jobs' timestamps are UTC without a time zone.
+		stalledBefore = sc.now.Add(-r.opts.StalledAfter).UTC().Format("2006-01-02 15:04:05.999999")
+	}
+	res := r.q.SendBatch(ctx, r.stmts.batch(stalledBefore))
+	err := sc.read(res)
+	if cerr := res.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading Oban's %s: %w", pgclient.Table(r.opts.Schema, "oban_jobs"), err)
+	}
+	sc.finish()
+	return sc.snap, nil
+}
+
+// read consumes the batch's results in order.
+func (sc *scrape) read(res pgx.BatchResults) error {
+	s := &sc.r.stmts
+	if err := sc.readStates(res); err != nil {
+		return err
+	}
+	if err := sc.readWaiting(res); err != nil {
+		return err
+	}
+	if err := sc.readRunning(res); err != nil {
+		return err
+	}
+	if err := sc.readTerminalQueues(res); err != nil {
+		return err
+	}
+	for i, state := range terminalStates {
+		if err := sc.readTerminal(res, state, s.estimate[i] != ""); err != nil {
+			return err
+		}
+	}
+	if s.discardedClasses != "" {
+		var cells snapshot.ClassCells
+		if err := sc.readClasses(res, &cells, StateDiscarded); err != nil {
+			return err
+		}
+		if err := sc.readClasses(res, &cells, StateRetryable); err != nil {
+			return err
+		}
+		sc.snap.ByClass = cells.List()
+	}
+	return nil
+}
+
+func (sc *scrape) readStates(res pgx.BatchResults) error {
+	rows, _ := res.Query()
+	states, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	sc.states = states
+	return err
+}
+
+// queue returns the figures of the queue called raw, bounding its name.
+// Two raw names that bound to one (they differ only in invalid UTF-8) add
+// up in one queue.
+func (sc *scrape) queue(raw string) *queueFigures {
+	name, ok := sc.names[raw]
+	if !ok {
+		name = sc.problems.Name(raw, "oban_jobs.queue", "queue name")
+		sc.names[raw] = name
+	}
+	q, ok := sc.queues[name]
+	if !ok {
+		q = &queueFigures{counts: map[string]int64{}}
+		sc.queues[name] = q
+	}
+	return q
+}
+
+func (sc *scrape) readWaiting(res pgx.BatchResults) error {
+	rows, _ := res.Query()
+	n := 0
+	var state, queue string
+	var count int64
+	var oldest pgtype.Timestamp
+	_, err := pgx.ForEachRow(rows, []any{&state, &queue, &count, &oldest}, func() error {
+		if n++; n > maxGroups {
+			return nil
+		}
+		q := sc.queue(queue)
+		q.counts[state] += count
+		if oldest.Valid && (q.oldest.IsZero() || oldest.Time.Before(q.oldest)) {
+			q.oldest = oldest.Time
+		}
+		return nil
+	})
+	sc.truncated(n, "non-terminal jobs per state and queue")
+	return err
+}
+
+func (sc *scrape) readRunning(res pgx.BatchResults) error {
+	rows, _ := res.Query()
+	n := 0
+	var queue string
+	var started pgtype.Timestamp
+	var stalled, missing int64
+	_, err := pgx.ForEachRow(rows, []any{&queue, &started, &stalled, &missing}, func() error {
+		if n++; n > maxGroups {
+			return nil
+		}
+		q := sc.queue(queue)
+		if started.Valid {
+			q.running.RunningMaxAge = max(q.running.RunningMaxAge, snapshot.Age(sc.now, started.Time))
+		}
+		q.running.Stalled += stalled
+		if missing > 0 {
+			sc.problems.Add(kindMissingTimestamp, "oban_jobs.attempted_at",
+				strconv.FormatInt(missing, 10)+" executing jobs of queue "+sc.names[queue]+" have no attempted_at")
+		}
+		return nil
+	})
+	sc.truncated(n, "executing jobs per queue")
+	return err
+}
+
+func (sc *scrape) readTerminalQueues(res pgx.BatchResults) error {
+	rows, _ := res.Query()
+	n := 0
+	var queue string
+	_, err := pgx.ForEachRow(rows, []any{&queue}, func() error {
+		if n++; n <= maxGroups {
+			sc.queue(queue)
+		}
+		return nil
+	})
+	sc.truncated(n, "queues of completed, discarded and cancelled jobs")
+	return err
+}
+
+// readTerminal reads one terminal state's per-queue counts and, when
+// estimating, the planner's estimate, used if the counts reached
+// EstimateAbove+1.
+func (sc *scrape) readTerminal(res pgx.BatchResults, state string, estimating bool) error {
+	rows, _ := res.Query()
+	type row struct {
+		queue string
+		count int64
+	}
+	var perQueue []row
+	var total int64
+	var r row
+	_, err := pgx.ForEachRow(rows, []any{&r.queue, &r.count}, func() error {
+		if len(perQueue) <= maxGroups {
+			perQueue = append(perQueue, r)
+		}
+		total += r.count
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sc.truncated(len(perQueue), state+" jobs per queue")
+	perQueue = perQueue[:min(len(perQueue), maxGroups)]
+	var plan string
+	if estimating {
+		if err := res.QueryRow().Scan(&plan); err != nil {
+			return err
+		}
+	}
+	if !estimating || total <= sc.r.opts.EstimateAbove {
+		sc.exact[state] = true
+		for _, r := range perQueue {
+			sc.queue(r.queue).counts[state] += r.count
+		}
+		return nil
+	}
+	estimate, err := planRows(plan)
+	if err != nil {
+		sc.problems.Add(kindInvalidEstimate, "EXPLAIN oban_jobs state="+state, err.Error())
+		return nil
+	}
+	// Never below what was counted: the statistics may be older than
+	// the rows.
+	sc.estimated = append(sc.estimated, snapshot.StateCount{State: state, Count: max(estimate, total), Estimated: true})
+	return nil
+}
+
+// planRows reads the top node's "Plan Rows" of EXPLAIN (FORMAT JSON).
+func planRows(plan string) (int64, error) {
+	var out []struct {
+		Plan struct {
+			Rows *float64 `json:"Plan Rows"`
+		} `json:"Plan"`
+	}
+	if err := json.Unmarshal([]byte(plan), &out); err != nil {
+		return 0, err
+	}
+	if len(out) != 1 || out[0].Plan.Rows == nil {
+		return 0, errors.New(`no "Plan Rows" in the plan`)
+	}
+	return int64(*out[0].Plan.Rows), nil
+}
+
+// readClasses adds one state's newest jobs to the breakdown.
+func (sc *scrape) readClasses(res pgx.BatchResults, cells *snapshot.ClassCells, state string) error {
+	rows, _ := res.Query()
+	var id int64
+	var worker string
+	var nErrors pgtype.Int4
+	var kind, text pgtype.Text
+	_, err := pgx.ForEachRow(rows, []any{&id, &worker, &nErrors, &kind, &text}, func() error {
+		key := "oban_jobs id=" + strconv.FormatInt(id, 10)
+		var errorType string
+		switch {
+		case !nErrors.Valid || nErrors.Int32 == 0:
+			// Nothing recorded: Lifeline discards a job executing for too
+			// long without an error.
+		case kind.String != "object" || !text.Valid:
+			sc.problems.Add(kindInvalidError, key, "last entry of errors is not an object with an error string")
+		default:
+			errorType = ErrorType(text.String)
+		}
+		cells.Add(state, sc.problems.Name(worker, key, "worker"), sc.problems.Name(errorType, key, "error type"))
+		return nil
+	})
+	return err
+}
+
+// ErrorType is the exception name in an error Oban recorded
+// (Exception.format: "** (RuntimeError) message", "** (exit) :killed",
+// "** (EXIT from #PID<0.1.0>) ..."), "" when it names none. The pid of an
+// exit signal is left out, so that each linked process's death is not a
+// type of its own.
+func ErrorType(text string) string {
+	rest, ok := strings.CutPrefix(text, "** (")
+	if !ok {
+		return ""
+	}
+	end := strings.IndexAny(rest, ")\n")
+	if end <= 0 || rest[end] != ')' {
+		return ""
+	}
+	name := rest[:end]
+	if strings.HasPrefix(name, "EXIT from ") {
+		return "EXIT"
+	}
+	return name
+}
+
+// truncated records that a statement returned more than maxGroups rows
+// (its LIMIT is maxGroups+1).
+func (sc *scrape) truncated(n int, what string) {
+	if n > maxGroups {
+		sc.problems.Add(kindTruncated, "oban_jobs", "more than "+strconv.Itoa(maxGroups)+" rows of "+what+"; the rest is not reported")
+	}
+}
+
+// finish selects the queues and lays out the snapshot.
+func (sc *scrape) finish() {
+	names := make([]string, 0, len(sc.queues))
+	for name := range sc.queues {
+		names = append(names, name)
+	}
+	kept, dropped := sc.r.opts.Selection.Apply(names)
+	sc.snap.QueuesDiscovered = len(names)
+	sc.snap.QueuesDropped = dropped
+	sc.snap.Queues = make([]snapshot.Queue, 0, len(kept))
+	for _, name := range kept {
+		q := sc.queues[name]
+		out := q.running
+		out.Name = name
+		out.Size = q.counts[StateAvailable]
+		out.Running = q.counts[StateExecuting]
+		if out.Size > 0 && !q.oldest.IsZero() {
+			out.Latency = snapshot.Age(sc.now, q.oldest)
+		}
+		sc.snap.Queues = append(sc.snap.Queues, out)
+		for _, state := range sc.states {
+			if isTerminal(state) && !sc.exact[state] {
+				continue // estimated for all queues, or unknown
+			}
+			sc.snap.Jobs = append(sc.snap.Jobs, snapshot.StateCount{State: state, Queue: name, Count: q.counts[state]})
+		}
+	}
+	sc.snap.Jobs = append(sc.snap.Jobs, sc.estimated...)
+	sc.snap.Problems = sc.problems.List()
+}
+
+func isTerminal(state string) bool { return slices.Contains(terminalStates[:], state) }
