@@ -164,11 +164,11 @@ func TestSnapshotByClass(t *testing.T) {
 
 func TestErrorType(t *testing.T) {
 	for text, want := range map[string]string{
-		runtimeError:                                   "RuntimeError",
-		performError:                                   "Oban.PerformError",
-		"** (exit) :killed":                            "exit",
-		"** (throw) :oops":                             "throw",
-		"** (EXIT from #PID<0.123.0>) :shutdown":       "EXIT",
+		runtimeError:                             "RuntimeError",
+		performError:                             "Oban.PerformError",
+		"** (exit) :killed":                      "exit",
+		"** (throw) :oops":                       "throw",
+		"** (EXIT from #PID<0.123.0>) :shutdown": "EXIT",
 		"** (Oban.TimeoutError) App.W timed out after": "Oban.TimeoutError",
 		"** (": "", "plain text": "", "** (no end\n)": "", "": "",
 	} {
