@@ -20,6 +20,10 @@ type postgresReader func(q pgclient.Querier, cfg *Config, schema string, sel sna
 // reader.
 func postgresReaderFor(system string) (postgresReader, error) {
 	switch system {
+	case SystemGoodJob:
+		return newGoodJobReader, nil
+	case SystemRiver:
+		return newRiverReader, nil
 	}
 	return nil, fmt.Errorf("system: %q has no reader", system)
 }

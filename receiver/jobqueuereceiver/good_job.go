@@ -1,0 +1,28 @@
+// Copyright The otelcol-jobs Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package jobqueuereceiver // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver"
+
+import (
+	"time"
+
+	"github.com/otelcol-jobs/otelcol-jobs/internal/pgclient"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/goodjob"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
+)
+
+// newGoodJobReader reads GoodJob's tables in schema.
+func newGoodJobReader(q pgclient.Querier, cfg *Config, schema string, sel snapshot.Selection, now func() time.Time) snapshot.Reader {
+	opts := goodjob.Options{
+		Schema:        schema,
+		Selection:     sel,
+		StalledAfter:  cfg.StalledAfter,
+		EstimateAbove: cfg.Postgres.EstimateAbove,
+		Now:           now,
+	}
+	// The breakdown costs a statement, so it is read only when reported.
+	if cfg.Metrics.JobqueueJobsByClass.Enabled {
+		opts.ByClassMaxEntries = cfg.ByClass.MaxEntries
+	}
+	return goodjob.NewReader(q, opts)
+}
