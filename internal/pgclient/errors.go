@@ -16,6 +16,7 @@ const (
 	codeUndefinedTable       = "42P01"
 	codeUndefinedColumn      = "42703"
 	codeUndefinedObject      = "42704" // e.g. a missing enum type
+	codeInvalidSchemaName    = "3F000" // a missing schema, e.g. in a cast to schema.enum_type
 	codeInsufficientPrivlege = "42501"
 	codeQueryCanceled        = "57014"
 	codeInvalidCatalogName   = "3D000"
@@ -31,7 +32,7 @@ func (c *Config) Explain(err error) error {
 		return err
 	}
 	switch pgErr.Code {
-	case codeUndefinedTable, codeUndefinedColumn, codeUndefinedObject:
+	case codeUndefinedTable, codeUndefinedColumn, codeUndefinedObject, codeInvalidSchemaName:
 		return fmt.Errorf("%w (is the job system's schema in database %q, schema %q, at the version the receiver reads? check system, database and schema)", err, c.Database, c.Schema)
 	case codeInsufficientPrivlege:
 		return fmt.Errorf("%w (the role needs SELECT on the job system's tables in schema %q and USAGE on the schema: see the receiver's README)", err, c.Schema)
