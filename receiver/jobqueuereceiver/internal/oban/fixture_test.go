@@ -218,3 +218,35 @@ func (f *fixture) obanCounts() map[string]int64 {
 	require.NoError(f.tb, err)
 	return out
 }
+
+// populate writes jobs jobs spread evenly over queues queues (q0000,
+// q0001, ...) in one INSERT ... SELECT, in the proportions of a busy Oban
+// without a short-lived Pruner, per 1,000 jobs: 900 completed, 40
+// discarded, 20 cancelled, 20 available, 10 scheduled, 5 retryable, 3
+// executing, 2 suspended; each row with the columns Oban sets in that state
+// (attempted_at and attempted_by once fetched, errors once failed, the
+// state's own timestamp). Then ANALYZE, as autovacuum would.
+func (f *fixture) populate(queues, jobs int) {
+	f.tb.Helper()
+	f.exec(`INSERT INTO `+f.table()+` (state, queue, worker, args, errors, attempt, inserted_at, scheduled_at,
+		attempted_at, attempted_by, completed_at, discarded_at, cancelled_at, priority)
+	SELECT st::`+pgclient.Table(f.schema, "oban_job_state")+`, 'q' || lpad(((i + i / 1000) % $2)::text, 4, '0'), 'App.Workers.W' || (i % 17),
+		jsonb_build_object('id', i),
+		CASE WHEN st IN ('retryable', 'discarded') THEN ARRAY[jsonb_build_object('attempt', 1, 'at', $1::timestamp,
+			'error', '** (RuntimeError) boom')] ELSE '{}' END,
+		CASE WHEN st IN ('available', 'scheduled', 'suspended') THEN 0 ELSE 1 END,
+		$1::timestamp - interval '1 hour',
+		CASE WHEN st IN ('scheduled', 'retryable') THEN $1::timestamp + interval '1 hour'
+			ELSE $1::timestamp - (i % 3600) * interval '1 second' END,
+		CASE WHEN st IN ('available', 'scheduled', 'suspended') THEN NULL ELSE $1::timestamp - (i % 600) * interval '1 second' END,
+		CASE WHEN st IN ('available', 'scheduled', 'suspended') THEN NULL ELSE ARRAY['worker@host-1', '8a7f1e2c'] END,
+		CASE WHEN st = 'completed' THEN $1::timestamp END,
+		CASE WHEN st = 'discarded' THEN $1::timestamp END,
+		CASE WHEN st = 'cancelled' THEN $1::timestamp END,
+		i % 4
+	FROM (SELECT i, CASE WHEN i % 1000 < 900 THEN 'completed' WHEN i % 1000 < 940 THEN 'discarded'
+		WHEN i % 1000 < 960 THEN 'cancelled' WHEN i % 1000 < 980 THEN 'available' WHEN i % 1000 < 990 THEN 'scheduled'
+		WHEN i % 1000 < 995 THEN 'retryable' WHEN i % 1000 < 998 THEN 'executing' ELSE 'suspended' END AS st
+		FROM generate_series(0, $3 - 1) AS i) AS g`, ts(f.now), queues, jobs)
+	f.exec("ANALYZE " + f.table())
+}
