@@ -59,16 +59,6 @@ func start(t testing.TB, p component.Component) {
 	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
 }
 
-// tick advances a fake clock by d once the resolution timers of n
-// processors wait on it, so that each sweeps.
-func tick(t testing.TB, clock *clockwork.FakeClock, n int, d time.Duration) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	require.NoError(t, clock.BlockUntilContext(ctx, n), "the resolution timers wait on the clock")
-	clock.Advance(d)
-}
-
 // spanAlert is a jobqueue.alert span event and the span it is on.
 type spanAlert struct {
 	attrs map[string]any
@@ -113,13 +103,6 @@ func logAlerts(batches []plog.Logs) []logAlert {
 		}
 	}
 	return out
-}
-
-func str(attrs pcommon.Map, key string) string {
-	if v, ok := attrs.Get(key); ok {
-		return v.AsString()
-	}
-	return ""
 }
 
 // sidekiqSpan appends a ruby-contrib Sidekiq execution span.

@@ -16,13 +16,10 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
-	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
-	"github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/metadata"
 	"github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor/internal/metadatatest"
 )
 
@@ -43,86 +40,6 @@ func jobLog(lrs plog.LogRecordSlice, class, jid string, at time.Time, errClass, 
 		attrs.PutStr("error_message", message)
 	}
 	return lr
-}
-
-func TestLogsPipeline(t *testing.T) {
-	clock := clockwork.NewFakeClockAt(t0)
-	p, sink := newLogs(t, NewDefaultConfig(), clock)
-
-	ld := plog.NewLogs()
-	rl := ld.ResourceLogs().AppendEmpty()
-	rl.Resource().Attributes().PutStr("service.name", "billing-worker")
-	lrs := rl.ScopeLogs().AppendEmpty().LogRecords()
-	for i := range 11 {
-		jobLog(lrs, "InvoiceJob", fmt.Sprintf("jid-%d", i), t0.Add(-time.Minute), "Net::ReadTimeout", "Net::ReadTimeout with #<TCPSocket:(closed)>")
-	}
-	jobLog(lrs, "MailJob", "jid-m", t0.Add(-time.Minute), "", "")
-	require.NoError(t, p.ConsumeLogs(context.Background(), ld))
-
-	got := logAlerts(sink.AllLogs())
-	require.Len(t, got, 1)
-	a := got[0]
-	id := alert.NewID(alert.FailureCluster, "sidekiq", "InvoiceJob", "")
-	assert.Equal(t, id, a.attrs["alert.id"])
-	assert.Equal(t, "firing", a.attrs["alert.state"])
-	assert.Equal(t, "WARN", a.severity)
-	assert.Equal(t, "job class InvoiceJob failing: 11 failures in the last 1h (threshold 10); 100% Net::ReadTimeout", a.body)
-	assert.Equal(t, metadata.ScopeName, a.scope)
-	assert.Equal(t, map[string]any{"service.name": "billing-worker"}, a.resource, "a copy of the failing records' resource")
-	assert.Equal(t, 2, sink.AllLogs()[0].ResourceLogs().Len(), "in ResourceLogs of its own")
-	for i, lr := range lrs.All() {
-		want := id
-		if i == 11 {
-			want = "" // the success
-		}
-		assert.Equal(t, want, str(lr.Attributes(), AttrClusterID), "record %d", i)
-	}
-
-	// The timer resolves it an hour on and sends the record on by itself.
-	sink.Reset()
-	tick(t, clock, 1, time.Hour)
-	require.Eventually(t, func() bool { return sink.LogRecordCount() > 0 }, 10*time.Second, 10*time.Millisecond)
-	got = logAlerts(sink.AllLogs())
-	require.Len(t, got, 1)
-	assert.Equal(t, "resolved", got[0].attrs["alert.state"])
-	assert.Equal(t, id, got[0].attrs["alert.id"])
-	assert.Equal(t, metadata.ScopeName, got[0].scope)
-}
-
-// One error in three classes within five minutes, with volatile parts that
-// differ: dependency_failure fires once and marks the failures of all three.
-func TestDependencyFailureAcrossClasses(t *testing.T) {
-	clock := clockwork.NewFakeClockAt(t0)
-	p, sink := newTraces(t, NewDefaultConfig(), clock)
-
-	var spans []ptrace.Span
-	for i, class := range []string{"BillingJob", "InvoiceJob", "ReportJob"} {
-		td, ss := newScopeSpans()
-		spans = append(spans, sidekiqSpan(ss, class, fmt.Sprintf("jid-%d", i), t0.Add(-time.Duration(3-i)*time.Minute),
-			"PG::ConnectionBad", fmt.Sprintf("Timeout after %ds to 10.0.0.%d:5432", 30+i, 5+i)))
-		httpSpan(ss)
-		require.NoError(t, p.ConsumeTraces(context.Background(), td))
-	}
-
-	got := spanAlerts(sink.AllTraces())
-	require.Len(t, got, 1)
-	a := got[0].attrs
-	fp := "PG::ConnectionBad: Timeout after <n>s to <addr>"
-	id := alert.NewID(alert.DependencyFailure, fp)
-	assert.Equal(t, "dependency_failure", a["alert.name"])
-	assert.Equal(t, id, a["alert.id"])
-	assert.Equal(t, "ERROR", a["alert.severity"])
-	assert.Equal(t, fp, a["alert.fingerprint"])
-	assert.Equal(t, "PG::ConnectionBad", a["error.type"])
-	assert.Equal(t, int64(3), a["alert.classes"])
-	assert.Equal(t, "ReportJob, InvoiceJob, BillingJob", a["alert.class_names"], "most recent first")
-	assert.Equal(t, "Timeout after 30s to 10.0.0.5:5432", a["alert.error_message"], "the first message seen")
-	assert.Equal(t, fp+" failing in 3 job classes within 5m: ReportJob, InvoiceJob, BillingJob", a["alert.summary"])
-	assert.Equal(t, spans[2], got[0].span)
-	// Annotated from the batch that fired it on.
-	assert.Empty(t, str(spans[0].Attributes(), AttrDependencyID))
-	assert.Equal(t, id, str(spans[2].Attributes(), AttrDependencyID))
-	assert.Empty(t, str(spans[2].Attributes(), AttrClusterID), "one failure is no class cluster")
 }
 
 // Hostile input: a 10 MB error message, control characters, attributes of

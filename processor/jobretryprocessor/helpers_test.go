@@ -6,7 +6,6 @@ package jobretryprocessor
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/require"
@@ -23,9 +22,6 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobbenchtest"
 	"github.com/otelcol-jobs/otelcol-jobs/processor/jobretryprocessor/internal/metadata"
 )
-
-// captureNow is when the tests judge the captures (made on 2026-11-27).
-var captureNow = time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
 
 // testCtx carries the clock the factory gives the processor.
 func testCtx(clock clockwork.Clock) context.Context {
