@@ -84,16 +84,21 @@ func Floor(td ptrace.Traces) int {
 }
 
 // Extract runs the shared extractor (internal/jobevent) over every span of
-// the batch and returns the number of job executions: the part of a job
-// processor's cost that is recognising executions, whatever it then does.
+// the batch, scope by scope as the processors do, and returns the number of
+// job executions: the part of a job processor's cost that is recognising
+// executions, whatever it then does.
 func Extract(extractor *jobevent.Extractor, td ptrace.Traces) int {
 	x := extractor.At(time.Now()) // the clock read once per batch, as the processors do
 	n := 0
 	var ev jobevent.Event
 	for _, rs := range td.ResourceSpans().All() {
 		for _, ss := range rs.ScopeSpans().All() {
+			scope := x.Scope(ss.Scope())
+			if scope.Skip() {
+				continue
+			}
 			for _, span := range ss.Spans().All() {
-				if x.FromSpan(ss.Scope(), span, &ev) {
+				if scope.FromSpan(span, &ev) {
 					n++
 				}
 			}

@@ -6,7 +6,6 @@ package jobevent // import "github.com/otelcol-jobs/otelcol-jobs/internal/jobeve
 import (
 	"strings"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
@@ -175,6 +174,7 @@ var logSystems = []struct {
 
 const (
 	riverScope      = "github.com/riverqueue/rivercontrib/otelriver"
+	bullmqScope     = "bullmq"
 	riverWorkSpan   = "river.work"
 	datadogSpanName = "sidekiq.job"
 )
@@ -195,7 +195,7 @@ func (x *Extractor) mayBeExecution(span ptrace.Span) bool {
 // spanConvention returns the convention that recognises span, which
 // mayBeExecution let through and whose attributes are f, as a job execution,
 // or nil. It never allocates.
-func (x *Extractor) spanConvention(scope pcommon.InstrumentationScope, span ptrace.Span, f *fields) *convention {
+func (x *Extractor) spanConvention(scope *SpanScope, span ptrace.Span, f *fields) *convention {
 	name := span.Name()
 	if name == datadogSpanName {
 		return &datadogSidekiq
@@ -207,11 +207,10 @@ func (x *Extractor) spanConvention(scope pcommon.InstrumentationScope, span ptra
 		return nil
 	}
 
-	scopeName := scope.Name()
-	if isRiverWork(scopeName, name) {
+	if scope.river && isRiverWork(name) {
 		return &river
 	}
-	if f.has(keyBullMQQueueName) || scopeName == "bullmq" {
+	if scope.bullmq || f.has(keyBullMQQueueName) {
 		if f.strAt(keyBullMQQueueOperation) == "process" || strings.HasPrefix(name, "process ") {
 			return &bullmq
 		}
@@ -251,10 +250,10 @@ func isSystem(value, system string) bool {
 	return value == system || strings.EqualFold(value, system)
 }
 
-// isRiverWork matches otelriver's work span, with or without the
+// isRiverWork matches the name of otelriver's work span (in its scope), with or without the
 // EnableWorkSpanJobKindSuffix "/<kind>" suffix.
-func isRiverWork(scopeName, spanName string) bool {
-	if !strings.HasPrefix(scopeName, riverScope) || !strings.HasPrefix(spanName, riverWorkSpan) {
+func isRiverWork(spanName string) bool {
+	if !strings.HasPrefix(spanName, riverWorkSpan) {
 		return false
 	}
 	rest := spanName[len(riverWorkSpan):]

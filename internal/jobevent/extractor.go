@@ -73,18 +73,14 @@ func (x *Extractor) At(now time.Time) Reader { return Reader{x: x, now: now} }
 
 // FromSpan fills ev and reports true when span is a job execution. It
 // returns false without allocating, and without touching ev, for any other
-// span.
+// span. A batch's spans are best read scope by scope (Scope), which decides
+// what a scope says of its spans once.
 func (r Reader) FromSpan(scope pcommon.InstrumentationScope, span ptrace.Span, ev *Event) bool {
-	// Small enough to be inlined: most spans are requests, turned down here
-	// by their kind without a call.
-	switch span.Kind() {
-	case ptrace.SpanKindProducer, ptrace.SpanKindClient, ptrace.SpanKindServer:
-		return false
-	}
-	return r.x.fromSpan(scope, span, r.now, ev)
+	s := r.Scope(scope)
+	return s.FromSpan(span, ev)
 }
 
-func (x *Extractor) fromSpan(scope pcommon.InstrumentationScope, span ptrace.Span, now time.Time, ev *Event) bool {
+func (x *Extractor) fromSpan(scope *SpanScope, span ptrace.Span, now time.Time, ev *Event) bool {
 	if !x.mayBeExecution(span) {
 		return false
 	}

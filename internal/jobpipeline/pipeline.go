@@ -176,9 +176,13 @@ func (p *Pipeline[S]) Traces(td ptrace.Traces) *Batch[S] {
 	var b *Batch[S] // from the pool at the first job span: other batches need none
 	for _, rs := range td.ResourceSpans().All() {
 		for _, ss := range rs.ScopeSpans().All() {
-			scope := ss.Scope()
+			// The scope decides once whether its spans can be executions.
+			scope := x.Scope(ss.Scope())
+			if scope.Skip() {
+				continue
+			}
 			for _, span := range ss.Spans().All() {
-				if !x.FromSpan(scope, span, &ev) {
+				if !scope.FromSpan(span, &ev) {
 					continue
 				}
 				if b == nil {

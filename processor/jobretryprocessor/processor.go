@@ -102,9 +102,7 @@ func (p *retryProcessor) processTraces(ctx context.Context, td ptrace.Traces) (p
 	defer p.pipeline.Release(b)
 	found := p.detect(ctx, b)
 	for i := range b.Execs.list {
-		if n := b.Execs.list[i].Retries; n >= 0 {
-			b.Spans[i].Attributes().PutInt(AttrRetryCount, n)
-		}
+		annotate(b.Spans[i].Attributes(), b.Execs.list[i].Retries)
 	}
 	p.pipeline.AddSpanEvents(ctx, b, len(found), func(i int) (*alert.Alert, int) { return &found[i].Alert, found[i].Run })
 	return td, nil
@@ -118,9 +116,7 @@ func (p *retryProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 	defer p.pipeline.Release(b)
 	found := p.detect(ctx, b)
 	for i := range b.Execs.list {
-		if n := b.Execs.list[i].Retries; n >= 0 {
-			b.Logs[i].Attributes().PutInt(AttrRetryCount, n)
-		}
+		annotate(b.Logs[i].Attributes(), b.Execs.list[i].Retries)
 	}
 	p.pipeline.AppendLogs(ctx, ld, b, len(found), func(i int) (*alert.Alert, int) { return &found[i].Alert, found[i].Run })
 	return ld, nil
@@ -134,4 +130,16 @@ func (p *retryProcessor) detect(ctx context.Context, b *jobpipeline.Batch[*runs]
 		p.pipeline.StateError(ctx, err)
 	}
 	return found
+}
+
+// annotate puts the retry count, when known (n >= 0), on an execution. A
+// freshly decoded attribute slice is usually full, and append would double
+// it (a copy of every attribute into twice the memory, for one more);
+// EnsureCapacity grows it by exactly the one attribute.
+func annotate(attrs pcommon.Map, n int64) {
+	if n < 0 {
+		return
+	}
+	attrs.EnsureCapacity(attrs.Len() + 1)
+	attrs.PutInt(AttrRetryCount, n)
 }

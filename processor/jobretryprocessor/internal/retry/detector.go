@@ -176,7 +176,7 @@ type scratch struct {
 	chains    map[uint64]chainEnds // job hash -> its counted runs
 	classRule map[string]int       // class -> rule index, bounded
 	// examples collects the trace ids of the jobs that alert.
-	examples map[uint64][]pcommon.TraceID
+	examples map[jobKey][]pcommon.TraceID
 }
 
 // classCacheMax bounds the class -> rule cache of each scratch; classes
@@ -407,25 +407,25 @@ func (d *Detector) rule(s *scratch, class string) int {
 func (s *scratch) addExamples(runs []Run, found []Found) {
 	clear(s.examples)
 	if s.examples == nil {
-		s.examples = map[uint64][]pcommon.TraceID{}
+		s.examples = map[jobKey][]pcommon.TraceID{}
 	}
 	for _, f := range found {
-		s.examples[s.state[f.Run].hash] = nil
+		s.examples[keyOf(&runs[f.Run].Event)] = nil
 	}
 	for i := range runs {
-		h := s.state[i].hash
-		if h == 0 && runs[i].ID != "" {
-			h = jobHash(&runs[i].Event)
+		if runs[i].ID == "" {
+			continue
 		}
-		if ids, ok := s.examples[h]; ok && len(ids) < 2*alert.MaxExampleTraceIDs {
-			s.examples[h] = append(ids, runs[i].TraceID)
+		k := keyOf(&runs[i].Event)
+		if ids, ok := s.examples[k]; ok && len(ids) < 2*alert.MaxExampleTraceIDs {
+			s.examples[k] = append(ids, runs[i].TraceID)
 		}
 	}
 	for k := range found {
 		f := &found[k]
 		own := runs[f.Run].TraceID
 		f.Alert.TraceIDs = []pcommon.TraceID{own}
-		for _, id := range s.examples[s.state[f.Run].hash] {
+		for _, id := range s.examples[keyOf(&runs[f.Run].Event)] {
 			if id != own {
 				f.Alert.TraceIDs = append(f.Alert.TraceIDs, id)
 			}
@@ -476,6 +476,13 @@ func (s *scratch) runsKey(st *runState) string {
 func (s *scratch) alertKey(st *runState) string {
 	return s.keyStr[st.keyAt+keyLen : st.keyAt+2*keyLen]
 }
+
+// jobKey is a job within a batch: the map key of its examples, hashed by
+// the runtime's map hash rather than the stable id hash, which is only
+// needed for the store's keys.
+type jobKey struct{ system, class, id string }
+
+func keyOf(ev *jobevent.Event) jobKey { return jobKey{ev.System, ev.Class, ev.ID} }
 
 // jobHash identifies a job: system, class and id. 0 is kept for "none".
 func jobHash(ev *jobevent.Event) uint64 {
