@@ -22,6 +22,8 @@ func postgresReaderFor(system string) (postgresReader, error) {
 	switch system {
 	case SystemGoodJob:
 		return newGoodJobReader, nil
+	case SystemOban:
+		return newObanReader, nil
 	case SystemRiver:
 		return newRiverReader, nil
 	}
