@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -98,7 +99,7 @@ type Reader struct {
 	opts Options
 
 	queuesSQL, runningSQL, processesSQL, byClassSQL string
-	bounded                                         []boundedState
+	bounded                                         []*boundedState
 }
 
 var _ snapshot.Reader = (*Reader)(nil)
@@ -108,6 +109,12 @@ var _ snapshot.Reader = (*Reader)(nil)
 // and finished, it grows without bound).
 type boundedState struct {
 	state string
+	// beyond is set while the state is past EstimateAbove: the last count
+	// found more rows and the planner still estimates more. Snapshots then
+	// send only explainSQL, so that a huge table (finished jobs) does not
+	// cost a capped count of EstimateAbove+1 rows at every scrape; once the
+	// estimate falls within the bound, the next snapshot counts again.
+	beyond atomic.Bool
 	// countSQL returns (is_total, queue, count) rows: with EstimateAbove,
 	// first the total capped at EstimateAbove+1, then the count per queue
 	// only when the total is within EstimateAbove.
@@ -182,15 +189,15 @@ FROM %[2]s f ORDER BY f.id DESC LIMIT %[4]d`, t(tJobs), t(tFailed), errorPrefix,
 	return r
 }
 
-func newBoundedState(state, table, queue, where string, above int64) boundedState {
+func newBoundedState(state, table, queue, where string, above int64) *boundedState {
 	if above <= 0 {
-		return boundedState{state: state, countSQL: fmt.Sprintf(
+		return &boundedState{state: state, countSQL: fmt.Sprintf(
 			`SELECT false, q, count(*) FROM (SELECT %[3]s AS q FROM %[1]s e WHERE %[2]s) x GROUP BY q`, table, where, queue)}
 	}
 	// The per-queue branch runs only when the capped total is within the
 	// bound (a One-Time Filter): beyond it, nothing past EstimateAbove+1
 	// rows is read.
-	return boundedState{
+	return &boundedState{
 		state: state,
 		countSQL: fmt.Sprintf(`WITH total AS (SELECT count(*) AS n FROM (SELECT 1 FROM %[1]s e WHERE %[2]s LIMIT %[4]d) x)
 SELECT true, NULL::text, n FROM total
@@ -208,12 +215,16 @@ type statement struct {
 }
 
 // statements are the batch one snapshot sends, in the order Snapshot reads
-// the results.
-func (r *Reader) statements(now time.Time) []statement {
+// the results; counted[i] says whether the count of r.bounded[i] is sent
+// (else only its estimate).
+func (r *Reader) statements(now time.Time) (out []statement, counted []bool) {
 	cutoff := now.Add(-r.opts.StalledAfter).UTC().Format(time.RFC3339Nano)
-	out := []statement{{sql: r.queuesSQL}, {sql: r.runningSQL, args: []any{cutoff}}}
-	for _, b := range r.bounded {
-		out = append(out, statement{sql: b.countSQL})
+	out = []statement{{sql: r.queuesSQL}, {sql: r.runningSQL, args: []any{cutoff}}}
+	counted = make([]bool, len(r.bounded))
+	for i, b := range r.bounded {
+		if counted[i] = !b.beyond.Load(); counted[i] {
+			out = append(out, statement{sql: b.countSQL})
+		}
 		if b.explainSQL != "" {
 			out = append(out, statement{sql: b.explainSQL})
 		}
@@ -222,7 +233,7 @@ func (r *Reader) statements(now time.Time) []statement {
 	if r.byClassSQL != "" {
 		out = append(out, statement{sql: r.byClassSQL})
 	}
-	return out
+	return out, counted
 }
 
 // Snapshot reads Solid Queue's state in one round trip (one batch). It
@@ -231,11 +242,12 @@ func (r *Reader) statements(now time.Time) []statement {
 func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
 	now := snapshot.Now(r.opts.Now)
 	b := &pgx.Batch{}
-	for _, s := range r.statements(now) {
+	statements, counted := r.statements(now)
+	for _, s := range statements {
 		b.Queue(s.sql, s.args...)
 	}
 	res := r.q.SendBatch(ctx, b)
-	sc := &scrape{r: r, now: now, res: res}
+	sc := &scrape{r: r, now: now, res: res, counted: counted}
 	sc.snap = &snapshot.Snapshot{System: system, Time: now, DeadState: StateFailed}
 	err := sc.read()
 	if closeErr := res.Close(); err == nil && closeErr != nil {
@@ -253,6 +265,7 @@ type scrape struct {
 	r        *Reader
 	now      time.Time
 	res      pgx.BatchResults
+	counted  []bool
 	snap     *snapshot.Snapshot
 	problems snapshot.Problems
 
@@ -277,8 +290,8 @@ func (sc *scrape) read() error {
 	if err := sc.readRunning(); err != nil {
 		return err
 	}
-	for _, b := range sc.r.bounded {
-		if err := sc.readBounded(b); err != nil {
+	for i, b := range sc.r.bounded {
+		if err := sc.readBounded(b, sc.counted[i]); err != nil {
 			return err
 		}
 	}
@@ -394,56 +407,76 @@ func (sc *scrape) readRunning() error {
 	return nil
 }
 
-func (sc *scrape) readBounded(b boundedState) error {
+func (sc *scrape) readBounded(b *boundedState, counted bool) error {
 	total := int64(-1) // no total row: always exact
 	perQueue := make([]int64, len(sc.queues))
-	err := sc.each(b.state+" counts", func(rows pgx.Rows) error {
-		var (
-			isTotal bool
-			name    *string
-			n       int64
-		)
-		if err := rows.Scan(&isTotal, &name, &n); err != nil {
+	if counted {
+		err := sc.each(b.state+" counts", func(rows pgx.Rows) error {
+			var (
+				isTotal bool
+				name    *string
+				n       int64
+			)
+			if err := rows.Scan(&isTotal, &name, &n); err != nil {
+				return err
+			}
+			if isTotal {
+				total = n
+				return nil
+			}
+			if name == nil {
+				return nil
+			}
+			if i, ok := sc.index[*name]; ok {
+				perQueue[i] = n
+			}
+			return nil
+		})
+		if err != nil {
 			return err
 		}
-		if isTotal {
-			total = n
-			return nil
+	}
+	above := sc.r.opts.EstimateAbove
+	if above <= 0 {
+		sc.perQueue(b.state, perQueue)
+		return nil
+	}
+	var estimate int64
+	err := sc.each(b.state+" estimate", func(rows pgx.Rows) error {
+		var plan string
+		if err := rows.Scan(&plan); err != nil {
+			return err
 		}
-		if name == nil {
-			return nil
-		}
-		if i, ok := sc.index[*name]; ok {
-			perQueue[i] = n
-		}
+		estimate = planRows(plan)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	var estimate int64
-	if b.explainSQL != "" {
-		if err := sc.each(b.state+" estimate", func(rows pgx.Rows) error {
-			var plan string
-			if err := rows.Scan(&plan); err != nil {
-				return err
-			}
-			estimate = planRows(plan)
-			return nil
-		}); err != nil {
-			return err
-		}
-	}
-	if above := sc.r.opts.EstimateAbove; above > 0 && total > above {
-		// Beyond the bound only the planner knows: at least above+1 rows
-		// were seen, so a stale, lower estimate is not reported.
-		sc.snap.Jobs = append(sc.snap.Jobs, snapshot.StateCount{State: b.state, Count: max(estimate, above+1), Estimated: true})
+	switch {
+	case counted && total <= above:
+		b.beyond.Store(false)
+		sc.perQueue(b.state, perQueue)
 		return nil
+	case counted:
+		// At least above+1 rows were seen: a stale, lower estimate is
+		// not reported.
+		estimate = max(estimate, above+1)
+		b.beyond.Store(true)
+	default:
+		// Not counted: the last count was beyond the bound. Count again
+		// next time once the planner no longer thinks so.
+		b.beyond.Store(estimate > above)
 	}
-	for i, q := range sc.snap.Queues {
-		sc.snap.Jobs = append(sc.snap.Jobs, snapshot.StateCount{State: b.state, Queue: q.Name, Count: perQueue[i]})
-	}
+	sc.snap.Jobs = append(sc.snap.Jobs, snapshot.StateCount{State: b.state, Count: estimate, Estimated: true})
 	return nil
+}
+
+// perQueue appends a state's exact count for every reported queue.
+func (sc *scrape) perQueue(state string, counts []int64) {
+	for i, q := range sc.snap.Queues {
+		sc.snap.Jobs = append(sc.snap.Jobs, snapshot.StateCount{State: state, Queue: q.Name, Count: counts[i]})
+	}
 }
 
 // planRows is the top node's "Plan Rows" of EXPLAIN (FORMAT JSON), 0 if

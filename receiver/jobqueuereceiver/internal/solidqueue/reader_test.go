@@ -193,9 +193,34 @@ func TestEstimateAbove(t *testing.T) {
 	}
 	s = take(t, f, "postgres", Options{EstimateAbove: 10})
 	assert.GreaterOrEqual(t, snapshottest.Jobs(s, "")[StateFinished], int64(11))
+	f.exec(`ANALYZE ` + f.table(tJobs))
 
+	// The same reader does not count again while the planner agrees the
+	// state is beyond the bound; once it no longer does, it counts again.
+	c := f.client("postgres")
+	r := NewReader(c, Options{EstimateAbove: 10, Now: func() time.Time { return f.now }})
+	ctx := context.Background()
+	_, err := r.Snapshot(ctx)
+	require.NoError(t, err)
+	first := c.Counter().Commands()
+	c.Counter().Reset()
+	s, err = r.Snapshot(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, first-1, c.Counter().Commands(), "the finished count is not sent again")
+	assert.Equal(t, int64(25), snapshottest.Jobs(s, "")[StateFinished], "the estimate alone")
+	f.exec(`DELETE FROM ` + f.table(tJobs) + ` WHERE id IN (SELECT id FROM ` + f.table(tJobs) + ` WHERE finished_at IS NOT NULL LIMIT 20)`)
+	f.exec(`ANALYZE ` + f.table(tJobs))
+	s, err = r.Snapshot(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int64{StateFinished: 5}, snapshottest.Jobs(s, ""), "the estimate, now within the bound: counted next time")
+	s, err = r.Snapshot(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(5), snapshottest.Jobs(s, "default")[StateFinished], "exact again")
+	assert.Empty(t, snapshottest.Jobs(s, ""))
+
+	f.finish(f.enqueue(job{queue: "default", class: "ReportJob"}))
 	s = take(t, f, "postgres", Options{EstimateAbove: 0})
-	assert.Equal(t, int64(25), snapshottest.Jobs(s, "default")[StateFinished], "0: always exact")
+	assert.Equal(t, int64(6), snapshottest.Jobs(s, "default")[StateFinished], "0: always exact")
 	for _, j := range s.Jobs {
 		assert.False(t, j.Estimated)
 	}
