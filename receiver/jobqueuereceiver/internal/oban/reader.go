@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,7 +32,10 @@ type Options struct {
 	StalledAfter time.Duration
 	// EstimateAbove is the row count of a terminal state (completed,
 	// discarded, cancelled) beyond which its count is the planner's
-	// estimate, one figure for all queues; 0 counts exactly always.
+	// estimate, one figure for all queues; 0 counts exactly always. As
+	// Oban Met does, the previous snapshot decides: a state seen beyond
+	// the bound is only estimated (no row read) until its estimate falls
+	// back to the bound.
 	EstimateAbove int64
 	// ByClassMaxEntries > 0 enables the retryable/discarded breakdown by
 	// worker and error type, reading at most this many jobs of each state,
@@ -85,6 +89,9 @@ type Reader struct {
 	opts Options
 	// stmts are the batch's statements, fixed at construction.
 	stmts statements
+	// beyond holds, per terminal state, whether the previous snapshot
+	// found it beyond EstimateAbove.
+	beyond [len(terminalStates)]atomic.Bool
 }
 
 // NewReader returns a reader of the oban_jobs table in opts.Schema.
@@ -105,7 +112,8 @@ type statements struct {
 	// terminalQueues lists the queues holding terminal jobs.
 	terminalQueues string
 	// terminal counts one terminal state per queue (up to EstimateAbove+1
-	// rows when estimating), estimate asks the planner for its row count.
+	// rows when estimating), estimate asks the planner for its row count
+	// (empty when counting exactly always).
 	terminal, estimate [len(terminalStates)]string
 	// byClass reads the newest discarded and retryable jobs.
 	discardedClasses, retryableClasses string
@@ -163,15 +171,18 @@ func newStatements(opts Options) statements {
 	return s
 }
 
-// all returns the statements in batch order, with their arguments.
-func (s *statements) batch(stalledBefore any) *pgx.Batch {
+// batch returns the statements in batch order, with their arguments;
+// beyond says which terminal states are only estimated.
+func (s *statements) batch(stalledBefore any, beyond func(i int) bool) *pgx.Batch {
 	b := &pgx.Batch{}
 	b.Queue(s.states)
 	b.Queue(s.waiting)
 	b.Queue(s.running, stalledBefore)
 	b.Queue(s.terminalQueues)
 	for i := range terminalStates {
-		b.Queue(s.terminal[i])
+		if !beyond(i) {
+			b.Queue(s.terminal[i])
+		}
 		if s.estimate[i] != "" {
 			b.Queue(s.estimate[i])
 		}
@@ -220,7 +231,7 @@ func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
 		// oban_jobs' timestamps are UTC without a time zone.
 		stalledBefore = sc.now.Add(-r.opts.StalledAfter).UTC().Format("2006-01-02 15:04:05.999999")
 	}
-	res := r.q.SendBatch(ctx, r.stmts.batch(stalledBefore))
+	res := r.q.SendBatch(ctx, r.stmts.batch(stalledBefore, func(i int) bool { return r.beyond[i].Load() }))
 	err := sc.read(res)
 	if cerr := res.Close(); err == nil {
 		err = cerr
@@ -247,8 +258,8 @@ func (sc *scrape) read(res pgx.BatchResults) error {
 	if err := sc.readTerminalQueues(res); err != nil {
 		return err
 	}
-	for i, state := range terminalStates {
-		if err := sc.readTerminal(res, state, s.estimate[i] != ""); err != nil {
+	for i := range terminalStates {
+		if err := sc.readTerminal(res, i); err != nil {
 			return err
 		}
 	}
@@ -349,37 +360,43 @@ func (sc *scrape) readTerminalQueues(res pgx.BatchResults) error {
 	return err
 }
 
-// readTerminal reads one terminal state's per-queue counts and, when
-// estimating, the planner's estimate, used if the counts reached
-// EstimateAbove+1.
-func (sc *scrape) readTerminal(res pgx.BatchResults, state string, estimating bool) error {
-	rows, _ := res.Query()
+// readTerminal reads terminal state i's per-queue counts and the
+// planner's estimate (in that order, each when sent). The counts are used
+// when complete (within EstimateAbove), else the estimate; the next
+// snapshot only estimates while the state stays beyond EstimateAbove.
+func (sc *scrape) readTerminal(res pgx.BatchResults, i int) error {
+	state := terminalStates[i]
+	limit := sc.r.opts.EstimateAbove
+	counted := !sc.r.beyond[i].Load()
 	type row struct {
 		queue string
 		count int64
 	}
 	var perQueue []row
 	var total int64
-	var r row
-	_, err := pgx.ForEachRow(rows, []any{&r.queue, &r.count}, func() error {
-		if len(perQueue) <= maxGroups {
-			perQueue = append(perQueue, r)
+	if counted {
+		rows, _ := res.Query()
+		var r row
+		_, err := pgx.ForEachRow(rows, []any{&r.queue, &r.count}, func() error {
+			if len(perQueue) <= maxGroups {
+				perQueue = append(perQueue, r)
+			}
+			total += r.count
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		total += r.count
-		return nil
-	})
-	if err != nil {
-		return err
+		sc.truncated(len(perQueue), state+" jobs per queue")
+		perQueue = perQueue[:min(len(perQueue), maxGroups)]
 	}
-	sc.truncated(len(perQueue), state+" jobs per queue")
-	perQueue = perQueue[:min(len(perQueue), maxGroups)]
 	var plan string
-	if estimating {
+	if limit > 0 {
 		if err := res.QueryRow().Scan(&plan); err != nil {
 			return err
 		}
 	}
-	if !estimating || total <= sc.r.opts.EstimateAbove {
+	if counted && (limit == 0 || total <= limit) {
 		sc.exact[state] = true
 		for _, r := range perQueue {
 			sc.queue(r.queue).counts[state] += r.count
@@ -393,7 +410,9 @@ func (sc *scrape) readTerminal(res pgx.BatchResults, state string, estimating bo
 	}
 	// Never below what was counted: the statistics may be older than
 	// the rows.
-	sc.estimated = append(sc.estimated, snapshot.StateCount{State: state, Count: max(estimate, total), Estimated: true})
+	estimate = max(estimate, total)
+	sc.r.beyond[i].Store(estimate > limit)
+	sc.estimated = append(sc.estimated, snapshot.StateCount{State: state, Count: estimate, Estimated: true})
 	return nil
 }
 

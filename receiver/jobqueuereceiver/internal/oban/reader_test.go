@@ -200,7 +200,8 @@ func TestSnapshotEstimates(t *testing.T) {
 	f.exec("ANALYZE " + f.table())
 	c := f.client("postgres")
 
-	s, err := NewReader(c, f.options(Options{EstimateAbove: 1000})).Snapshot(context.Background())
+	r := NewReader(c, f.options(Options{EstimateAbove: 1000}))
+	s, err := r.Snapshot(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), c.Counter().RoundTrips())
 	assert.Len(t, s.Queues, 13)
@@ -222,12 +223,32 @@ func TestSnapshotEstimates(t *testing.T) {
 	assert.Equal(t, want, completed[0].Count)
 	assert.InDelta(t, 20006, completed[0].Count, 200, "close to the truth")
 	assert.Equal(t, int64(2), snapshottest.Jobs(s, "default")[StateDiscarded], "below the bound: exact")
+	assert.Equal(t, int64(10), c.Counter().Commands())
 
 	// 0: always exact, per queue.
-	s, err = NewReader(c, f.options(Options{})).Snapshot(context.Background())
+	exact, err := NewReader(c, f.options(Options{})).Snapshot(context.Background())
+	require.NoError(t, err)
+	assertSameAsOban(t, f, exact)
+	assert.Equal(t, int64(2000), snapshottest.Jobs(exact, "bulk_3")[StateCompleted])
+
+	// Known to be beyond: only estimated, no completed row read, as Oban
+	// Met decides from its previous check.
+	c.Counter().Reset()
+	s, err = r.Snapshot(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, int64(9), c.Counter().Commands())
+	assert.Contains(t, s.Jobs, snapshot.StateCount{State: StateCompleted, Count: want, Estimated: true})
+	// Pruned below the bound: the next snapshot estimates it below, the one
+	// after counts again.
+	f.exec("DELETE FROM " + f.table() + " WHERE queue LIKE 'bulk_%'")
+	f.exec("ANALYZE " + f.table())
+	s, err = r.Snapshot(context.Background())
+	require.NoError(t, err)
+	assert.Contains(t, s.Jobs, snapshot.StateCount{State: StateCompleted, Count: 6, Estimated: true})
+	s, err = r.Snapshot(context.Background())
 	require.NoError(t, err)
 	assertSameAsOban(t, f, s)
-	assert.Equal(t, int64(2000), snapshottest.Jobs(s, "bulk_3")[StateCompleted])
+
 }
 
 // TestSnapshotBeforeV14 reads an installation migrated to v13 (Oban before
