@@ -153,6 +153,21 @@ func sqlTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.99
 // Snapshot reads GoodJob's state in one round trip.
 func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
 	now := snapshot.Now(r.opts.Now)
+	sc := &scrape{now: now, opts: &r.opts}
+	res := r.q.SendBatch(ctx, r.batch(now))
+	err := sc.read(res)
+	if closeErr := res.Close(); err == nil && closeErr != nil {
+		err = fmt.Errorf("good_job: %w", closeErr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return sc.snapshot(), nil
+}
+
+// batch is every statement of a snapshot taken at now, in the order
+// scrape.read consumes their results.
+func (r *Reader) batch(now time.Time) *pgx.Batch {
 	var stalledBefore any // NULL: no running job is stalled
 	if r.opts.StalledAfter > 0 {
 		stalledBefore = sqlTime(now.Add(-r.opts.StalledAfter))
@@ -161,8 +176,7 @@ func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
 	b.Queue(r.stmts.queues, sqlTime(now), stalledBefore, maxQueues+1)
 	b.Queue(r.stmts.pauses)
 	b.Queue(r.stmts.processes, sqlTime(now), maxProcesses+1)
-	capped := r.opts.EstimateAbove > 0
-	if capped {
+	if r.opts.EstimateAbove > 0 {
 		b.Queue(r.stmts.succeeded, r.opts.EstimateAbove)
 		b.Queue(r.stmts.discarded, r.opts.EstimateAbove)
 		b.Queue(r.stmts.succeededEstimate)
@@ -174,17 +188,7 @@ func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
 	if r.opts.ByClassMaxEntries > 0 {
 		b.Queue(r.stmts.byClass, r.opts.ByClassMaxEntries, sqlTime(now))
 	}
-
-	sc := &scrape{now: now, opts: &r.opts}
-	res := r.q.SendBatch(ctx, b)
-	err := sc.read(res, capped)
-	if closeErr := res.Close(); err == nil && closeErr != nil {
-		err = fmt.Errorf("good_job: %w", closeErr)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return sc.snapshot(), nil
+	return b
 }
 
 // scrape is one snapshot being read.
@@ -219,7 +223,7 @@ type terminalCount struct {
 }
 
 // read consumes the batch's results in the order Snapshot queued them.
-func (sc *scrape) read(res pgx.BatchResults, capped bool) error {
+func (sc *scrape) read(res pgx.BatchResults) error {
 	if err := sc.readQueues(res); err != nil {
 		return fmt.Errorf("good_job: reading good_jobs per queue: %w", err)
 	}
@@ -237,7 +241,7 @@ func (sc *scrape) read(res pgx.BatchResults, capped bool) error {
 			return fmt.Errorf("good_job: counting %s jobs: %w", sc.terminal[i].state, err)
 		}
 	}
-	if capped {
+	if sc.opts.EstimateAbove > 0 {
 		for i := range sc.terminal {
 			t := &sc.terminal[i]
 			est, err := readEstimate(res)
