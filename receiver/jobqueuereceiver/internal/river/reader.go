@@ -27,7 +27,9 @@
 //	       count(*) - count(attempted_at)
 //	  FROM river_job WHERE state = 'running' GROUP BY queue LIMIT 100001
 //	-- finalized states, each read up to EstimateAbove+1 rows (a LIMIT under
-//	-- the GROUP BY): cost bounded by EstimateAbove, not by the table
+//	-- the GROUP BY; the same index, or a sequential read that stops at the
+//	-- LIMIT when the state is most of the table): cost bounded by
+//	-- EstimateAbove, not by the table. Only the states being counted (below).
 //	SELECT 'completed', queue, count(*) FROM (SELECT queue FROM river_job
 //	 WHERE state = 'completed' LIMIT $estimate_above+1) GROUP BY queue
 //	UNION ALL ... 'cancelled' ... UNION ALL ... 'discarded' ...
@@ -55,9 +57,13 @@
 // retryable, running and scheduled per queue, always exactly; completed,
 // cancelled and discarded per queue while a state holds at most
 // EstimateAbove jobs, and beyond that as one figure for the whole table
-// (no queue attribute), the planner's estimate, marked Estimated. An
-// EstimateAbove of 0 counts every state exactly, per queue, whatever it
-// costs. The dead state is discarded (out of attempts); cancelled jobs
+// (no queue attribute), the planner's estimate, marked Estimated. A state
+// found beyond EstimateAbove is not counted again (that would read
+// EstimateAbove rows every scrape only to learn "more") until the
+// planner's estimate, refreshed by autovacuum's ANALYZE, comes back to
+// EstimateAbove or below; it is then counted exactly from the next
+// snapshot on. An EstimateAbove of 0 counts every state exactly, per
+// queue, whatever it costs. The dead state is discarded (out of attempts); cancelled jobs
 // (JobCancel, or cancelled from a client) are kept apart.
 //
 // River keeps no worker or process registry in its open-source tables
@@ -86,6 +92,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -163,16 +170,25 @@ type Reader struct {
 	q    pgclient.Querier
 	opts Options
 	sql  statements
+
+	// mu guards estimating across snapshots.
+	mu sync.Mutex
+	// estimating are the finalized states the last snapshot found beyond
+	// EstimateAbove (or whose estimate it reported): they are not counted
+	// again, which would read EstimateAbove rows every scrape only to learn
+	// "more", until the planner's estimate comes down to EstimateAbove.
+	estimating map[string]bool
 }
 
 var _ snapshot.Reader = (*Reader)(nil)
 
 // statements are the reader's SQL, built once for the schema.
 type statements struct {
-	queues, waiting, running, finalized, byClass string
-	// estimates are the EXPLAIN statements, in finalizedStates order; nil
-	// when EstimateAbove is 0.
-	estimates []string
+	queues, waiting, running, byClass string
+	// finalized are, by state, the per-queue counts of the finalized
+	// states (a snapshot joins those it counts in one statement), and
+	// estimates the EXPLAIN statements, empty when EstimateAbove is 0.
+	finalized, estimates map[string]string
 }
 
 // NewReader returns a reader that sends its statements through q.
@@ -180,7 +196,7 @@ func NewReader(q pgclient.Querier, opts Options) *Reader {
 	if opts.Schema == "" {
 		opts.Schema = pgclient.DefaultSchema
 	}
-	return &Reader{q: q, opts: opts, sql: buildStatements(opts)}
+	return &Reader{q: q, opts: opts, sql: buildStatements(opts), estimating: map[string]bool{}}
 }
 
 func buildStatements(opts Options) statements {
@@ -192,18 +208,18 @@ func buildStatements(opts Options) statements {
 		jobs, quoteList(waitingStates), len(waitingStates)*maxQueues+1)
 	s.running = fmt.Sprintf(`SELECT queue, count(*), min(attempted_at), count(*) FILTER (WHERE attempted_at < $1), count(*) - count(attempted_at) FROM %s WHERE state = 'running' GROUP BY queue LIMIT %d`,
 		jobs, maxQueues+1)
-	parts := make([]string, len(finalizedStates))
-	for i, state := range finalizedStates {
+	s.finalized = make(map[string]string, len(finalizedStates))
+	s.estimates = make(map[string]string, len(finalizedStates))
+	for _, state := range finalizedStates {
 		from := fmt.Sprintf(`%s WHERE state = '%s'`, jobs, state)
 		if opts.EstimateAbove > 0 {
 			// The LIMIT bounds the rows read; a sum beyond EstimateAbove
 			// means "more", and the estimate is reported instead.
 			from = fmt.Sprintf(`(SELECT queue FROM %s LIMIT %d) AS j`, from, opts.EstimateAbove+1)
-			s.estimates = append(s.estimates, fmt.Sprintf(`EXPLAIN (FORMAT JSON) SELECT 1 FROM %s WHERE state = '%s'`, jobs, state))
+			s.estimates[state] = fmt.Sprintf(`EXPLAIN (FORMAT JSON) SELECT 1 FROM %s WHERE state = '%s'`, jobs, state)
 		}
-		parts[i] = fmt.Sprintf(`(SELECT '%s', queue, count(*) FROM %s GROUP BY queue LIMIT %d)`, state, from, maxQueues+1)
+		s.finalized[state] = fmt.Sprintf(`(SELECT '%s', queue, count(*) FROM %s GROUP BY queue LIMIT %d)`, state, from, maxQueues+1)
 	}
-	s.finalized = strings.Join(parts, " UNION ALL ")
 	if n := opts.ByClassMaxEntries; n > 0 {
 		// The last entry of errors is the last attempt's; its text is cut
 		// in the database so that huge messages never travel.
@@ -227,7 +243,14 @@ func quoteList(states []string) string {
 // database cannot be read (unreachable, timeout, a missing table or right);
 // bad data is skipped and listed in Problems.
 func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	sc := &scrape{r: r, now: snapshot.Now(r.opts.Now), queues: map[string]*queueRead{}}
+	for _, state := range finalizedStates {
+		if !r.estimating[state] {
+			sc.counted = append(sc.counted, state)
+		}
+	}
 	if err := sc.read(ctx); err != nil {
 		return nil, err
 	}
@@ -242,6 +265,8 @@ type scrape struct {
 
 	// queues are every queue name seen, by raw name.
 	queues map[string]*queueRead
+	// counted are the finalized states this snapshot counts.
+	counted []string
 	// finalized are the per-queue counts of the finalized states, kept
 	// apart until it is known whether each state went beyond EstimateAbove.
 	finalized []finalizedCount
@@ -281,9 +306,17 @@ func (sc *scrape) read(ctx context.Context) error {
 		cutoff = &c
 	}
 	b.Queue(s.running, cutoff)
-	b.Queue(s.finalized)
-	for _, e := range s.estimates {
-		b.Queue(e)
+	if len(sc.counted) > 0 {
+		parts := make([]string, len(sc.counted))
+		for i, state := range sc.counted {
+			parts[i] = s.finalized[state]
+		}
+		b.Queue(strings.Join(parts, " UNION ALL "))
+	}
+	for _, state := range finalizedStates {
+		if e, ok := s.estimates[state]; ok {
+			b.Queue(e)
+		}
 	}
 	if s.byClass != "" {
 		b.Queue(s.byClass)
@@ -310,8 +343,10 @@ func (sc *scrape) readResults(res pgx.BatchResults) error {
 	if err := sc.readRunning(res); err != nil {
 		return err
 	}
-	if err := sc.readFinalized(res); err != nil {
-		return err
+	if len(sc.counted) > 0 {
+		if err := sc.readFinalized(res); err != nil {
+			return err
+		}
 	}
 	if len(s.estimates) > 0 {
 		sc.estimates = make(map[string]int64, len(s.estimates))
@@ -418,18 +453,30 @@ func (sc *scrape) readFinalized(res pgx.BatchResults) error {
 }
 
 // countFinalized adds the finalized states counted exactly to their
-// queues, and returns the states that went beyond EstimateAbove: their
-// per-queue rows cover only the first EstimateAbove+1 jobs read, so they
-// neither count nor reveal queues.
+// queues, decides which states the next snapshot counts, and returns the
+// states not counted exactly: those this snapshot did not count, and those
+// that went beyond EstimateAbove, whose per-queue rows cover only the
+// first EstimateAbove+1 jobs read, so that they neither count nor reveal
+// queues.
 func (sc *scrape) countFinalized() (over map[string]bool) {
+	limit := sc.r.opts.EstimateAbove
 	over = make(map[string]bool, len(finalizedStates))
-	if limit := sc.r.opts.EstimateAbove; limit > 0 {
+	if limit > 0 {
 		sums := make(map[string]int64, len(finalizedStates))
 		for _, c := range sc.finalized {
 			sums[c.state] += c.n
 		}
-		for state, n := range sums {
-			over[state] = n > limit
+		for _, state := range finalizedStates {
+			est, known := sc.estimates[state]
+			if sc.r.estimating[state] {
+				over[state] = true
+				// Counted again once the planner sees it back within
+				// limit, or when its estimate is unreadable.
+				sc.r.estimating[state] = known && est > limit
+				continue
+			}
+			over[state] = sums[state] > limit
+			sc.r.estimating[state] = over[state] && known
 		}
 	}
 	for _, c := range sc.finalized {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -182,4 +183,73 @@ func TestBadDataAndNames(t *testing.T) {
 	snapshottest.AssertName(t, s.ByClass[1].Class)
 	assert.Equal(t, int64(1), snapshottest.Jobs(s, s.Queues[3].Name)[StateAvailable])
 	assert.NotContains(t, snapshottest.QueueNames(s), "skip-me")
+}
+
+// TestEstimateSwitch follows a finalized state across EstimateAbove: counted
+// per queue while within it; beyond it, the planner's estimate for the
+// whole table, and no longer counted on the next snapshots (its statement
+// leaves the batch); counted again once the planner's estimate is back
+// within the limit.
+func TestEstimateSwitch(t *testing.T) {
+	srv, _ := migrated(t)
+	finalized := func(state string, n int) string {
+		return "INSERT INTO river_job (state, queue, kind, args, max_attempts, attempt, attempted_at, finalized_at) " +
+			"SELECT '" + state + "', 'q' || (i % 2), 'k', '{}', 1, 1, now(), now() FROM generate_series(1, " + strconv.Itoa(n) + ") AS i"
+	}
+	completed := func(n int) string { return finalized(StateCompleted, n) }
+	srv.Exec(database, completed(2), "ANALYZE river_job")
+	c := newClient(t, srv, "postgres", "public")
+	r := NewReader(c, Options{EstimateAbove: 3})
+	take := func() (*snapshot.Snapshot, int64) {
+		t.Helper()
+		c.Counter().Reset()
+		s, err := r.Snapshot(context.Background())
+		require.NoError(t, err)
+		require.Empty(t, s.Problems)
+		return s, c.Counter().Commands()
+	}
+	global := func(s *snapshot.Snapshot) []snapshot.StateCount {
+		var out []snapshot.StateCount
+		for _, j := range s.Jobs {
+			if j.Queue == "" {
+				out = append(out, j)
+			}
+		}
+		return out
+	}
+
+	s, all := take()
+	assert.Empty(t, global(s))
+	assert.Equal(t, int64(1), snapshottest.Jobs(s, "q0")[StateCompleted])
+
+	srv.Exec(database, completed(8), finalized(StateCancelled, 4), finalized(StateDiscarded, 4), "ANALYZE river_job")
+	s, n := take()
+	assert.Equal(t, all, n)
+	assert.Equal(t, []snapshot.StateCount{
+		{State: StateCompleted, Count: 10, Estimated: true},
+		{State: StateCancelled, Count: 4, Estimated: true},
+		{State: StateDiscarded, Count: 4, Estimated: true},
+	}, global(s))
+	assert.NotContains(t, snapshottest.Jobs(s, "q0"), StateCompleted)
+
+	// Not counted any more (the statement of the finalized states leaves
+	// the batch): the planner alone says they are still beyond.
+	srv.Exec(database, completed(2), "ANALYZE river_job")
+	s, n = take()
+	assert.Equal(t, all-1, n)
+	assert.Equal(t, snapshot.StateCount{State: StateCompleted, Count: 12, Estimated: true}, global(s)[0])
+
+	// River's cleaner deletes finalized jobs; autovacuum analyzes.
+	srv.Exec(database, "DELETE FROM river_job WHERE id > 3", "ANALYZE river_job")
+	s, _ = take()
+	assert.Equal(t, []snapshot.StateCount{
+		{State: StateCompleted, Count: 3, Estimated: true},
+		// The planner never estimates fewer than one row.
+		{State: StateCancelled, Count: 1, Estimated: true},
+		{State: StateDiscarded, Count: 1, Estimated: true},
+	}, global(s), "the estimates that tell the states are back within the limit")
+	s, n = take()
+	assert.Equal(t, all, n)
+	assert.Empty(t, global(s))
+	assert.Equal(t, int64(2), snapshottest.Jobs(s, "q1")[StateCompleted], "counted again, per queue")
 }
