@@ -92,6 +92,7 @@ func TestShippedConfigsValidate(t *testing.T) {
 	files = append(files, nested...)
 	env := []string{
 		"REDIS_ENDPOINT=127.0.0.1:6379", "REDIS_PASSWORD=secret",
+		"PG_ENDPOINT=127.0.0.1:5432", "PG_USERNAME=otelcol_jobs", "PG_PASSWORD=secret", "PG_DATABASE=app",
 		"OTLP_ENDPOINT=http://127.0.0.1:4318",
 	}
 	for _, f := range files {
