@@ -63,6 +63,19 @@ type Case struct {
 	// until then, without moving the clock; only the batch that carried
 	// them is kept).
 	ResolveAfter time.Duration
+	// CheckOnly marks a second configuration that must give the output of
+	// the first (e.g. the state on Redis instead of in memory): it is
+	// compared with expected.yaml but never rewrites it.
+	CheckOnly bool
+}
+
+// writing reports whether the case rewrites its expected.yaml, and skips a
+// CheckOnly case while the others do.
+func (c Case) writing(t *testing.T) bool {
+	if *update && c.CheckOnly {
+		t.Skip("-update writes expected.yaml from the first configuration")
+	}
+	return *update
 }
 
 func (c Case) path(file string) string { return filepath.Join("testdata", c.Name, file) }
@@ -81,6 +94,7 @@ func Traces(t *testing.T, f processor.Factory, c Case) {
 		latest = append(latest, latestSpan(td))
 	}
 	require.NotEmpty(t, batches, "input.yaml holds no ResourceSpans")
+	writing := c.writing(t)
 
 	clock := clockwork.NewFakeClockAt(start(latest))
 	sink := new(consumertest.TracesSink)
@@ -117,7 +131,7 @@ func Traces(t *testing.T, f processor.Factory, c Case) {
 	for _, td := range out {
 		td.ResourceSpans().MoveAndAppendTo(actual.ResourceSpans())
 	}
-	if *update {
+	if writing {
 		require.NoError(t, golden.WriteTraces(t, c.path("expected.yaml"), actual))
 		return
 	}
@@ -140,6 +154,7 @@ func Logs(t *testing.T, f processor.Factory, c Case) {
 		latest = append(latest, latestRecord(ld))
 	}
 	require.NotEmpty(t, batches, "input.yaml holds no ResourceLogs")
+	writing := c.writing(t)
 
 	clock := clockwork.NewFakeClockAt(start(latest))
 	sink := new(consumertest.LogsSink)
@@ -162,7 +177,7 @@ func Logs(t *testing.T, f processor.Factory, c Case) {
 	for _, ld := range sink.AllLogs() {
 		ld.ResourceLogs().MoveAndAppendTo(actual.ResourceLogs())
 	}
-	if *update {
+	if writing {
 		require.NoError(t, golden.WriteLogs(t, c.path("expected.yaml"), actual))
 		return
 	}
