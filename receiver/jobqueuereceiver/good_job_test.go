@@ -137,6 +137,7 @@ func TestGoodJobReadOnlyRoleAndMissingTables(t *testing.T) {
 		"GRANT USAGE ON SCHEMA public TO otelcol_jobs",
 		"GRANT SELECT ON good_jobs, good_job_processes, good_job_settings TO otelcol_jobs",
 		"ALTER ROLE otelcol_jobs SET default_transaction_read_only = on",
+		"ALTER ROLE otelcol_jobs SET timezone = 'UTC'",
 		"CREATE SCHEMA empty", "GRANT USAGE ON SCHEMA empty TO otelcol_jobs")
 
 	r := startReceiver(t, goodJobConfig(srv, "otelcol_jobs"))
