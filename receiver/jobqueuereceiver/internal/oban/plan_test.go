@@ -31,7 +31,7 @@ func TestPlansUseIndexes(t *testing.T) {
 	opts := f.options(Options{StalledAfter: 5 * time.Minute, EstimateAbove: 500_000, ByClassMaxEntries: 1000})
 	r := NewReader(f.client("postgres"), opts)
 
-	first := func(int) bool { return false }
+	var first [len(terminalStates)]int32 // nothing known: every statement sent
 	b := r.stmts.batch(ts(testNow.Add(-5*time.Minute)).Format("2006-01-02 15:04:05.999999"), first)
 	require.Equal(t, 12, b.Len())
 	for i, q := range b.QueuedQueries {

@@ -89,10 +89,20 @@ type Reader struct {
 	opts Options
 	// stmts are the batch's statements, fixed at construction.
 	stmts statements
-	// beyond holds, per terminal state, whether the previous snapshot
-	// found it beyond EstimateAbove.
-	beyond [len(terminalStates)]atomic.Bool
+	// seen holds, per terminal state, what the previous snapshot found
+	// (unknown, within or beyond EstimateAbove).
+	seen [len(terminalStates)]atomic.Int32
 }
+
+// What a snapshot learnt of a terminal state's size, for the next one.
+const (
+	// unknown: counted up to EstimateAbove+1 rows, its queues listed.
+	unknown int32 = iota
+	// within EstimateAbove: counted; the counts list its queues.
+	within
+	// beyond EstimateAbove: estimated only, its queues listed.
+	beyond
+)
 
 // NewReader returns a reader of the oban_jobs table in opts.Schema.
 func NewReader(q pgclient.Querier, opts Options) *Reader {
@@ -109,7 +119,8 @@ type statements struct {
 	waiting string
 	// running reads the executing jobs per queue.
 	running string
-	// terminalQueues lists the queues holding terminal jobs.
+	// terminalQueues lists the queues holding jobs in the terminal states
+	// given as its argument.
 	terminalQueues string
 	// terminal counts one terminal state per queue (up to EstimateAbove+1
 	// rows when estimating), estimate asks the planner for its row count
@@ -143,7 +154,7 @@ func newStatements(opts Options) statements {
 	// reading every completed job.
 	s.terminalQueues = "WITH RECURSIVE q(state, queue) AS (" +
 		"SELECT s, (SELECT min(queue) FROM " + jobs + " WHERE state = s)" +
-		" FROM unnest(enum_range('completed'::" + enum + ", NULL)) AS s" +
+		" FROM unnest($1::" + enum + "[]) AS s" +
 		" UNION ALL SELECT q.state, (SELECT min(queue) FROM " + jobs + " WHERE state = q.state AND queue > q.queue)" +
 		" FROM q WHERE q.queue IS NOT NULL)" +
 		" SELECT queue FROM q WHERE queue IS NOT NULL LIMIT " + strconv.Itoa(maxGroups+1)
@@ -171,16 +182,28 @@ func newStatements(opts Options) statements {
 	return s
 }
 
-// batch returns the statements in batch order, with their arguments;
-// beyond says which terminal states are only estimated.
-func (s *statements) batch(stalledBefore any, beyond func(i int) bool) *pgx.Batch {
+// batch returns the statements in batch order, with their arguments,
+// given what the previous snapshot found of each terminal state. Unless
+// every state is counted exactly (EstimateAbove 0): a state within
+// EstimateAbove is counted per queue, which also lists its queues; one
+// beyond is only estimated, its queues listed by terminalQueues; one not
+// known yet is both counted (up to EstimateAbove+1 rows) and listed.
+func (s *statements) batch(stalledBefore any, seen [len(terminalStates)]int32) *pgx.Batch {
 	b := &pgx.Batch{}
 	b.Queue(s.states)
 	b.Queue(s.waiting)
 	b.Queue(s.running, stalledBefore)
-	b.Queue(s.terminalQueues)
+	if s.listsTerminalQueues(seen) {
+		var listed []string
+		for i, state := range terminalStates {
+			if s.lists(i, seen) {
+				listed = append(listed, state)
+			}
+		}
+		b.Queue(s.terminalQueues, listed)
+	}
 	for i := range terminalStates {
-		if !beyond(i) {
+		if seen[i] != beyond {
 			b.Queue(s.terminal[i])
 		}
 		if s.estimate[i] != "" {
@@ -192,6 +215,22 @@ func (s *statements) batch(stalledBefore any, beyond func(i int) bool) *pgx.Batc
 		b.Queue(s.retryableClasses)
 	}
 	return b
+}
+
+// lists says whether terminal state i's queues are listed by
+// terminalQueues: those of a state not counted completely may be missing
+// from its counts.
+func (s *statements) lists(i int, seen [len(terminalStates)]int32) bool {
+	return s.estimate[i] != "" && seen[i] != within
+}
+
+func (s *statements) listsTerminalQueues(seen [len(terminalStates)]int32) bool {
+	for i := range terminalStates {
+		if s.lists(i, seen) {
+			return true
+		}
+	}
+	return false
 }
 
 // scrape is one snapshot in the making.
@@ -206,6 +245,9 @@ type scrape struct {
 	// bounded name.
 	names  map[string]string
 	queues map[string]*queueFigures
+	// seen is what the previous snapshot found of each terminal state,
+	// which decided the statements sent.
+	seen [len(terminalStates)]int32
 	// exact holds the terminal states counted per queue; the others are
 	// in estimated (or unknown, when the estimate could not be read).
 	exact     map[string]bool
@@ -231,7 +273,10 @@ func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
 		// oban_jobs' timestamps are UTC without a time zone.
 		stalledBefore = sc.now.Add(-r.opts.StalledAfter).UTC().Format("2006-01-02 15:04:05.999999")
 	}
-	res := r.q.SendBatch(ctx, r.stmts.batch(stalledBefore, func(i int) bool { return r.beyond[i].Load() }))
+	for i := range sc.seen {
+		sc.seen[i] = r.seen[i].Load()
+	}
+	res := r.q.SendBatch(ctx, r.stmts.batch(stalledBefore, sc.seen))
 	err := sc.read(res)
 	if cerr := res.Close(); err == nil {
 		err = cerr
@@ -255,8 +300,10 @@ func (sc *scrape) read(res pgx.BatchResults) error {
 	if err := sc.readRunning(res); err != nil {
 		return err
 	}
-	if err := sc.readTerminalQueues(res); err != nil {
-		return err
+	if s.listsTerminalQueues(sc.seen) {
+		if err := sc.readTerminalQueues(res); err != nil {
+			return err
+		}
 	}
 	for i := range terminalStates {
 		if err := sc.readTerminal(res, i); err != nil {
@@ -367,7 +414,7 @@ func (sc *scrape) readTerminalQueues(res pgx.BatchResults) error {
 func (sc *scrape) readTerminal(res pgx.BatchResults, i int) error {
 	state := terminalStates[i]
 	limit := sc.r.opts.EstimateAbove
-	counted := !sc.r.beyond[i].Load()
+	counted := sc.seen[i] != beyond
 	type row struct {
 		queue string
 		count int64
@@ -397,6 +444,7 @@ func (sc *scrape) readTerminal(res pgx.BatchResults, i int) error {
 		}
 	}
 	if counted && (limit == 0 || total <= limit) {
+		sc.r.seen[i].Store(within)
 		sc.exact[state] = true
 		for _, r := range perQueue {
 			sc.queue(r.queue).counts[state] += r.count
@@ -411,7 +459,12 @@ func (sc *scrape) readTerminal(res pgx.BatchResults, i int) error {
 	// Never below what was counted: the statistics may be older than
 	// the rows.
 	estimate = max(estimate, total)
-	sc.r.beyond[i].Store(estimate > limit)
+	if estimate > limit {
+		sc.r.seen[i].Store(beyond)
+	} else {
+		// Back within: counted next time, its queues listed too.
+		sc.r.seen[i].Store(unknown)
+	}
 	sc.estimated = append(sc.estimated, snapshot.StateCount{State: state, Count: estimate, Estimated: true})
 	return nil
 }
