@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -78,6 +79,9 @@ type Settings[S Sink] struct {
 	AlertsByName bool
 	// StateErrors counts the batches whose store operations failed.
 	StateErrors metric.Int64Counter
+	// Status is the one OpenStore reported the store's outages to; nil
+	// for a store of the caller's own (tests).
+	Status *Status
 }
 
 // Pipeline runs a detector over spans and log records. It is safe for
@@ -94,6 +98,7 @@ type Pipeline[S Sink] struct {
 	byName     bool
 	stateErrs  metric.Int64Counter
 	stateLog   *statestore.FailureLog
+	status     *Status
 	batches    sync.Pool // *Batch[S]
 }
 
@@ -115,6 +120,10 @@ func New[S Sink](set processor.Settings, s Settings[S]) (*Pipeline[S], error) {
 		alerts: s.Alerts, alertAttrs: map[alertKey]metric.AddOption{}, byName: s.AlertsByName,
 		stateErrs: s.StateErrors,
 		stateLog:  statestore.NewFailureLog(set.Logger, s.Component+": state store failed; data passes through with fewer annotations and alerts"),
+		status:    s.Status,
+	}
+	if p.status == nil {
+		p.status = &Status{}
 	}
 	// The counter's attribute sets, built once.
 	for _, name := range alert.Names() {
@@ -130,9 +139,16 @@ func New[S Sink](set processor.Settings, s Settings[S]) (*Pipeline[S], error) {
 	return p, nil
 }
 
-// OpenStore opens the store cfg describes, on clock.
-func OpenStore(ctx context.Context, set processor.Settings, cfg *statestore.Config, clock clockwork.Clock) (statestore.Store, error) {
-	return cfg.NewStore(ctx, set.Logger, statestore.WithClock(clock))
+// OpenStore opens the store cfg describes, on clock; a shared store reports
+// its outages to status.
+func OpenStore(ctx context.Context, set processor.Settings, cfg *statestore.Config, clock clockwork.Clock, status *Status) (statestore.Store, error) {
+	return cfg.NewStore(ctx, set.Logger, statestore.WithClock(clock), statestore.WithOutageReport(status.Outage))
+}
+
+// Start starts reporting the store's health as the component's status.
+func (p *Pipeline[S]) Start(_ context.Context, host component.Host) error {
+	p.status.start(host)
+	return nil
 }
 
 // StateGauges registers the store's gauges through the processor's
@@ -290,11 +306,15 @@ func (p *Pipeline[S]) CountAlert(ctx context.Context, a *alert.Alert) {
 	}
 }
 
-// StateError counts and logs (sparingly) a failed store operation; its
+// StoreResult takes how a batch's store operations went. A failure is
+// counted, logged (sparingly) and reported as the component's status; its
 // batch passes on with fewer annotations and alerts, never dropped.
-func (p *Pipeline[S]) StateError(ctx context.Context, err error) {
-	p.stateErrs.Add(ctx, 1)
-	p.stateLog.Record(err)
+func (p *Pipeline[S]) StoreResult(ctx context.Context, err error) {
+	if err != nil {
+		p.stateErrs.Add(ctx, 1)
+		p.stateLog.Record(err)
+	}
+	p.status.batch(err)
 }
 
 // Logger is the processor's logger.

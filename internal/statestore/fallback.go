@@ -26,6 +26,7 @@ type Fallback struct {
 	logger        *zap.Logger
 	retryAfter    time.Duration
 	clock         clockwork.Clock
+	outage        func(err error) // nil: not reported
 
 	mu      sync.Mutex
 	down    bool
@@ -37,12 +38,14 @@ type Fallback struct {
 // WithFallback returns a store that uses shared, and local while shared is
 // unavailable (its Apply errors wrap ErrUnavailable). It owns both stores.
 func WithFallback(shared, local Store, logger *zap.Logger, retryAfter time.Duration, opts ...Option) *Fallback {
+	o := newOptions(opts)
 	return &Fallback{
 		shared:     shared,
 		local:      local,
 		logger:     logger,
 		retryAfter: retryAfter,
-		clock:      newOptions(opts).clock,
+		clock:      o.clock,
+		outage:     o.outage,
 	}
 }
 
@@ -91,6 +94,14 @@ func (f *Fallback) route() (useShared, probe bool) {
 }
 
 func (f *Fallback) failed(err error, probe bool) {
+	if f.startOutage(err, probe) && f.outage != nil {
+		f.outage(err)
+	}
+}
+
+// startOutage records a failed batch and reports whether it started an
+// outage.
+func (f *Fallback) startOutage(err error, probe bool) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.clock.Now()
@@ -98,23 +109,27 @@ func (f *Fallback) failed(err error, probe bool) {
 	if probe {
 		f.probing = false
 		f.logger.Debug("Shared state store still unavailable", zap.Error(err))
-		return
+		return false
 	}
 	if f.down {
-		return // a batch sent before the outage was noticed
+		return false // a batch sent before the outage was noticed
 	}
 	f.down, f.since = true, now
 	f.logger.Warn("Shared state store unavailable: keeping state in local memory until it is back; "+
 		"replicas may each raise an alert meanwhile",
 		zap.Error(err), zap.Duration("retry_interval", f.retryAfter))
+	return true
 }
 
 func (f *Fallback) recovered() {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.down, f.probing = false, false
 	f.logger.Info("Shared state store available again: state is shared again",
 		zap.Duration("outage", f.clock.Since(f.since)))
+	f.mu.Unlock()
+	if f.outage != nil {
+		f.outage(nil)
+	}
 }
 
 // Stats implements Store: the local store's size, and whether it stands in

@@ -5,6 +5,7 @@ package statestore
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +24,25 @@ type fallbackFixture struct {
 	clock   *clockwork.FakeClock
 	logs    *observer.ObservedLogs
 	counter *redisclient.Counter
+	outages *outageLog
+}
+
+// outageLog records WithOutageReport's calls.
+type outageLog struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *outageLog) report(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.errs = append(l.errs, err)
+}
+
+func (l *outageLog) list() []error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]error(nil), l.errs...)
 }
 
 func newFallback(t *testing.T, srv *redistest.Server, timeout time.Duration) fallbackFixture {
@@ -33,9 +53,11 @@ func newFallback(t *testing.T, srv *redistest.Server, timeout time.Duration) fal
 	client.AddHook(counter)
 	clock := clockwork.NewFakeClockAt(start)
 	core, logs := observer.New(zap.DebugLevel)
-	f := WithFallback(NewRedis(client, "f:", timeout), NewMemory(100, WithClock(clock)), zap.New(core), time.Minute, WithClock(clock))
+	outages := &outageLog{}
+	f := WithFallback(NewRedis(client, "f:", timeout), NewMemory(100, WithClock(clock)), zap.New(core), time.Minute,
+		WithClock(clock), WithOutageReport(outages.report))
 	t.Cleanup(func() { assert.NoError(t, f.Close()) })
-	return fallbackFixture{store: f, clock: clock, logs: logs, counter: counter}
+	return fallbackFixture{store: f, clock: clock, logs: logs, counter: counter, outages: outages}
 }
 
 func (fx fallbackFixture) incr(t *testing.T) int64 {
@@ -64,6 +86,9 @@ func TestFallbackOutage(t *testing.T) {
 	require.Len(t, warnings, 1, "one warning per outage, not per batch")
 	assert.Contains(t, warnings[0].Message, "Shared state store unavailable")
 	assert.Contains(t, warnings[0].ContextMap()["error"], "connection refused")
+	outages := fx.outages.list()
+	require.Len(t, outages, 1, "the outage is reported once")
+	assert.ErrorIs(t, outages[0], ErrUnavailable)
 
 	fx.counter.Reset()
 	fx.clock.Advance(59 * time.Second)
@@ -83,6 +108,9 @@ func TestFallbackOutage(t *testing.T) {
 	require.Len(t, infos, 1)
 	assert.Contains(t, infos[0].Message, "available again")
 	assert.Len(t, fx.logs.FilterLevelExact(zap.WarnLevel).All(), 1, "still one warning")
+	outages = fx.outages.list()
+	require.Len(t, outages, 2, "then its end, once")
+	assert.NoError(t, outages[1])
 }
 
 // TestFallbackSlowRedis: a Redis that does not answer within the timeout is

@@ -125,12 +125,18 @@ type Entry struct {
 type Option func(*options)
 
 type options struct {
-	clock clockwork.Clock
+	clock  clockwork.Clock
+	outage func(err error)
 }
 
 // WithClock sets the clock used for TTLs, windows and retry back-off
 // (tests use clockwork.NewFakeClock).
 func WithClock(c clockwork.Clock) Option { return func(o *options) { o.clock = c } }
+
+// WithOutageReport has a shared store with a local fallback call report
+// with the error when an outage starts, and with nil when it ends (a
+// component reports them as its status).
+func WithOutageReport(report func(err error)) Option { return func(o *options) { o.outage = report } }
 
 func newOptions(opts []Option) options {
 	o := options{clock: clockwork.NewRealClock()}

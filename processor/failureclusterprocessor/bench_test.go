@@ -159,7 +159,7 @@ func newRedisBench(b *testing.B, set processor.Settings) (*clusterProcessor, *re
 	counter := new(redisclient.Counter)
 	client.AddHook(counter)
 	p, err := newClusterProcessorWithStore(set, cfg, clockwork.NewRealClock(),
-		statestore.NewRedis(client, cfg.State.Redis.KeyPrefix, 2*time.Second))
+		statestore.NewRedis(client, cfg.State.Redis.KeyPrefix, 2*time.Second), nil)
 	require.NoError(b, err)
 	b.Cleanup(func() { require.NoError(b, p.shutdown(context.Background())) })
 	return p, counter

@@ -60,11 +60,12 @@ type execs struct{ *burst.Batch }
 func (e execs) Add(ev *jobevent.Event, _ pcommon.SpanID) { e.Batch.Add(ev) }
 
 func newClusterProcessor(ctx context.Context, set processor.Settings, cfg *Config, clock clockwork.Clock) (*clusterProcessor, error) {
-	store, err := jobpipeline.OpenStore(ctx, set, &cfg.State, clock)
+	status := &jobpipeline.Status{}
+	store, err := jobpipeline.OpenStore(ctx, set, &cfg.State, clock, status)
 	if err != nil {
 		return nil, err
 	}
-	p, err := newClusterProcessorWithStore(set, cfg, clock, store)
+	p, err := newClusterProcessorWithStore(set, cfg, clock, store, status)
 	if err != nil {
 		return nil, errors.Join(err, store.Close())
 	}
@@ -72,8 +73,9 @@ func newClusterProcessor(ctx context.Context, set processor.Settings, cfg *Confi
 }
 
 // newClusterProcessorWithStore is the seam for tests and benchmarks that
-// bring their own store; the processor owns it from here on.
-func newClusterProcessorWithStore(set processor.Settings, cfg *Config, clock clockwork.Clock, store statestore.Store) (*clusterProcessor, error) {
+// bring their own store (status: where it reports outages, or nil); the
+// processor owns it from here on.
+func newClusterProcessorWithStore(set processor.Settings, cfg *Config, clock clockwork.Clock, store statestore.Store, status *jobpipeline.Status) (*clusterProcessor, error) {
 	detector, err := burst.New(cfg.rules(), store, clock)
 	if err != nil {
 		return nil, err
@@ -86,7 +88,7 @@ func newClusterProcessorWithStore(set processor.Settings, cfg *Config, clock clo
 		Component: metadata.Type.String(), Jobs: cfg.Config, Store: store, Clock: clock,
 		NewSink:    func() execs { return execs{detector.NewBatch()} },
 		AlertScope: metadata.ScopeName, Alerts: tb.ProcessorFailureClusterAlerts, AlertsByName: true,
-		StateErrors: tb.ProcessorFailureClusterStateErrors,
+		StateErrors: tb.ProcessorFailureClusterStateErrors, Status: status,
 	})
 	if err == nil {
 		err = errors.Join(
@@ -108,7 +110,10 @@ func newClusterProcessorWithStore(set processor.Settings, cfg *Config, clock clo
 // start runs the resolution timer, which hands what it resolves to deliver.
 // The timer's context is its own: the Start context ends with Start.
 func (p *clusterProcessor) start(deliver func(context.Context, []alert.Alert)) component.StartFunc {
-	return func(context.Context, component.Host) error {
+	return func(startCtx context.Context, host component.Host) error {
+		if err := p.pipeline.Start(startCtx, host); err != nil {
+			return err
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		p.stopTick, p.ticking = cancel, make(chan struct{})
 		ticker := p.clock.NewTicker(p.resolveInterval)
@@ -143,9 +148,7 @@ func (p *clusterProcessor) shutdown(context.Context) error {
 // sweep resolves the alerts whose counts dropped, events or not.
 func (p *clusterProcessor) sweep(ctx context.Context) []alert.Alert {
 	resolved, err := p.detector.Sweep(ctx)
-	if err != nil {
-		p.pipeline.StateError(ctx, err)
-	}
+	p.pipeline.StoreResult(ctx, err)
 	for i := range resolved {
 		p.pipeline.CountAlert(ctx, &resolved[i])
 	}
@@ -270,9 +273,6 @@ func (p *clusterProcessor) observe(ctx context.Context, execs *burst.Batch) bool
 	if n := execs.Failures(); n > 0 {
 		p.telemetry.ProcessorFailureClusterFailures.Add(ctx, int64(n))
 	}
-	if err != nil {
-		p.pipeline.StateError(ctx, err)
-		return false
-	}
-	return true
+	p.pipeline.StoreResult(ctx, err)
+	return err == nil
 }

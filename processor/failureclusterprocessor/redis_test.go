@@ -50,7 +50,7 @@ func newReplicas(t *testing.T, srv *redistest.Server, clock clockwork.Clock, n i
 		store := statestore.NewRedis(client, "fc-test:", 2*time.Second, statestore.WithClock(clock))
 		pcfg := NewDefaultConfig()
 		pcfg.State.Backend = statestore.BackendRedis // executions marked for dedupe, as in a collector
-		p, err := newClusterProcessorWithStore(processortest.NewNopSettings(metadata.Type), pcfg, clock, store)
+		p, err := newClusterProcessorWithStore(processortest.NewNopSettings(metadata.Type), pcfg, clock, store, nil)
 		require.NoError(t, err)
 		t.Cleanup(func() { require.NoError(t, p.shutdown(context.Background())) })
 		out[i] = replica{p: p, counter: counter}

@@ -183,7 +183,7 @@ func newRedisBench(b *testing.B, set processor.Settings) (*retryProcessor, *redi
 	counter := new(redisclient.Counter)
 	client.AddHook(counter)
 	p, err := newRetryProcessorWithStore(set, cfg, clockwork.NewRealClock(),
-		statestore.NewRedis(client, cfg.State.Redis.KeyPrefix, cfg.State.Redis.Timeout))
+		statestore.NewRedis(client, cfg.State.Redis.KeyPrefix, cfg.State.Redis.Timeout), nil)
 	require.NoError(b, err)
 	b.Cleanup(func() { require.NoError(b, p.shutdown(context.Background())) })
 	return p, counter
@@ -204,7 +204,7 @@ func BenchmarkBytesPerTrackedJob(b *testing.B) {
 		cfg.State.MaxEntries = jobs
 		clock := clockwork.NewFakeClockAt(time.Now())
 		store := statestore.NewMemory(cfg.State.MaxEntries, statestore.WithClock(clock))
-		p, err := newRetryProcessorWithStore(processortest.NewNopSettings(metadata.Type), cfg, clock, store)
+		p, err := newRetryProcessorWithStore(processortest.NewNopSettings(metadata.Type), cfg, clock, store, nil)
 		require.NoError(b, err)
 		for store.Stats().Entries < jobs {
 			renumber.Next()

@@ -36,7 +36,7 @@ func createTraces(ctx context.Context, set processor.Settings, cfg component.Con
 	if err != nil {
 		return nil, err
 	}
-	return jobpipeline.NewTraces(ctx, set, cfg, next, p.processTraces, jobpipeline.Lifecycle{Shutdown: p.shutdown})
+	return jobpipeline.NewTraces(ctx, set, cfg, next, p.processTraces, jobpipeline.Lifecycle{Start: p.pipeline.Start, Shutdown: p.shutdown})
 }
 
 func createLogs(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Logs) (processor.Logs, error) {
@@ -44,5 +44,5 @@ func createLogs(ctx context.Context, set processor.Settings, cfg component.Confi
 	if err != nil {
 		return nil, err
 	}
-	return jobpipeline.NewLogs(ctx, set, cfg, next, p.processLogs, jobpipeline.Lifecycle{Shutdown: p.shutdown})
+	return jobpipeline.NewLogs(ctx, set, cfg, next, p.processLogs, jobpipeline.Lifecycle{Start: p.pipeline.Start, Shutdown: p.shutdown})
 }

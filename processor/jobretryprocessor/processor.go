@@ -47,11 +47,12 @@ func (r *runs) Reset() {
 }
 
 func newRetryProcessor(ctx context.Context, set processor.Settings, cfg *Config, clock clockwork.Clock) (*retryProcessor, error) {
-	store, err := jobpipeline.OpenStore(ctx, set, &cfg.State, clock)
+	status := &jobpipeline.Status{}
+	store, err := jobpipeline.OpenStore(ctx, set, &cfg.State, clock, status)
 	if err != nil {
 		return nil, err
 	}
-	p, err := newRetryProcessorWithStore(set, cfg, clock, store)
+	p, err := newRetryProcessorWithStore(set, cfg, clock, store, status)
 	if err != nil {
 		return nil, errors.Join(err, store.Close())
 	}
@@ -59,8 +60,9 @@ func newRetryProcessor(ctx context.Context, set processor.Settings, cfg *Config,
 }
 
 // newRetryProcessorWithStore is the seam for tests and benchmarks that bring
-// their own store; the processor owns it from here on.
-func newRetryProcessorWithStore(set processor.Settings, cfg *Config, clock clockwork.Clock, store statestore.Store) (*retryProcessor, error) {
+// their own store (status: where it reports outages, or nil); the processor
+// owns it from here on.
+func newRetryProcessorWithStore(set processor.Settings, cfg *Config, clock clockwork.Clock, store statestore.Store, status *jobpipeline.Status) (*retryProcessor, error) {
 	rules, err := cfg.rules()
 	if err != nil {
 		return nil, err
@@ -77,6 +79,7 @@ func newRetryProcessorWithStore(set processor.Settings, cfg *Config, clock clock
 		Component: metadata.Type.String(), Jobs: cfg.Config, Store: store, Clock: clock,
 		NewSink:    func() *runs { return new(runs) },
 		AlertScope: metadata.ScopeName, Alerts: tb.ProcessorJobRetryAlerts, StateErrors: tb.ProcessorJobRetryStateErrors,
+		Status: status,
 	})
 	if err == nil {
 		err = pipeline.StateGauges(tb.RegisterProcessorJobRetryTrackedJobsCallback, tb.RegisterProcessorJobRetryStateMemoryCallback,
@@ -126,9 +129,7 @@ func (p *retryProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Lo
 // alerts, never the data.
 func (p *retryProcessor) detect(ctx context.Context, b *jobpipeline.Batch[*runs]) []retry.Found {
 	found, err := p.detector.Detect(ctx, b.Now, b.Execs.list)
-	if err != nil {
-		p.pipeline.StateError(ctx, err)
-	}
+	p.pipeline.StoreResult(ctx, err)
 	return found
 }
 

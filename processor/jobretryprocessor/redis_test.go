@@ -14,6 +14,8 @@ import (
 	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/consumer/consumertest"
@@ -216,7 +218,7 @@ func TestRedisRoundTripsPerBatch(t *testing.T) {
 	var counter redisclient.Counter
 	client.AddHook(&counter)
 	clock := clockwork.NewFakeClockAt(testStart.Add(time.Hour))
-	p, err := newRetryProcessorWithStore(processortest.NewNopSettings(metadata.Type), cfg, clock, statestore.NewRedis(client, "rt:", cfg.State.Redis.Timeout))
+	p, err := newRetryProcessorWithStore(processortest.NewNopSettings(metadata.Type), cfg, clock, statestore.NewRedis(client, "rt:", cfg.State.Redis.Timeout), nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, p.shutdown(context.Background())) })
 
@@ -410,4 +412,65 @@ func TestSpansAndLogsCountOnce(t *testing.T) {
 		"split span": {0, 1, 2}, "split log": {3, 4},
 	}, counts)
 	assert.ElementsMatch(t, []string{"both firing level 1", "split firing level 1"}, alerts)
+}
+
+// statusHost records the component status the processor reports.
+type statusHost struct {
+	component.Host
+	mu     sync.Mutex
+	events []*componentstatus.Event
+}
+
+func (h *statusHost) Report(ev *componentstatus.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.events = append(h.events, ev)
+}
+
+func (h *statusHost) statuses() []componentstatus.Status {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []componentstatus.Status
+	for _, ev := range h.events {
+		out = append(out, ev.Status())
+	}
+	return out
+}
+
+// A Redis outage is the processor's component status, as contrib exporters
+// report their backends': a recoverable error when it starts, OK when Redis
+// is back; data flows meanwhile.
+func TestRedisOutageStatus(t *testing.T) {
+	srv := redistest.Start(t)
+	clock := clockwork.NewFakeClockAt(testStart.Add(time.Hour))
+	cfg := redisConfig(srv)
+	cfg.State.Redis.Timeout = 500 * time.Millisecond
+	sink := new(consumertest.TracesSink)
+	p, err := NewFactory().CreateTraces(testCtx(clock), processortest.NewNopSettings(metadata.Type), cfg, sink)
+	require.NoError(t, err)
+	host := &statusHost{Host: componenttest.NewNopHost()}
+	require.NoError(t, p.Start(context.Background(), host))
+	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
+	batches := loopBatches(testStart, 3, false)
+	spans := 0
+	for _, td := range batches {
+		spans += td.SpanCount()
+	}
+
+	require.NoError(t, p.ConsumeTraces(context.Background(), batches[0]))
+	assert.Empty(t, host.statuses(), "nothing to report while Redis answers")
+	srv.Stop()
+	for _, td := range batches[1:4] {
+		require.NoError(t, p.ConsumeTraces(context.Background(), td))
+	}
+	require.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError}, host.statuses(), "once per outage")
+	assert.ErrorIs(t, host.events[0].Err(), statestore.ErrUnavailable)
+
+	srv.Restart()
+	clock.Advance(cfg.State.Redis.RetryInterval + time.Second)
+	for _, td := range batches[4:] {
+		require.NoError(t, p.ConsumeTraces(context.Background(), td))
+	}
+	assert.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError, componentstatus.StatusOK}, host.statuses())
+	assert.Equal(t, spans, sink.SpanCount(), "nothing lost")
 }
