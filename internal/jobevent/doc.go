@@ -41,6 +41,16 @@
 // PRODUCER, CLIENT and SERVER spans are never executions, so enqueueing
 // (river.insert_many, Queue.add, apply_async) is not counted.
 //
+// A batch is read scope by scope: Extractor.At gives the Reader of a batch
+// (its clock, read once by the caller, bounds event times), and
+// Reader.Scope decides once what an instrumentation scope says of all its
+// spans. The scopes of HTTP, RPC and database instrumentations (otelhttp,
+// otelgrpc, net/http, pg, redis, requests, ... of Go, Ruby, Python and
+// Node.js) cannot hold executions and are skipped whole, unless the user's
+// job_id_keys are set; River's and BullMQ's scopes name their convention.
+// Per-span key matching remains for the conventions recognised by their
+// attributes (messaging, Celery, Resque, ActiveJob, the user's keys).
+//
 // The user's keys (Config) are read before the convention's for every field
 // of every recognised span. System is messaging.system when the span has it
 // (spelled as the convention spells its own system), else the convention's
