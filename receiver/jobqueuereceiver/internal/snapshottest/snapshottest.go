@@ -158,9 +158,17 @@ func AssertHungThenBack[O any, R snapshot.Reader](t *testing.T, srv *redistest.S
 	return s
 }
 
+// Counter is a client's round-trip counter: redisclient.Counter, or
+// pgclient.Counter (commands are then SQL statements).
+type Counter interface {
+	Reset()
+	RoundTrips() int64
+	Commands() int64
+}
+
 // BenchSnapshots times r's snapshots, after one that warms the connection,
 // and reports the round trips and commands per snapshot n counts.
-func BenchSnapshots(b *testing.B, r snapshot.Reader, n *redisclient.Counter) {
+func BenchSnapshots(b *testing.B, r snapshot.Reader, n Counter) {
 	b.Helper()
 	ctx := context.Background()
 	_, err := r.Snapshot(ctx)
