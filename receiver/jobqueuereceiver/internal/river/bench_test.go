@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/pgclient"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshottest"
 )
 
 // BenchmarkSnapshot reads 1,000 queues and 1,000,000 jobs (90% completed,
@@ -36,10 +38,7 @@ func BenchmarkSnapshot(b *testing.B) {
 		b.Run(bench.name, func(b *testing.B) {
 			c := newClient(b, srv, "postgres", "public")
 			r := NewReader(c, Options{StalledAfter: 5 * time.Minute, EstimateAbove: bench.estimateAbove})
-			loop(b, c.Counter(), func() error {
-				_, err := r.Snapshot(ctx)
-				return err
-			})
+			snapshottest.BenchSnapshots(b, r, c.Counter())
 		})
 	}
 
@@ -52,7 +51,8 @@ func BenchmarkSnapshot(b *testing.B) {
 		require.NoError(b, err)
 		b.Cleanup(pool.Close)
 		exec := riverpgxv5.New(pool).GetExecutor()
-		loop(b, counter, func() error {
+		// The warm-up snapshot also fills pgx's statement cache.
+		snapshottest.BenchSnapshots(b, riverUI(func(ctx context.Context) error {
 			queues, err := exec.QueueList(ctx, &riverdriver.QueueListParams{Max: 10_000})
 			if err != nil {
 				return err
@@ -66,22 +66,12 @@ func BenchmarkSnapshot(b *testing.B) {
 			}
 			_, err = exec.JobCountByAllStates(ctx, &riverdriver.JobCountByAllStatesParams{})
 			return err
-		})
+		}), counter)
 	})
 }
 
-// loop times scrape after one run that warms the connection (and pgx's
-// statement cache), and reports the round trips per scrape.
-func loop(b *testing.B, n *pgclient.Counter, scrape func() error) {
-	b.Helper()
-	require.NoError(b, scrape())
-	n.Reset()
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := scrape(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(n.RoundTrips())/float64(b.N), "roundtrips/op")
-	b.ReportMetric(float64(n.Commands())/float64(b.N), "statements/op")
-}
+// riverUI runs River UI's statements as a snapshot.Reader (of no snapshot),
+// for the benchmark loop.
+type riverUI func(ctx context.Context) error
+
+func (f riverUI) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) { return nil, f(ctx) }
