@@ -150,11 +150,9 @@ func NewReader(q pgclient.Querier, opts Options) *Reader {
   UNION
   (SELECT queue_name FROM %[3]s LIMIT %[4]d)
 )
-SELECT n.name,
-  (SELECT count(*) FROM %[2]s r WHERE r.queue_name = n.name),
-  (SELECT min(r.created_at) FROM %[2]s r WHERE r.queue_name = n.name),
-  EXISTS (SELECT 1 FROM %[3]s p WHERE p.queue_name = n.name)
-FROM names n`, t(tJobs), t(tReady), t(tPauses), maxQueueNames+1)
+SELECT n.name, r.size, r.oldest, EXISTS (SELECT 1 FROM %[3]s p WHERE p.queue_name = n.name)
+FROM names n
+CROSS JOIN LATERAL (SELECT count(*) AS size, min(r.created_at) AS oldest FROM %[2]s r WHERE r.queue_name = n.name) r`, t(tJobs), t(tReady), t(tPauses), maxQueueNames+1)
 
 	// Running: claimed executions are one per busy thread. Their queue is
 	// their job's, found by primary key (a SubPlan, never a scan of
