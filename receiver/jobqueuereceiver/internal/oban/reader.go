@@ -1,6 +1,104 @@
 // Copyright The otelcol-jobs Authors
 // SPDX-License-Identifier: Apache-2.0
 
+// Package oban reads an Oban (Elixir) installation's state from its
+// PostgreSQL table: queues, jobs per state and queue, executing jobs' ages
+// and the retryable/discarded breakdown. It follows open-source Oban
+// v2.23.0 (oban-bg/oban, migrations v01 to v14; testdata/schema.sql is the
+// resulting DDL); the columns and states it reads exist since migration
+// v09, and v14's suspended state is reported where the enum has it (the
+// tests cover v14 and the enum before it). It never
+// writes: every statement is a SELECT or an EXPLAIN on oban_jobs, so a
+// role with SELECT on oban_jobs (and USAGE on its schema, Oban's prefix)
+// is enough. No real Oban ran in its tests (Elixir is not installable
+// here): rows are written with the statements Oban's Engines.Basic sends.
+//
+// # One round trip
+//
+// A snapshot is one pgx.Batch, which pgclient's simple query protocol sends
+// as one message (one round trip, one implicit read-only transaction),
+// whatever the number of queues. These are its statements, in order, with
+// their cost on Oban's own indexes (T is oban_jobs, E oban_job_state):
+//
+//	-- the states of this installation's enum (planning only)
+//	SELECT s::text FROM unnest(enum_range(NULL::E)) AS s
+//	-- non-terminal states (available, suspended, scheduled, executing,
+//	-- retryable: the enum's order puts them all before completed), an
+//	-- index-only scan of oban_jobs_state_queue_priority_scheduled_at_id_index
+//	-- over those rows only
+//	SELECT state::text, queue, count(*), min(scheduled_at) FILTER (WHERE state = 'available')
+//	  FROM T WHERE state < 'completed' GROUP BY state, queue LIMIT 100001
+//	-- executing jobs: an index scan of state = 'executing' plus their heap
+//	-- rows for attempted_at (as many as the queues' concurrency limits)
+//	SELECT queue, min(attempted_at), count(*) FILTER (WHERE attempted_at < $stalled_before),
+//	       count(*) FILTER (WHERE attempted_at IS NULL)
+//	  FROM T WHERE state = 'executing' GROUP BY queue LIMIT 100001
+//	-- the queues of the terminal states whose counts may miss some (see
+//	-- below): a loose index scan, one index probe per (state, queue)
+//	WITH RECURSIVE q(state, queue) AS (
+//	  SELECT s, (SELECT min(queue) FROM T WHERE state = s) FROM unnest($states::E[]) AS s
+//	  UNION ALL SELECT q.state, (SELECT min(queue) FROM T WHERE state = q.state AND queue > q.queue)
+//	  FROM q WHERE q.queue IS NOT NULL)
+//	SELECT queue FROM q WHERE queue IS NOT NULL LIMIT 100001
+//	-- per terminal state (completed, discarded, cancelled) being counted: at
+//	-- most EstimateAbove+1 rows read (the same index, or, for a state that
+//	-- is most of the table, a sequential read that stops at the LIMIT)
+//	SELECT queue, count(*) FROM (SELECT queue FROM T WHERE state = 'completed'
+//	  LIMIT $estimate_above+1) AS j GROUP BY queue
+//	-- and its planner's estimate (planning only, no table read), when
+//	-- EstimateAbove > 0; Oban Met's oban_count_estimate asks the same
+//	EXPLAIN (FORMAT JSON) SELECT 1 FROM T WHERE state = 'completed'
+//	-- only with ByClassMaxEntries = N > 0: the newest N discarded jobs
+//	-- (oban_jobs_state_discarded_at_index, backwards) and the N latest
+//	-- failed retryable ones (a top-N sort of the retryable rows)
+//	SELECT id, worker, cardinality(errors), jsonb_typeof(<last error>), left(<last error>->>'error', 512)
+//	  FROM T WHERE state = 'discarded' ORDER BY discarded_at DESC LIMIT N  -- retryable: attempted_at DESC
+//
+// The terminal states are counted as Oban Met (the library behind Oban
+// Web's counts) does: exactly while a state holds at most EstimateAbove
+// jobs, per queue; beyond, one planner's estimate for the whole table
+// (Met estimates per queue, with a function it creates: a read-only role
+// cannot), marked Estimated. As in Met, the previous snapshot decides: a
+// state found beyond EstimateAbove is only estimated (no row read, its
+// queues listed by the loose index scan) until its estimate comes back to
+// EstimateAbove or below; then it is counted again. A state not known yet
+// (the first snapshot) is counted and its queues listed. With an
+// EstimateAbove of 0 every state is counted exactly, per queue, whatever it
+// costs, and no queue list is needed. The non-terminal states are always
+// exact and per queue.
+//
+// # How the figures map
+//
+// Oban keeps no queue registry in the database (queues are the
+// application's configuration; open-source producers live in memory): the
+// queues are those with at least one job, filtered by the selection. Size
+// is the count of available jobs and latency the age of their oldest
+// scheduled_at (an available job waits since then: Oban inserts it with
+// scheduled_at now, and its stager makes due scheduled and retryable jobs
+// available without changing it), clamped at 0. Running is the count of
+// executing jobs, their maximum age and the stalled count from
+// attempted_at. Every state of oban_job_state is reported under its own
+// name; the dead state is discarded (out of attempts, or discarded by the
+// worker or by Lifeline); cancelled jobs are kept apart.
+//
+// What open-source Oban does not keep in its tables is not invented:
+// pausing is a producer's in-memory state (Oban Pro keeps producers in
+// oban_producers), so Paused is unknown; oban_peers holds only the leader's
+// lease, not the nodes running jobs, so ProcessesUnknown is set; there are
+// no execution totals.
+//
+// The breakdown's class is the job's worker. Oban records each failed
+// attempt as {at, attempt, error} in errors, error being
+// Exception.format's text ("** (RuntimeError) boom\n  stacktrace"): the
+// error type is the exception's module (ErrorType), "" for a job without
+// an error (Lifeline's discards).
+//
+// Bad data is skipped and reported as a snapshot.Problem whose Kind is one
+// of missing_timestamp (an executing job without attempted_at),
+// invalid_error (a last errors entry that is not an object with an error
+// string), invalid_estimate, rows_truncated (more than 100,000 groups),
+// name_too_long, invalid_utf8, too_many_problems. Every name reported goes
+// through snapshot.Name.
 package oban // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/oban"
 
 import (
@@ -77,7 +175,7 @@ const (
 
 // Problem kinds of this reader (snapshot.Problem.Kind).
 const (
-	kindTruncated        = "truncated"
+	kindTruncated        = "rows_truncated"
 	kindMissingTimestamp = "missing_timestamp"
 	kindInvalidError     = "invalid_error"
 	kindInvalidEstimate  = "invalid_estimate"
