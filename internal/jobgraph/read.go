@@ -245,13 +245,18 @@ func scrape(ctx context.Context, client *http.Client, u *url.URL) ([]Edge, error
 // other labels (collector replicas, resource labels).
 var graphQuery = fmt.Sprintf("sum by (%s, %s, %s, %s) (%s)", promParent, promChild, promSystem, promQueue, PromMetric)
 
+// notAServer is the hint when a URL taken for a Prometheus server does not
+// answer as one: the likely mistake is a collector's exporter without its
+// path.
+const notAServer = "is it a Prometheus server? a collector's Prometheus exporter is read at its /metrics path"
+
 // query asks a Prometheus server's HTTP API for the edges.
 func query(ctx context.Context, client *http.Client, base *url.URL) ([]Edge, error) {
 	u := base.JoinPath("api", "v1", "query")
 	u.RawQuery = url.Values{"query": {graphQuery}}.Encode()
 	body, err := get(ctx, client, u, "application/json")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (%s)", err, notAServer)
 	}
 	var answer struct {
 		Status    string `json:"status"`
@@ -266,7 +271,7 @@ func query(ctx context.Context, client *http.Client, base *url.URL) ([]Edge, err
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(body, &answer); err != nil {
-		return nil, fmt.Errorf("%s: not a Prometheus query API answer (is it a Prometheus server? a collector's exporter is read at its /metrics path): %w", base.Redacted(), err)
+		return nil, fmt.Errorf("%s: not a Prometheus query API answer (%s): %w", base.Redacted(), notAServer, err)
 	}
 	if answer.Status != "success" {
 		return nil, fmt.Errorf("%s: query %q: %s: %s", base.Redacted(), graphQuery, answer.ErrorType, answer.Error)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -224,4 +225,7 @@ func TestReadPrometheusErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "not a Prometheus query API answer")
 	_, err = ReadPrometheus(ctx, srv.Client(), srv.URL+"/other/metrics")
 	assert.EqualError(t, err, "GET "+srv.URL+"/other/metrics: 404 Not Found")
+	// A collector's exporter given without its path.
+	_, err = ReadPrometheus(ctx, srv.Client(), srv.URL+"/other")
+	assert.EqualError(t, err, "GET "+srv.URL+"/other/api/v1/query?query="+url.QueryEscape(graphQuery)+": 404 Not Found ("+notAServer+")")
 }
