@@ -15,7 +15,7 @@
 // their cost on River's own indexes:
 //
 //	-- the queue registry and pausing (River's QueueList)
-//	SELECT name, paused_at IS NOT NULL FROM river_queue ORDER BY name LIMIT 100001
+//	SELECT left(name, 512), paused_at IS NOT NULL FROM river_queue ORDER BY name LIMIT 100001
 //	-- waiting states: an index-only scan of river_job_prioritized_fetching_index
 //	-- (state, queue, priority, scheduled_at, id) over those states' rows only
 //	SELECT state::text, queue, count(*), min(scheduled_at) FROM river_job
@@ -153,6 +153,10 @@ const (
 	// queue names cannot exhaust memory; beyond it rows_truncated says so.
 	maxQueues = 100_000
 
+	// maxRegistryNameLen bounds, in characters, the queue names read from
+	// river_queue.
+	maxRegistryNameLen = 512
+
 	// maxErrorLen bounds, in characters, the error text read per job for
 	// the breakdown: River keeps whole error strings, which may be large.
 	maxErrorLen = 256
@@ -202,8 +206,11 @@ func NewReader(q pgclient.Querier, opts Options) *Reader {
 func buildStatements(opts Options) statements {
 	jobs := pgclient.Table(opts.Schema, jobTable)
 	var s statements
-	s.queues = fmt.Sprintf(`SELECT name, paused_at IS NOT NULL FROM %s ORDER BY name LIMIT %d`,
-		pgclient.Table(opts.Schema, queueTable), maxQueues+1)
+	// river_queue.name has no length check (River's clients write names
+	// of at most 64 characters; river_job.queue is held under 128): a
+	// longer one is not River's, and is cut in the database.
+	s.queues = fmt.Sprintf(`SELECT left(name, %d), paused_at IS NOT NULL FROM %s ORDER BY name LIMIT %d`,
+		maxRegistryNameLen, pgclient.Table(opts.Schema, queueTable), maxQueues+1)
 	s.waiting = fmt.Sprintf(`SELECT state::text, queue, count(*), min(scheduled_at) FROM %s WHERE state IN (%s) GROUP BY state, queue LIMIT %d`,
 		jobs, quoteList(waitingStates), len(waitingStates)*maxQueues+1)
 	s.running = fmt.Sprintf(`SELECT queue, count(*), min(attempted_at), count(*) FILTER (WHERE attempted_at < $1), count(*) - count(attempted_at) FROM %s WHERE state = 'running' GROUP BY queue LIMIT %d`,

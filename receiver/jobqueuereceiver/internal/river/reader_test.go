@@ -156,7 +156,7 @@ func TestBadDataAndNames(t *testing.T) {
 	srv, _ := migrated(t)
 	long := strings.Repeat("🚀", 127) // River allows 127 characters: 508 bytes
 	srv.Exec(database,
-		"INSERT INTO river_queue (name) VALUES ('a'), ('b'), ('"+long+"')",
+		"INSERT INTO river_queue (name) VALUES ('a'), ('b'), ('"+long+"'), (repeat('x', 100000))",
 		"INSERT INTO river_job (state, queue, kind, args, max_attempts, attempt) VALUES ('running', 'a', 'k', '{}', 1, 1)",
 		`INSERT INTO river_job (state, queue, kind, args, max_attempts, attempt, attempted_at, errors, finalized_at) VALUES
 			('discarded', 'a', 'k', '{}', 1, 1, now(), ARRAY['"oops"'::jsonb], now()),
@@ -168,20 +168,23 @@ func TestBadDataAndNames(t *testing.T) {
 	s, err := NewReader(c, Options{ByClassMaxEntries: 10,
 		Selection: snapshot.Selection{Exclude: []*regexp.Regexp{regexp.MustCompile("^skip")}}}).Snapshot(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, 5, s.QueuesDiscovered)
-	require.Len(t, s.Queues, 4)
+	assert.Equal(t, 6, s.QueuesDiscovered)
+	require.Len(t, s.Queues, 5)
 	for _, q := range s.Queues {
 		snapshottest.AssertName(t, q.Name)
 	}
 	a := snapshottest.Queue(t, s, "a")
 	assert.Equal(t, int64(1), a.Running)
 	assert.Zero(t, a.RunningMaxAge, "no attempted_at: no age invented")
-	assert.Equal(t, map[string]int{kindMissingTimestamp: 1, kindInvalidValue: 2, snapshot.KindNameTooLong: 2}, snapshottest.ProblemKinds(s))
+	assert.Equal(t, map[string]int{kindMissingTimestamp: 1, kindInvalidValue: 2, snapshot.KindNameTooLong: 3}, snapshottest.ProblemKinds(s))
 	require.Len(t, s.ByClass, 2)
 	assert.Equal(t, snapshot.ClassCount{State: StateDiscarded, Class: "k", ErrorType: "", Count: 3}, s.ByClass[0])
 	assert.Equal(t, "multi", s.ByClass[1].ErrorType, "the last attempt's error, one line")
 	snapshottest.AssertName(t, s.ByClass[1].Class)
-	assert.Equal(t, int64(1), snapshottest.Jobs(s, s.Queues[3].Name)[StateAvailable])
+	rockets := s.Queues[4].Name // sorted by raw name: a, b, c, x..., 🚀...
+	require.True(t, strings.HasPrefix(rockets, "🚀"))
+	assert.Equal(t, int64(1), snapshottest.Jobs(s, rockets)[StateAvailable], "one queue of jobs and registry")
+	assert.True(t, strings.HasPrefix(s.Queues[3].Name, "xxx"))
 	assert.NotContains(t, snapshottest.QueueNames(s), "skip-me")
 }
 
