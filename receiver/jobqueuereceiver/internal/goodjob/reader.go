@@ -31,11 +31,14 @@
 //     GROUP BY queue_name of that state (discarded through
 //     index_good_jobs_on_discarded; succeeded through
 //     index_good_jobs_jobs_on_finished_at_only, or a sequential scan when
-//     most jobs succeeded, which is bounded by N rows counted). N = 0 always
-//     groups, exactly.
+//     most jobs succeeded, which stops after N+1 rows). N = 0 always
+//     groups, exactly. A state found over N is not counted again by the
+//     next snapshots (statement 5 alone) until the planner's estimate is
+//     back at N or below: a steady scrape of a large history reads none of
+//     it.
 //  5. with N > 0, EXPLAIN (FORMAT JSON) of each terminal state: the
-//     planner's row estimate, used as one global figure (Estimated) when the
-//     state holds more than N rows.
+//     planner's row estimate (no table read), used as one global figure
+//     (Estimated) while the state holds more than N rows.
 //  6. with ByClassMaxEntries > 0: the class and error class of the newest N
 //     discarded jobs and of the N retried jobs due last.
 //
@@ -74,6 +77,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -135,6 +139,15 @@ type Reader struct {
 	q     pgclient.Querier
 	opts  Options
 	stmts statements
+
+	// mu serialises snapshots: each reads and updates over.
+	mu sync.Mutex
+	// over says, per terminal state (succeeded, discarded), that the last
+	// snapshot found more than EstimateAbove jobs in it: the next one
+	// sends only the planner's estimate, not the capped count (a read of
+	// EstimateAbove rows), until the estimate comes back to EstimateAbove
+	// or below.
+	over [2]bool
 }
 
 // NewReader returns a reader of GoodJob's tables in opts.Schema (public
@@ -152,8 +165,10 @@ func sqlTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.99
 
 // Snapshot reads GoodJob's state in one round trip.
 func (r *Reader) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	now := snapshot.Now(r.opts.Now)
-	sc := &scrape{now: now, opts: &r.opts}
+	sc := &scrape{now: now, opts: &r.opts, over: &r.over}
 	res := r.q.SendBatch(ctx, r.batch(now))
 	err := sc.read(res)
 	if closeErr := res.Close(); err == nil && closeErr != nil {
@@ -177,8 +192,12 @@ func (r *Reader) batch(now time.Time) *pgx.Batch {
 	b.Queue(r.stmts.pauses)
 	b.Queue(r.stmts.processes, sqlTime(now), maxProcesses+1)
 	if r.opts.EstimateAbove > 0 {
-		b.Queue(r.stmts.succeeded, r.opts.EstimateAbove)
-		b.Queue(r.stmts.discarded, r.opts.EstimateAbove)
+		if !r.over[0] {
+			b.Queue(r.stmts.succeeded, r.opts.EstimateAbove)
+		}
+		if !r.over[1] {
+			b.Queue(r.stmts.discarded, r.opts.EstimateAbove)
+		}
 		b.Queue(r.stmts.succeededEstimate)
 		b.Queue(r.stmts.discardedEstimate)
 	} else {
@@ -195,6 +214,7 @@ func (r *Reader) batch(now time.Time) *pgx.Batch {
 type scrape struct {
 	now      time.Time
 	opts     *Options
+	over     *[2]bool // the Reader's, read and updated
 	problems snapshot.Problems
 
 	queues  map[string]*queueFigures
@@ -234,24 +254,35 @@ func (sc *scrape) read(res pgx.BatchResults) error {
 		return fmt.Errorf("good_job: reading good_job_processes: %w", err)
 	}
 	sc.terminal = [2]terminalCount{{state: StateSucceeded}, {state: StateDiscarded}}
-	over := [2]bool{}
+	capped := sc.opts.EstimateAbove > 0
+	var counted [2]bool
 	for i := range sc.terminal {
-		var err error
-		if over[i], err = sc.readTerminal(res, &sc.terminal[i]); err != nil {
+		if capped && sc.over[i] {
+			continue // not counted: see Reader.over
+		}
+		over, err := sc.readTerminal(res, &sc.terminal[i])
+		if err != nil {
 			return fmt.Errorf("good_job: counting %s jobs: %w", sc.terminal[i].state, err)
 		}
+		counted[i] = true
+		sc.over[i] = over
 	}
-	if sc.opts.EstimateAbove > 0 {
+	if capped {
 		for i := range sc.terminal {
 			t := &sc.terminal[i]
 			est, err := readEstimate(res)
 			if err != nil {
 				return fmt.Errorf("good_job: estimating %s jobs: %w", t.state, err)
 			}
-			if over[i] {
+			switch {
+			case counted[i] && sc.over[i]:
 				// The planner's guess may fall below the floor the capped
-				// count already proved.
+				// count just proved.
 				t.estimated, t.total = true, max(est, sc.opts.EstimateAbove+1)
+			case !counted[i]:
+				t.estimated, t.total = true, est
+				// Back at or below the threshold: count exactly again.
+				sc.over[i] = est > sc.opts.EstimateAbove
 			}
 		}
 	}

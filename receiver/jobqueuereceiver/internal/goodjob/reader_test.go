@@ -221,7 +221,9 @@ func TestSelection(t *testing.T) {
 }
 
 // TestEstimateAbove: a terminal state beyond estimate_above becomes one
-// global planner estimate; one below it stays exact per queue.
+// global planner estimate; one below it stays exact per queue. Once over,
+// later snapshots send only the estimate, until it is back at or below
+// estimate_above; the snapshot after that counts exactly again.
 func TestEstimateAbove(t *testing.T) {
 	f := newFixture(t)
 	for range 20 {
@@ -231,23 +233,52 @@ func TestEstimateAbove(t *testing.T) {
 		discard(f.ago(58*time.Minute), "RuntimeError", "boom", 1)
 	f.exec("ANALYZE good_jobs")
 
-	s := f.snapshot(Options{EstimateAbove: 5})
-	var estimated []snapshot.StateCount
-	for _, j := range s.Jobs {
-		if j.Estimated {
-			estimated = append(estimated, j)
-		}
+	c := f.client("postgres")
+	r := NewReader(c, Options{EstimateAbove: 5, Now: func() time.Time { return f.now }})
+	take := func() *snapshot.Snapshot {
+		c.Counter().Reset()
+		s, err := r.Snapshot(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), c.Counter().RoundTrips())
+		return s
 	}
-	require.Len(t, estimated, 1)
-	assert.Equal(t, StateSucceeded, estimated[0].State)
-	assert.Empty(t, estimated[0].Queue, "one global figure")
-	assert.GreaterOrEqual(t, estimated[0].Count, int64(6), "never below what the capped count proved")
-	assert.InDelta(t, 20, estimated[0].Count, 2, "the planner's estimate after ANALYZE")
+	estimated := func(s *snapshot.Snapshot) []snapshot.StateCount {
+		var out []snapshot.StateCount
+		for _, j := range s.Jobs {
+			if j.Estimated {
+				out = append(out, j)
+			}
+		}
+		return out
+	}
+
+	s := take()
+	est := estimated(s)
+	require.Len(t, est, 1)
+	assert.Equal(t, StateSucceeded, est[0].State)
+	assert.Empty(t, est[0].Queue, "one global figure")
+	assert.GreaterOrEqual(t, est[0].Count, int64(6), "never below what the capped count proved")
+	assert.InDelta(t, 20, est[0].Count, 2, "the planner's estimate after ANALYZE")
 	assert.NotContains(t, snapshottest.Jobs(s, "default"), StateSucceeded)
 	assert.Equal(t, int64(1), snapshottest.Jobs(s, "low")[StateDiscarded])
+	assert.Equal(t, int64(7), c.Counter().Commands(), "queues, pauses, processes, 2 counts, 2 estimates")
 
-	s = f.snapshot(Options{EstimateAbove: 20})
-	assert.Equal(t, int64(20), snapshottest.Jobs(s, "default")[StateSucceeded], "20 is not above 20: exact")
+	s = take()
+	assert.Equal(t, int64(6), c.Counter().Commands(), "succeeded is over: its count is not sent again")
+	require.Len(t, estimated(s), 1)
+	assert.InDelta(t, 20, estimated(s)[0].Count, 2)
+
+	f.exec("DELETE FROM good_jobs WHERE finished_at IS NOT NULL AND error IS NULL AND ctid IN (SELECT ctid FROM good_jobs WHERE error IS NULL LIMIT 17)")
+	f.exec("ANALYZE good_jobs")
+	s = take()
+	require.Len(t, estimated(s), 1, "still the estimate, now at or below estimate_above")
+	assert.LessOrEqual(t, estimated(s)[0].Count, int64(5))
+	s = take()
+	assert.Empty(t, estimated(s), "counted exactly again")
+	assert.Equal(t, int64(3), snapshottest.Jobs(s, "default")[StateSucceeded])
+
+	s = f.snapshot(Options{EstimateAbove: 3})
+	assert.Equal(t, int64(3), snapshottest.Jobs(s, "default")[StateSucceeded], "3 is not above 3: exact")
 }
 
 func TestByClass(t *testing.T) {
