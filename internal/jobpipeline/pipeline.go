@@ -95,7 +95,6 @@ type Pipeline[S Sink] struct {
 	version    string
 	alerts     metric.Int64Counter
 	alertAttrs map[alertKey]metric.AddOption
-	byName     bool
 	stateErrs  metric.Int64Counter
 	stateLog   *statestore.FailureLog
 	status     *Status
@@ -117,7 +116,7 @@ func New[S Sink](set processor.Settings, s Settings[S]) (*Pipeline[S], error) {
 	p := &Pipeline[S]{
 		logger: set.Logger, extractor: extractor, store: s.Store, clock: s.Clock,
 		scope: s.AlertScope, version: set.BuildInfo.Version,
-		alerts: s.Alerts, alertAttrs: map[alertKey]metric.AddOption{}, byName: s.AlertsByName,
+		alerts: s.Alerts, alertAttrs: map[alertKey]metric.AddOption{},
 		stateErrs: s.StateErrors,
 		stateLog:  statestore.NewFailureLog(set.Logger, s.Component+": state store failed; data passes through with fewer annotations and alerts"),
 		status:    s.Status,
