@@ -26,6 +26,8 @@ func postgresReaderFor(system string) (postgresReader, error) {
 		return newObanReader, nil
 	case SystemRiver:
 		return newRiverReader, nil
+	case SystemSolidQueue:
+		return newSolidQueueReader, nil
 	}
 	return nil, fmt.Errorf("system: %q has no reader", system)
 }

@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otelcol-jobs/otelcol-jobs/internal/pgclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/pgtest"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshottest"
 )
 
 // BenchmarkSnapshot reads 1,000 queues and 1,000,000 jobs (populate: 50,000
@@ -27,27 +28,17 @@ func BenchmarkSnapshot(b *testing.B) {
 	f := newFixture(b, srv, "app", "public")
 	f.populate(1_000_000, 1000)
 	opts := Options{Schema: "public", StalledAfter: 5 * time.Minute, EstimateAbove: 500_000}
-	ctx := context.Background()
 
 	b.Run("reader", func(b *testing.B) {
 		c := f.client("postgres")
-		r := NewReader(c, opts)
-		if _, err := r.Snapshot(ctx); err != nil {
-			b.Fatal(err)
-		}
-		benchLoop(b, c, func() {
-			if _, err := r.Snapshot(ctx); err != nil {
-				b.Fatal(err)
-			}
-		})
+		snapshottest.BenchSnapshots(b, NewReader(c, opts), c.Counter())
 	})
 	b.Run("reader_counting", func(b *testing.B) {
 		c := f.client("postgres")
-		benchLoop(b, c, func() {
-			if _, err := NewReader(c, opts).Snapshot(ctx); err != nil {
-				b.Fatal(err)
-			}
-		})
+		snapshottest.BenchSnapshots(b, readerFunc(func(ctx context.Context) error {
+			_, err := NewReader(c, opts).Snapshot(ctx)
+			return err
+		}), c.Counter())
 	})
 	for _, latency := range []bool{false, true} {
 		name := "mission_control"
@@ -57,7 +48,7 @@ func BenchmarkSnapshot(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			c := f.client("postgres")
 			mc := missionControl{q: c, schema: "public"}
-			benchLoop(b, c, func() {
+			snapshottest.BenchSnapshots(b, readerFunc(func(context.Context) error {
 				names := mc.queueNames(b)
 				mc.paused(b, names)
 				for _, q := range names {
@@ -72,21 +63,13 @@ func BenchmarkSnapshot(b *testing.B) {
 				for _, w := range mc.workers(b) {
 					mc.workerJobs(b, w.id)
 				}
-			})
+				return nil
+			}), c.Counter())
 		})
 	}
 }
 
-// benchLoop times fn, after a first call that warms the session, and
-// reports the round trips and statements per call c counted.
-func benchLoop(b *testing.B, c *pgclient.Client, fn func()) {
-	b.Helper()
-	fn()
-	c.Counter().Reset()
-	b.ReportAllocs()
-	for b.Loop() {
-		fn()
-	}
-	b.ReportMetric(float64(c.Counter().RoundTrips())/float64(b.N), "roundtrips/op")
-	b.ReportMetric(float64(c.Counter().Commands())/float64(b.N), "stmts/op")
-}
+// readerFunc times statements other than one reader's snapshot.
+type readerFunc func(ctx context.Context) error
+
+func (f readerFunc) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) { return nil, f(ctx) }
