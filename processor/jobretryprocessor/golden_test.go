@@ -70,6 +70,7 @@ func goldenCases() []goldenCase {
 		{Name: "traces_bullmq_otel_max_retries_2", Config: maxRetries2},
 		{Name: "traces_sidekiq_by_job_id", Config: NewDefaultConfig()},
 		{Name: "traces_active_job_in_sidekiq", Config: NewDefaultConfig()},
+		{Name: "traces_celery_datadog_semconv", Config: NewDefaultConfig()},
 		{Name: "traces_class_overrides", Config: overrides},
 		{Name: "traces_window", Config: NewDefaultConfig()},
 		{Name: "traces_non_job", Config: NewDefaultConfig()},
