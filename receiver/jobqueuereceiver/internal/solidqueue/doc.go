@@ -82,8 +82,9 @@
 //
 // Bad data is skipped and reported as a snapshot.Problem whose Kind is one
 // of invalid_json (a process's metadata, a failed execution's error),
-// invalid_value (a worker's metadata without thread_pool_size),
-// registry_truncated (more than 10,000 queue names or processes),
+// invalid_value (a worker's metadata without thread_pool_size, an
+// EXPLAIN without "Plan Rows"),
+// rows_truncated (more than 10,000 queue names or processes),
 // name_too_long, invalid_utf8, too_many_problems. Every name reported
 // (queues, process names, hostnames, classes, exception classes) goes
 // through snapshot.Name.

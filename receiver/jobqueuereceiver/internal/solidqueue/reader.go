@@ -55,9 +55,9 @@ const (
 
 // Problem kinds of this reader (snapshot.Problem.Kind).
 const (
-	kindInvalidJSON       = "invalid_json"
-	kindInvalidValue      = "invalid_value"
-	kindRegistryTruncated = "registry_truncated"
+	kindInvalidJSON   = "invalid_json"
+	kindInvalidValue  = "invalid_value"
+	kindRowsTruncated = "rows_truncated"
 )
 
 const (
@@ -65,7 +65,7 @@ const (
 
 	// maxQueueNames and maxProcesses bound the rows read, so that a table
 	// flooded with garbage cannot exhaust memory; beyond them
-	// registry_truncated says so.
+	// rows_truncated says so.
 	maxQueueNames = 10_000
 	maxProcesses  = 10_000
 	// metadataPrefix and errorPrefix bound the bytes read of
@@ -342,7 +342,7 @@ func (sc *scrape) readQueues() error {
 		// in order, so the report is stable from one scrape to the next.
 		sort.Strings(names)
 		names = names[:maxQueueNames]
-		sc.problems.Add(kindRegistryTruncated, tJobs, "more than "+strconv.Itoa(maxQueueNames)+" queue names; the rest are not read")
+		sc.problems.Add(kindRowsTruncated, tJobs, "more than "+strconv.Itoa(maxQueueNames)+" queue names; the rest are not read")
 	}
 	sc.snap.QueuesDiscovered = len(names)
 	kept, dropped := sc.r.opts.Selection.Apply(names)
@@ -439,17 +439,23 @@ func (sc *scrape) readBounded(b *boundedState, counted bool) error {
 		sc.perQueue(b.state, perQueue)
 		return nil
 	}
-	var estimate int64
+	var (
+		estimate int64
+		readable bool
+	)
 	err := sc.each(b.state+" estimate", func(rows pgx.Rows) error {
 		var plan string
 		if err := rows.Scan(&plan); err != nil {
 			return err
 		}
-		estimate = planRows(plan)
+		estimate, readable = planRows(plan)
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	if !readable {
+		sc.problems.Add(kindInvalidValue, b.state, "EXPLAIN without Plan Rows")
 	}
 	switch {
 	case counted && total <= above:
@@ -461,6 +467,11 @@ func (sc *scrape) readBounded(b *boundedState, counted bool) error {
 		// not reported.
 		estimate = max(estimate, above+1)
 		b.beyond.Store(true)
+	case !readable:
+		// Not counted, and no estimate: nothing to report rather than a
+		// made-up figure; count next time.
+		b.beyond.Store(false)
+		return nil
 	default:
 		// Not counted: the last count was beyond the bound. Count again
 		// next time once the planner no longer thinks so.
@@ -477,18 +488,18 @@ func (sc *scrape) perQueue(state string, counts []int64) {
 	}
 }
 
-// planRows is the top node's "Plan Rows" of EXPLAIN (FORMAT JSON), 0 if
-// unreadable.
-func planRows(plan string) int64 {
+// planRows is the top node's "Plan Rows" of EXPLAIN (FORMAT JSON); ok is
+// false when plan has none.
+func planRows(plan string) (rows int64, ok bool) {
 	var out []struct {
 		Plan struct {
-			Rows float64 `json:"Plan Rows"`
+			Rows *float64 `json:"Plan Rows"`
 		} `json:"Plan"`
 	}
-	if json.Unmarshal([]byte(plan), &out) != nil || len(out) == 0 {
-		return 0
+	if json.Unmarshal([]byte(plan), &out) != nil || len(out) == 0 || out[0].Plan.Rows == nil {
+		return 0, false
 	}
-	return int64(out[0].Plan.Rows)
+	return int64(*out[0].Plan.Rows), true
 }
 
 // processMetadata is what Solid Queue's processes write into
@@ -511,7 +522,7 @@ func (sc *scrape) readProcesses() error {
 			return err
 		}
 		if n++; n > maxProcesses {
-			sc.problems.Add(kindRegistryTruncated, tProcesses, "more than "+strconv.Itoa(maxProcesses)+" processes; the rest are not read")
+			sc.problems.Add(kindRowsTruncated, tProcesses, "more than "+strconv.Itoa(maxProcesses)+" processes; the rest are not read")
 			return nil
 		}
 		key := tProcesses + "/" + strconv.FormatInt(id, 10)
