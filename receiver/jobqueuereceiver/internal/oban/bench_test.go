@@ -18,7 +18,8 @@ import (
 // BenchmarkSnapshot reads 1,000 queues and 1,000,000 jobs (populate's
 // proportions: 900,000 completed) from a real PostgreSQL: the reader in
 // steady state (completed known to be beyond estimate_above: estimated),
-// the reader's first snapshot (completed counted up to 500,001 rows), and
+// the reader with estimate_above 0 (every state counted per queue), the
+// reader's first snapshot (completed counted up to 500,001 rows), and
 // Oban Met's own Reporter (oban_met 1.3, what Oban Web displays) on the
 // same data: its per-second check (a transaction: exact counts per state
 // and queue of the states under 50,000 jobs, oban_count_estimate per
@@ -34,6 +35,14 @@ func BenchmarkSnapshot(b *testing.B) {
 	b.Run("reader", func(b *testing.B) {
 		c := f.client("postgres")
 		r := NewReader(c, opts)
+		benchSnapshots(b, func() error { _, err := r.Snapshot(ctx); return err }, c.Counter())
+	})
+
+	b.Run("reader_exact", func(b *testing.B) {
+		c := f.client("postgres")
+		exact := opts
+		exact.EstimateAbove = 0
+		r := NewReader(c, exact)
 		benchSnapshots(b, func() error { _, err := r.Snapshot(ctx); return err }, c.Counter())
 	})
 
