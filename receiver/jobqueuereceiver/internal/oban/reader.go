@@ -166,7 +166,8 @@ const (
 
 	// maxGroups bounds the rows of each grouped statement (one per queue,
 	// or per state and queue), so that a table flooded with distinct queue
-	// names cannot exhaust memory; beyond it, truncated says so.
+	// names cannot exhaust memory; beyond it, a rows_truncated problem
+	// says so.
 	maxGroups = 100_000
 	// errorHead is how much of an error's text is read: its first line
 	// names the exception.
@@ -224,7 +225,8 @@ type statements struct {
 	// rows when estimating), estimate asks the planner for its row count
 	// (empty when counting exactly always).
 	terminal, estimate [len(terminalStates)]string
-	// byClass reads the newest discarded and retryable jobs.
+	// discardedClasses and retryableClasses read the newest discarded and
+	// retryable jobs for the breakdown (empty when it is off).
 	discardedClasses, retryableClasses string
 }
 
@@ -258,8 +260,8 @@ func newStatements(opts Options) statements {
 		" SELECT queue FROM q WHERE queue IS NOT NULL LIMIT " + strconv.Itoa(maxGroups+1)
 	for i, state := range terminalStates {
 		if opts.EstimateAbove > 0 {
-			// At most EstimateAbove+1 index entries are read: more means
-			// the state is beyond the bound and the estimate is used.
+			// At most EstimateAbove+1 rows are read: more means the state
+			// is beyond the bound and the estimate is used.
 			s.terminal[i] = "SELECT queue, count(*) FROM (SELECT queue FROM " + jobs + " WHERE state = '" + state +
 				"' LIMIT " + strconv.FormatInt(opts.EstimateAbove+1, 10) + ") AS j GROUP BY queue"
 			// Oban Met's oban_count_estimate asks the same, per queue.
@@ -285,7 +287,9 @@ func newStatements(opts Options) statements {
 // every state is counted exactly (EstimateAbove 0): a state within
 // EstimateAbove is counted per queue, which also lists its queues; one
 // beyond is only estimated, its queues listed by terminalQueues; one not
-// known yet is both counted (up to EstimateAbove+1 rows) and listed.
+// known yet is both counted (up to EstimateAbove+1 rows) and listed. A
+// state counted within that grew beyond is estimated at once, its queues
+// listed from the next snapshot on.
 func (s *statements) batch(stalledBefore any, seen [len(terminalStates)]int32) *pgx.Batch {
 	b := &pgx.Batch{}
 	b.Queue(s.states)
