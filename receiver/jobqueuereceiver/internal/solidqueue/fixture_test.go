@@ -191,9 +191,10 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`, kind, ts(f.now.Add(-heart
 
 // populate writes a large database straight in SQL, in the shape Solid
 // Queue leaves it (the models' rows, without going through them one by
-// one): jobs in queues queue_0000..queue_<queues-1>, round-robin; of every
-// 100 jobs 5 are ready, 2 scheduled (an hour ahead), 1 failed, 1 blocked,
-// the rest finished, except one in 10,000 claimed by one of 10 workers
+// one): jobs in queues queue_0000..queue_<queues-1>, interleaved so that
+// every queue has jobs in every state, spread over the table; of every 100
+// jobs 5 are ready, 2 scheduled (an hour ahead), 1 failed, 1 blocked, the
+// rest finished, except one in 10,000 claimed by one of 10 workers
 // (started 10 minutes ago). Then VACUUM ANALYZE, as autovacuum would.
 func (f *fixture) populate(jobs, queues int) {
 	f.tb.Helper()
@@ -209,7 +210,7 @@ func (f *fixture) populate(jobs, queues int) {
 		"SET search_path TO "+pgx.Identifier{f.schema}.Sanitize(),
 		`CREATE TEMP TABLE gen AS SELECT i, `+state+` AS state FROM generate_series(1, `+strconv.Itoa(jobs)+`) i`,
 		`INSERT INTO solid_queue_jobs (id, queue_name, class_name, arguments, priority, active_job_id, scheduled_at, finished_at, created_at, updated_at)
-SELECT i, 'queue_' || lpad((i % `+strconv.Itoa(queues)+`)::text, 4, '0'), 'Job' || (i % 20), '{"job_class":"Job","arguments":[]}', i % 3, md5(i::text),
+SELECT i, 'queue_' || lpad(((i + i / 100) % `+strconv.Itoa(queues)+`)::text, 4, '0'), 'Job' || (i % 20), '{"job_class":"Job","arguments":[]}', i % 3, md5(i::text),
   CASE WHEN state = 'scheduled' THEN '`+hour+`'::timestamp ELSE '`+now+`'::timestamp - (i % 3600) * interval '1 second' END,
   CASE WHEN state = 'finished' THEN '`+now+`'::timestamp END,
   '`+now+`'::timestamp - (i % 3600) * interval '1 second', '`+now+`' FROM gen`,
