@@ -96,7 +96,8 @@
 // Bad data is skipped and reported as a snapshot.Problem whose Kind is one
 // of missing_timestamp (an executing job without attempted_at),
 // invalid_error (a last errors entry that is not an object with an error
-// string), invalid_estimate, rows_truncated (more than 100,000 groups),
+// string), invalid_estimate, unknown_state (an enum value after cancelled,
+// which no statement reads), rows_truncated (more than 100,000 groups),
 // name_too_long, invalid_utf8, too_many_problems. Every name reported goes
 // through snapshot.Name.
 package oban // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/oban"
@@ -180,6 +181,7 @@ const (
 	kindMissingTimestamp = "missing_timestamp"
 	kindInvalidError     = "invalid_error"
 	kindInvalidEstimate  = "invalid_estimate"
+	kindUnknownState     = "unknown_state"
 )
 
 // Reader takes snapshots of an Oban installation's tables.
@@ -425,10 +427,22 @@ func (sc *scrape) read(res pgx.BatchResults) error {
 	return nil
 }
 
+// readStates reads the enum's states, in its order: those before
+// completed are counted by the waiting statement, then the terminal ones
+// by their own. A state a later Oban might add after them is read by no
+// statement: it is reported as a problem, not as 0.
 func (sc *scrape) readStates(res pgx.BatchResults) error {
 	rows, _ := res.Query()
 	states, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	sc.states = states
+	terminal := false
+	for _, state := range states {
+		terminal = terminal || state == StateCompleted
+		if terminal && !isTerminal(state) {
+			sc.problems.Add(kindUnknownState, "oban_job_state", "state "+state+" is not read")
+			continue
+		}
+		sc.states = append(sc.states, state)
+	}
 	return err
 }
 

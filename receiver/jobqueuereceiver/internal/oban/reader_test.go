@@ -263,4 +263,13 @@ func TestSnapshotBeforeV14(t *testing.T) {
 		StateAvailable: 1, StateScheduled: 0, StateExecuting: 0, StateRetryable: 0,
 		StateCompleted: 0, StateDiscarded: 0, StateCancelled: 0,
 	}, snapshottest.Jobs(s, "default"))
+	assert.Empty(t, s.Problems)
+
+	// A state a later Oban would add at the end of the enum is read by no
+	// statement: not reported as 0, but as a problem.
+	f.exec("ALTER TYPE oban_job_state ADD VALUE 'archived'")
+	s, err = NewReader(f.client("postgres"), f.options(Options{})).Snapshot(context.Background())
+	require.NoError(t, err)
+	assert.NotContains(t, snapshottest.Jobs(s, "default"), "archived")
+	assert.True(t, snapshottest.HasProblem(s, kindUnknownState, "oban_job_state"))
 }
