@@ -136,10 +136,12 @@ func NewReader(q pgclient.Querier, opts Options) *Reader {
 	// distinct queue_name of solid_queue_jobs, read as its
 	// distinct_values_of does on PostgreSQL (a loose index scan over
 	// index_solid_queue_jobs_for_filtering, one probe per queue), plus
-	// paused queues. Size is an index-only count over
-	// index_solid_queue_poll_by_queue; latency its min(created_at), read
-	// through the same index (no index covers created_at: rows of the queue
-	// are visited; an index (queue_name, created_at) makes it one probe).
+	// paused queues. Size and latency (count and min(created_at), as
+	// Queue#size and Queue#latency) come from one lateral pass per queue
+	// over its ready executions, found by index_solid_queue_poll_by_queue:
+	// no index covers created_at, so each ready row is visited once (an
+	// index (queue_name, created_at), if the application adds one, is
+	// used by the planner for the minimum).
 	r.queuesSQL = fmt.Sprintf(`WITH RECURSIVE t(name) AS (
   (SELECT queue_name FROM %[1]s ORDER BY queue_name LIMIT 1)
   UNION ALL
