@@ -37,10 +37,11 @@
 //     index_solid_queue_poll_by_queue (queue_name, priority, job_id) of its
 //     ready executions gives count(*) (the size) and min(created_at) (the
 //     latency, as Queue#latency). No index covers created_at, so each ready
-//     row is visited once; an index (queue_name, created_at), which Solid
-//     Queue's maintainers suggest in rails/solid_queue#501, makes the
-//     minimum one probe without any change here. Cost: one probe per queue
-//     plus the ready rows.
+//     row is visited once in the table; with an index (queue_name,
+//     created_at), which Solid Queue's maintainers suggest in
+//     rails/solid_queue#501, the planner can read both from that index
+//     alone, without any change here. Cost: one index probe per queue plus
+//     the ready rows.
 //  2. Claimed executions: per queue count, min(created_at) (a claim is
 //     created when a worker starts the job) and those older than
 //     StalledAfter. A claimed execution has no queue_name: each row's job
