@@ -234,6 +234,7 @@ func TestBadData(t *testing.T) {
 	f.process("Worker", "worker-badjson", 1, "web-1", nil, `{"queues":"*","thread_pool_size":`, time.Second)
 	f.process("Worker", "worker-nosize", 2, "web-1", nil, `{"queues":"*"}`, time.Second)
 	f.process("Worker", "worker-nometa", 3, "", nil, ``, time.Second)
+	f.process("Dispatcher", strings.Repeat("d", 300), 4, strings.Repeat("h", 300), nil, `{}`, time.Second)
 	f.fail(f.enqueue(job{queue: "default", class: "A"}), "RuntimeError", "boom")
 	f.failRaw(f.enqueue(job{queue: "default", class: "B"}), "not json")
 	f.failRaw(f.enqueue(job{queue: "default", class: "C"}), `{"message":"no class","backtrace":[]}`)
@@ -241,6 +242,7 @@ func TestBadData(t *testing.T) {
 	f.failRaw(f.enqueue(job{queue: "default", class: "D"}), `{"message":"`+strings.Repeat("m", 3000)+`","exception_class":"Late"}`)
 	// The usual order with a huge backtrace: the class is read.
 	f.fail(f.enqueue(job{queue: "default", class: "E"}), "KeyError", strings.Repeat("m", 5000))
+	f.fail(f.enqueue(job{queue: "default", class: strings.Repeat("F", 600)}), strings.Repeat("E", 300), "long names")
 
 	s := take(t, f, "postgres", Options{ByClassMaxEntries: 10, EstimateAbove: 100})
 	require.Len(t, s.Queues, 2)
@@ -248,17 +250,21 @@ func TestBadData(t *testing.T) {
 		snapshottest.AssertName(t, q.Name)
 	}
 	assert.Equal(t, int64(1), s.Queues[1].Size, "the long-named queue is read, its name bounded")
-	assert.Len(t, s.Processes, 3, "bad metadata loses capacity, not the process")
+	assert.Len(t, s.Processes, 4, "bad metadata loses capacity, not the process")
 	for _, p := range s.Processes {
 		assert.Zero(t, p.Concurrency)
+		snapshottest.AssertName(t, p.ID)
+		snapshottest.AssertName(t, p.Hostname)
 	}
 	var classes []string
 	for _, c := range s.ByClass {
 		snapshottest.AssertName(t, c.Class)
-		classes = append(classes, c.Class+"/"+c.ErrorType)
+		snapshottest.AssertName(t, c.ErrorType)
+		classes = append(classes, c.Class[:1]+"/"+c.ErrorType[:1])
 	}
-	assert.Equal(t, []string{"A/RuntimeError", "E/KeyError"}, classes)
-	assert.Equal(t, map[string]int{kindInvalidJSON: 5, kindInvalidValue: 1, snapshot.KindNameTooLong: 1}, snapshottest.ProblemKinds(s))
+	assert.Equal(t, []string{"A/R", "E/K", "F/E"}, classes)
+	assert.Equal(t, map[string]int{kindInvalidJSON: 5, kindInvalidValue: 1, snapshot.KindNameTooLong: 5}, snapshottest.ProblemKinds(s),
+		"long: the queue, the dispatcher's name and hostname, the class and the exception class")
 	assert.True(t, snapshottest.HasProblem(s, kindInvalidValue, "solid_queue_processes/2"))
 }
 
