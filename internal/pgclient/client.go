@@ -71,6 +71,9 @@ func (c *Config) NewClient(ctx context.Context, timeout time.Duration) (*Client,
 		cc.RuntimeParams["statement_timeout"] = strconv.FormatInt(timeout.Milliseconds(), 10)
 	}
 	cc.RuntimeParams["default_transaction_read_only"] = "on"
+	// JIT compilation only adds time (~20 ms measured on Solid Queue's
+	// statements) to short monitoring queries run once per scrape.
+	cc.RuntimeParams["jit"] = "off"
 	cc.RuntimeParams["application_name"] = "otelcol-jobs"
 	cc.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	counter := &Counter{}

@@ -6,8 +6,8 @@
 // Oban) and builds pgx clients from it, as redisclient does for Redis.
 //
 // Every session a Client opens is read-only (default_transaction_read_only
-// = on), bounded by statement_timeout, and names itself otelcol-jobs in
-// pg_stat_activity. Statements travel in the simple query protocol, so one
+// = on), bounded by statement_timeout, without JIT compilation, and names
+// itself otelcol-jobs in pg_stat_activity. Statements travel in the simple query protocol, so one
 // Query or one SendBatch is exactly one network round trip (no separate
 // Parse/Describe step, no server-side prepared statement: it also works
 // through PgBouncer in transaction mode). Client counts those round trips.

@@ -83,6 +83,7 @@ func TestRoundTripsAndReadOnlySessions(t *testing.T) {
 	require.ErrorContains(t, err, "read-only transaction")
 
 	assert.Equal(t, "otelcol-jobs", scalar(t, c, "SELECT current_setting('application_name')"), "the scraper names itself in pg_stat_activity")
+	assert.Equal(t, "off", scalar(t, c, "SELECT current_setting('jit')"))
 }
 
 func TestExplain(t *testing.T) {
