@@ -63,6 +63,9 @@ func Cycles(arcs []Arc) []Cycle {
 		fill[p.from]++
 	}
 	succ := func(v int32) []int32 { return adj[start[v]:start[v+1]] }
+	for v := range int32(n) {
+		slices.SortFunc(succ(v), func(a, b int32) int { return strings.Compare(names[a], names[b]) })
+	}
 
 	const unvisited = -1
 	index := make([]int32, n)
@@ -76,6 +79,9 @@ func Cycles(arcs []Arc) []Cycle {
 	var calls []frame
 	var next int32
 	var out []Cycle
+	comps := make([]int32, n) // component number + 1, once assigned
+	prev := make([]int32, n)
+	var ncomp int32
 	for root := range int32(n) {
 		if index[root] != unvisited {
 			continue
@@ -110,18 +116,19 @@ func Cycles(arcs []Arc) []Cycle {
 			if low[v] != index[v] {
 				continue
 			}
-			var comp []int32
-			for {
-				w := stack[len(stack)-1]
-				stack = stack[:len(stack)-1]
+			ncomp++
+			i := len(stack) - 1
+			for stack[i] != v {
+				i--
+			}
+			comp := stack[i:]
+			stack = stack[:i]
+			for _, w := range comp {
 				onStack[w] = false
-				comp = append(comp, w)
-				if w == v {
-					break
-				}
+				comps[w] = ncomp
 			}
 			if len(comp) > 1 || selfLoop[v] {
-				out = append(out, cycleOf(comp, names, succ))
+				out = append(out, cycleOf(comp, ncomp, comps, prev, names, succ))
 			}
 		}
 	}
@@ -130,12 +137,13 @@ func Cycles(arcs []Arc) []Cycle {
 }
 
 // cycleOf names component comp: its sorted classes, and the shortest cycle
-// through the first (a breadth-first search within the component).
-func cycleOf(comp []int32, names []string, succ func(int32) []int32) Cycle {
-	in := make(map[int32]bool, len(comp))
+// through the first (a breadth-first search within the component; the
+// successors are in name order, so every replica finds the same path).
+// comps holds each node's component number (c for comp), prev is scratch
+// of one entry per node.
+func cycleOf(comp []int32, c int32, comps, prev []int32, names []string, succ func(int32) []int32) Cycle {
 	first := comp[0]
 	for _, v := range comp {
-		in[v] = true
 		if names[v] < names[first] {
 			first = v
 		}
@@ -143,28 +151,24 @@ func cycleOf(comp []int32, names []string, succ func(int32) []int32) Cycle {
 	classes := make([]string, len(comp))
 	for i, v := range comp {
 		classes[i] = names[v]
+		prev[v] = -1
 	}
 	slices.Sort(classes)
 
-	prev := map[int32]int32{}
 	queue := []int32{first}
 	var last int32 = -1
 	for len(queue) > 0 && last < 0 {
 		v := queue[0]
 		queue = queue[1:]
-		// Successors in name order, so the path is the same on every
-		// replica whatever the order the arcs came in.
-		s := slices.Clone(succ(v))
-		slices.SortFunc(s, func(a, b int32) int { return strings.Compare(names[a], names[b]) })
-		for _, w := range s {
-			if !in[w] {
+		for _, w := range succ(v) {
+			if comps[w] != c {
 				continue
 			}
 			if w == first {
 				last = v
 				break
 			}
-			if _, seen := prev[w]; !seen {
+			if prev[w] < 0 {
 				prev[w] = v
 				queue = append(queue, w)
 			}
