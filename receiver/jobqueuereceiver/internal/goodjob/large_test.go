@@ -168,8 +168,9 @@ func TestLargeDatabase(t *testing.T) {
 		})
 		if q.SQL == r.stmts.queues {
 			assert.True(t, indexes["index_good_jobs_on_queue_name"], "queues discovered by a loose index scan: %v", indexes)
-			assert.True(t, indexes["index_good_jobs_on_queue_name_and_scheduled_at"] ||
-				indexes["index_good_jobs_on_queue_name_priority_scheduled_at_unfinished"], "per queue, a partial index: %v", indexes)
+			delete(indexes, "")
+			delete(indexes, "index_good_jobs_on_queue_name")
+			assert.NotEmpty(t, indexes, "the unfinished jobs read through a partial index")
 		}
 		if q.SQL == r.stmts.succeeded {
 			// Most jobs succeeded: the planner reads the table; the

@@ -17,8 +17,9 @@
 //
 //  1. queues: a loose index scan of index_good_jobs_on_queue_name discovers
 //     the queues that have jobs (one index probe per queue, at most 100,000
-//     queues), and for each an index scan of the partial index on
-//     (queue_name, scheduled_at) WHERE finished_at IS NULL counts the
+//     queues); one pass over the unfinished jobs, through one of GoodJob's
+//     partial indexes WHERE finished_at IS NULL (the planner's pick, e.g.
+//     index_good_jobs_on_scheduled_at), grouped by queue, counts the
 //     non-terminal states, the oldest queued job's scheduled_at, the
 //     running jobs' oldest performed_at and the stalled ones. Cost: the
 //     queues, plus the unfinished jobs (what GoodJob's own dequeue query

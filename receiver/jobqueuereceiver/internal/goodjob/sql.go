@@ -25,23 +25,19 @@ const executions = `CASE WHEN j.serialized_params->>'executions' ~ '^[0-9]{1,9}$
 
 // queuesSQL discovers the queues that have jobs by a loose index scan of
 // index_good_jobs_on_queue_name (one probe per queue, not a read of every
-// job), at most $3 of them, and reads each queue's unfinished jobs through
-// the partial index index_good_jobs_on_queue_name_and_scheduled_at (or
-// ..._priority_scheduled_at_unfinished), WHERE finished_at IS NULL: the
-// non-terminal states as GoodJob's scopes define them, the oldest queued
-// job's scheduled_at (latency), the running jobs' oldest performed_at and
-// those that started before $2 (stalled; NULL counts none).
+// job), at most $3 of them, and reads the unfinished jobs (WHERE
+// finished_at IS NULL: the partial indexes of GoodJob's dequeue, such as
+// index_good_jobs_on_scheduled_at) once, grouped by queue: the non-terminal
+// states as GoodJob's scopes define them, the oldest queued job's
+// scheduled_at (latency), the running jobs' oldest performed_at and those
+// that started before $2 (stalled; NULL counts none).
 const queuesSQL = `WITH RECURSIVE names AS (
 	(SELECT queue_name FROM {jobs} WHERE queue_name IS NOT NULL ORDER BY queue_name LIMIT 1)
 	UNION ALL
 	SELECT (SELECT j.queue_name FROM {jobs} j WHERE j.queue_name > names.queue_name ORDER BY j.queue_name LIMIT 1)
 	FROM names WHERE names.queue_name IS NOT NULL
-)
-SELECT n.queue_name, f.queued, f.oldest_queued, f.scheduled, f.retried, f.running, f.oldest_running, f.stalled,
-	f.no_executions, f.no_scheduled_at
-FROM (SELECT queue_name FROM names WHERE queue_name IS NOT NULL LIMIT $3) n
-CROSS JOIN LATERAL (
-	SELECT
+), figures AS (
+	SELECT j.queue_name,
 		count(*) FILTER (WHERE j.performed_at IS NULL AND j.scheduled_at <= $1::timestamp) AS queued,
 		min(j.scheduled_at) FILTER (WHERE j.performed_at IS NULL AND j.scheduled_at <= $1::timestamp) AS oldest_queued,
 		count(*) FILTER (WHERE j.scheduled_at > $1::timestamp AND e.executions < 2) AS scheduled,
@@ -52,8 +48,13 @@ CROSS JOIN LATERAL (
 		count(*) FILTER (WHERE j.scheduled_at > $1::timestamp AND e.executions IS NULL) AS no_executions,
 		count(*) FILTER (WHERE j.performed_at IS NULL AND j.scheduled_at IS NULL) AS no_scheduled_at
 	FROM {jobs} j CROSS JOIN LATERAL (SELECT ` + executions + ` AS executions) e
-	WHERE j.queue_name = n.queue_name AND j.finished_at IS NULL
-) f`
+	WHERE j.finished_at IS NULL
+	GROUP BY j.queue_name
+)
+SELECT n.queue_name, coalesce(f.queued, 0), f.oldest_queued, coalesce(f.scheduled, 0), coalesce(f.retried, 0),
+	coalesce(f.running, 0), f.oldest_running, coalesce(f.stalled, 0), coalesce(f.no_executions, 0), coalesce(f.no_scheduled_at, 0)
+FROM (SELECT queue_name FROM names WHERE queue_name IS NOT NULL LIMIT $3) n
+LEFT JOIN figures f ON f.queue_name = n.queue_name`
 
 // pausesSQL reads GoodJob::Setting.paused: one row, key 'pauses', value
 // {"queues": [...], "job_classes": [...], "labels": [...]}.
