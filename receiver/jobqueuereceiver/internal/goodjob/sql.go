@@ -11,10 +11,10 @@ import (
 
 // Every statement below is written for the simple query protocol: pgx
 // writes the arguments into the text client-side, so the whole batch is
-// one message and one round trip. $1 is always the snapshot's time as a
-// UTC timestamp without time zone, the type and zone of the datetime
-// columns Rails creates; GoodJob's scopes compare with Time.current where
-// the reader compares with its own clock.
+// one message and one round trip. Times are passed as the snapshot's time
+// written as a UTC timestamp without time zone (sqlTime), the type and
+// zone of the datetime columns Rails creates; GoodJob's scopes compare with
+// Time.current where the reader compares with its own clock.
 
 // executions is ActiveJob's serialized attempt counter, NULL unless it is
 // a plain non-negative integer: GoodJob casts it with ::integer, which
