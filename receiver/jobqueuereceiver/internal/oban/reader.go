@@ -104,8 +104,6 @@ package oban // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuere
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -117,33 +115,12 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/pgclient"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/pgread"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
 )
 
 // Options says what to read and how to judge it.
-type Options struct {
-	// Schema is the PostgreSQL schema holding oban_jobs (Oban's prefix).
-	Schema string
-	// Selection picks the queues to report.
-	Selection snapshot.Selection
-	// StalledAfter is the age beyond which an executing job counts as
-	// stalled; 0 counts none.
-	StalledAfter time.Duration
-	// EstimateAbove is the row count of a terminal state (completed,
-	// discarded, cancelled) beyond which its count is the planner's
-	// estimate, one figure for all queues; 0 counts exactly always. As
-	// Oban Met does, the previous snapshot decides: a state seen beyond
-	// the bound is only estimated (no row read) until its estimate falls
-	// back to the bound.
-	EstimateAbove int64
-	// ByClassMaxEntries > 0 enables the retryable/discarded breakdown by
-	// worker and error type, reading at most this many jobs of each state,
-	// newest first (discarded: latest discarded_at; retryable: latest
-	// attempted_at).
-	ByClassMaxEntries int
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-}
+type Options = pgread.Options
 
 // Job states (jobqueue.job.state): Oban's own oban_job_state values.
 const (
@@ -567,9 +544,9 @@ func (sc *scrape) readTerminal(res pgx.BatchResults, i int) error {
 		}
 		return nil
 	}
-	estimate, err := planRows(plan)
-	if err != nil {
-		sc.problems.Add(kindInvalidEstimate, "EXPLAIN oban_jobs state="+state, err.Error())
+	estimate, ok := pgread.PlanRows(plan)
+	if !ok {
+		sc.problems.Add(kindInvalidEstimate, "EXPLAIN oban_jobs state="+state, `no "Plan Rows" in the plan`)
 		return nil
 	}
 	// Never below what was counted: the statistics may be older than
@@ -583,22 +560,6 @@ func (sc *scrape) readTerminal(res pgx.BatchResults, i int) error {
 	}
 	sc.estimated = append(sc.estimated, snapshot.StateCount{State: state, Count: estimate, Estimated: true})
 	return nil
-}
-
-// planRows reads the top node's "Plan Rows" of EXPLAIN (FORMAT JSON).
-func planRows(plan string) (int64, error) {
-	var out []struct {
-		Plan struct {
-			Rows *float64 `json:"Plan Rows"`
-		} `json:"Plan"`
-	}
-	if err := json.Unmarshal([]byte(plan), &out); err != nil {
-		return 0, err
-	}
-	if len(out) != 1 || out[0].Plan.Rows == nil {
-		return 0, errors.New(`no "Plan Rows" in the plan`)
-	}
-	return int64(*out[0].Plan.Rows), nil
 }
 
 // readClasses adds one state's newest jobs to the breakdown.

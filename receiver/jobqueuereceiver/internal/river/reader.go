@@ -88,7 +88,6 @@ package river // import "github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuer
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -98,30 +97,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/pgclient"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/pgread"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
 )
 
 // Options says what to read and how to judge it.
-type Options struct {
-	// Schema holds River's tables (River's Config.Schema; "public" when
-	// empty).
-	Schema string
-	// Selection picks the queues to report.
-	Selection snapshot.Selection
-	// StalledAfter is the age beyond which a running job counts as
-	// stalled; 0 counts none.
-	StalledAfter time.Duration
-	// EstimateAbove is the number of jobs in a finalized state (completed,
-	// cancelled, discarded) beyond which the state is reported as the
-	// planner's estimate for the whole table; 0 always counts exactly.
-	EstimateAbove int64
-	// ByClassMaxEntries > 0 enables the retry/dead breakdown, reading at
-	// most this many jobs of each of retryable (latest attempted first) and
-	// discarded (latest finalized first).
-	ByClassMaxEntries int
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-}
+type Options = pgread.Options
 
 // Job states (jobqueue.job.state): River's river_job_state enum.
 const (
@@ -494,22 +475,18 @@ func (sc *scrape) countFinalized() (over map[string]bool) {
 	return over
 }
 
-// readEstimate reads the "Plan Rows" of an EXPLAIN (FORMAT JSON).
+// readEstimate reads the planner's estimate of a state's rows.
 func (sc *scrape) readEstimate(res pgx.BatchResults, state string) error {
 	var plan string
 	if err := res.QueryRow().Scan(&plan); err != nil {
 		return err
 	}
-	var explained []struct {
-		Plan struct {
-			Rows *float64 `json:"Plan Rows"`
-		} `json:"Plan"`
-	}
-	if err := json.Unmarshal([]byte(plan), &explained); err != nil || len(explained) == 0 || explained[0].Plan.Rows == nil {
+	rows, ok := pgread.PlanRows(plan)
+	if !ok {
 		sc.problems.Add(kindInvalidValue, jobTable, "no Plan Rows in the EXPLAIN of state "+state)
 		return nil
 	}
-	sc.estimates[state] = int64(*explained[0].Plan.Rows)
+	sc.estimates[state] = rows
 	return nil
 }
 

@@ -18,28 +18,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/pgclient"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/pgread"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
 )
 
 // Options says what to read and how to judge it.
-type Options struct {
-	// Schema is the PostgreSQL schema holding the solid_queue_* tables.
-	Schema string
-	// Selection picks the queues to report.
-	Selection snapshot.Selection
-	// StalledAfter is the age beyond which a claimed job counts as
-	// stalled; 0 counts none.
-	StalledAfter time.Duration
-	// EstimateAbove is the row count beyond which the scheduled, blocked,
-	// failed and finished counts become one planner estimate for all
-	// queues; 0 always counts them exactly, per queue.
-	EstimateAbove int64
-	// ByClassMaxEntries is how many of the newest failed executions the
-	// by-class breakdown reads; 0 reads none.
-	ByClassMaxEntries int
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-}
+type Options = pgread.Options
 
 // Job states (jobqueue.job.state): the execution table holding a job, in
 // Solid Queue's own words (Job#status, Mission Control's statuses), plus
@@ -450,7 +434,7 @@ func (sc *scrape) readBounded(b *boundedState, counted bool) error {
 		if err := rows.Scan(&plan); err != nil {
 			return err
 		}
-		estimate, readable = planRows(plan)
+		estimate, readable = pgread.PlanRows(plan)
 		return nil
 	})
 	if err != nil {
@@ -488,20 +472,6 @@ func (sc *scrape) perQueue(state string, counts []int64) {
 	for i, q := range sc.snap.Queues {
 		sc.snap.Jobs = append(sc.snap.Jobs, snapshot.StateCount{State: state, Queue: q.Name, Count: counts[i]})
 	}
-}
-
-// planRows is the top node's "Plan Rows" of EXPLAIN (FORMAT JSON); ok is
-// false when plan has none.
-func planRows(plan string) (rows int64, ok bool) {
-	var out []struct {
-		Plan struct {
-			Rows *float64 `json:"Plan Rows"`
-		} `json:"Plan"`
-	}
-	if json.Unmarshal([]byte(plan), &out) != nil || len(out) == 0 || out[0].Plan.Rows == nil {
-		return 0, false
-	}
-	return int64(*out[0].Plan.Rows), true
 }
 
 // processMetadata is what Solid Queue's processes write into

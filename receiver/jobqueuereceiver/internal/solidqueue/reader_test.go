@@ -290,16 +290,6 @@ func TestExceptionClass(t *testing.T) {
 	assert.Error(t, err)
 }
 
-func TestPlanRows(t *testing.T) {
-	n, ok := planRows(`[{"Plan": {"Node Type": "Seq Scan", "Plan Rows": 909900, "Plan Width": 4}}]`)
-	assert.True(t, ok)
-	assert.Equal(t, int64(909900), n)
-	for _, bad := range []string{``, `[]`, `[{"Plan": {}}]`, `{"Plan": {"Plan Rows": 1}}`} {
-		_, ok := planRows(bad)
-		assert.False(t, ok, bad)
-	}
-}
-
 func TestMissingTable(t *testing.T) {
 	srv := pgtest.Start(t)
 	f := newFixture(t, srv, "app", "public")
