@@ -155,8 +155,8 @@ func parseSnapshotFlags(args []string, stderr io.Writer, getenv func(string) str
 	fs.DurationVar(&cfg.StalledAfter, "stalled-after", cfg.StalledAfter, "in-flight jobs older than this are stalled")
 	byClass := fs.Int("by-class", 0, "also break retry/dead down by class and error, reading the newest N entries of each set (0 = off)")
 	fs.IntVar(&cfg.Queues.Max, "queues-max", cfg.Queues.Max, "show at most this many queues, by name order (0 = all), as the receiver's queues.max")
-	fs.Var((*patterns)(&cfg.Queues.Include), "include", "show only queues whose name matches `regexp` (repeatable: any of them), as queues.include")
-	fs.Var((*patterns)(&cfg.Queues.Exclude), "exclude", "hide queues whose name matches `regexp` (repeatable), as queues.exclude")
+	fs.Var((*matchers)(&cfg.Queues.Include), "include", "show only queues whose name matches `regexp` (repeatable: any of them), as queues.include")
+	fs.Var((*matchers)(&cfg.Queues.Exclude), "exclude", "hide queues whose name matches `regexp` (repeatable), as queues.exclude")
 	fs.Var((*patterns)(&cfg.Queues.Names), "queue", "read this queue instead of discovering them with SCAN (repeatable), as queues.names (BullMQ, Celery)")
 	steps := fs.String("celery-priority-steps", "", "Celery: kombu's priority_steps, comma-separated, as celery.priority_steps (default 0,3,6,9)")
 	fs.StringVar(&cfg.Celery.Sep, "celery-sep", "", `Celery: kombu's sep, as celery.sep (default "\x06\x16")`)
@@ -226,6 +226,22 @@ func (p *patterns) String() string { return strings.Join(*p, " ") }
 
 func (p *patterns) Set(v string) error {
 	*p = append(*p, v)
+	return nil
+}
+
+// matchers are repeated -include or -exclude regular expressions.
+type matchers []jobqueuereceiver.QueueMatch
+
+func (m *matchers) String() string {
+	res := make([]string, len(*m))
+	for i, q := range *m {
+		res[i] = q.Regex
+	}
+	return strings.Join(res, " ")
+}
+
+func (m *matchers) Set(v string) error {
+	*m = append(*m, jobqueuereceiver.QueueMatch{Regex: v})
 	return nil
 }
 

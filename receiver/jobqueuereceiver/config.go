@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/filter"
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/pgclient"
@@ -139,17 +140,49 @@ func (cfg *Config) PostgresConnection() pgclient.Config {
 }
 
 // QueuesConfig selects queues by name. A queue is reported when it matches
-// any Include pattern (all when empty) and no Exclude pattern; at most Max
+// any Include matcher (all when empty) and no Exclude matcher; at most Max
 // queues are reported, by name order (0 = no limit).
 type QueuesConfig struct {
-	Include []string `mapstructure:"include"`
-	Exclude []string `mapstructure:"exclude"`
-	Max     int      `mapstructure:"max"`
+	Include []QueueMatch `mapstructure:"include"`
+	Exclude []QueueMatch `mapstructure:"exclude"`
+	Max     int          `mapstructure:"max"`
 	// Names lists the queues to read in systems that keep no queue
 	// registry (BullMQ, Celery), instead of discovering them.
 	Names []string `mapstructure:"names"`
 
 	_ struct{}
+}
+
+// QueueMatch matches queue names as the collector's filter package does (and
+// the alert overrides' queues, and job_retry's class_overrides): {strict:
+// name} or {regexp: pattern}. A plain string is a regular expression, the
+// form include and exclude always had.
+type QueueMatch struct {
+	Strict string `mapstructure:"strict"`
+	Regex  string `mapstructure:"regexp"`
+
+	_ struct{}
+}
+
+// UnmarshalText reads the plain string form: a regular expression.
+func (m *QueueMatch) UnmarshalText(text []byte) error {
+	*m = QueueMatch{Regex: string(text)}
+	return nil
+}
+
+// compile is the matcher as a regular expression (a strict name matches
+// itself whole).
+func (m QueueMatch) compile() (*regexp.Regexp, error) {
+	if err := (filter.Config{Strict: m.Strict, Regex: m.Regex}).Validate(); err != nil {
+		if m.Regex != "" && m.Strict == "" {
+			return nil, fmt.Errorf("invalid regular expression %q: %w", m.Regex, err)
+		}
+		return nil, err
+	}
+	if m.Strict != "" {
+		return regexp.MustCompile("^" + regexp.QuoteMeta(m.Strict) + "$"), nil
+	}
+	return regexp.MustCompile(m.Regex), nil
 }
 
 // CeleryConfig holds kombu's Redis transport options (Celery's
@@ -326,12 +359,12 @@ func (cfg *Config) validatePostgres() []error {
 // selection compiles the queue filters.
 func (q *QueuesConfig) selection() (snapshot.Selection, error) {
 	var errs []error
-	compile := func(key string, patterns []string) []*regexp.Regexp {
-		res := make([]*regexp.Regexp, 0, len(patterns))
-		for i, p := range patterns {
-			re, err := regexp.Compile(p)
+	compile := func(key string, matchers []QueueMatch) []*regexp.Regexp {
+		res := make([]*regexp.Regexp, 0, len(matchers))
+		for i, m := range matchers {
+			re, err := m.compile()
 			if err != nil {
-				errs = append(errs, fmt.Errorf("queues: %s[%d]: invalid regular expression %q: %w", key, i, p, err))
+				errs = append(errs, fmt.Errorf("queues: %s[%d]: %w", key, i, err))
 				continue
 			}
 			res = append(res, re)

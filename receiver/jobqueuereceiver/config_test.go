@@ -40,7 +40,8 @@ func TestLoadConfig(t *testing.T) {
 	full.Namespace = "myapp"
 	full.CollectionInterval = 15 * time.Second
 	full.Timeout = 5 * time.Second
-	full.Queues = QueuesConfig{Include: []string{"^critical$", "^mail"}, Exclude: []string{"_tmp$"}, Max: 50}
+	full.Queues = QueuesConfig{Include: []QueueMatch{{Regex: "^critical$"}, {Regex: "^mail"}, {Strict: "reports.daily"}},
+		Exclude: []QueueMatch{{Regex: "_tmp$"}}, Max: 50}
 	full.StalledAfter = 10 * time.Minute
 	full.ByClass.MaxEntries = 200
 	full.Alerts.CoolDown = 30 * time.Minute
@@ -232,4 +233,20 @@ func assertDocumentedAlertDefaults(t *testing.T, a queuealert.Config) {
 	assert.Equal(t, queuealert.HeartbeatRule{Rule: queuealert.Rule[time.Duration]{Enabled: true,
 		Levels: queuealert.Levels[time.Duration]{Threshold: 30 * time.Second, Severity: alert.SeverityError}}, Stale: true},
 		a.ProcessHeartbeatMissing, "process_heartbeat_missing: 30s, error; stale: true")
+}
+
+// Queue matchers speak the collector's filter dialect: a strict name matches
+// itself whole (its dots are no wildcards), a plain string or regexp is a
+// regular expression, as include and exclude always were.
+func TestQueueMatchers(t *testing.T) {
+	q := QueuesConfig{Include: []QueueMatch{{Strict: "reports.daily"}, {Regex: "^mail"}}}
+	sel, err := q.selection()
+	require.NoError(t, err)
+	kept, _ := sel.Apply([]string{"reports.daily", "reportsXdaily", "reports.daily2", "mailers", "low"})
+	assert.Equal(t, []string{"mailers", "reports.daily"}, kept)
+
+	q = QueuesConfig{Exclude: []QueueMatch{{Strict: "a", Regex: "b"}, {}}}
+	_, err = q.selection()
+	assert.ErrorContains(t, err, "queues: exclude[0]: strict and regex cannot be used together")
+	assert.ErrorContains(t, err, "queues: exclude[1]: must specify either strict or regex")
 }
