@@ -84,28 +84,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/pgclient"
+	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/pgread"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver/internal/snapshot"
 )
 
 // Options says what to read and how to judge it.
-type Options struct {
-	// Schema is the schema holding GoodJob's tables.
-	Schema string
-	// Selection picks the queues to report.
-	Selection snapshot.Selection
-	// StalledAfter is the age beyond which a running job counts as
-	// stalled; 0 counts none.
-	StalledAfter time.Duration
-	// EstimateAbove is the row count beyond which succeeded and discarded
-	// are the planner's estimate, one global figure, instead of exact
-	// per-queue counts; 0 counts exactly always.
-	EstimateAbove int64
-	// ByClassMaxEntries > 0 enables the retried/discarded breakdown by job
-	// class and error class, reading at most this many jobs of each state.
-	ByClassMaxEntries int
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-}
+type Options = pgread.Options
 
 // Job states (jobqueue.job.state): GoodJob's own names.
 const (
@@ -416,21 +400,17 @@ func (sc *scrape) readTerminal(res pgx.BatchResults, t *terminalCount) (over boo
 	return over, rows.Err()
 }
 
-// readEstimate reads the "Plan Rows" of an EXPLAIN (FORMAT JSON).
+// readEstimate reads the planner's estimate of a statement's rows.
 func readEstimate(res pgx.BatchResults) (int64, error) {
 	var plan string
 	if err := res.QueryRow().Scan(&plan); err != nil {
 		return 0, err
 	}
-	var out []struct {
-		Plan struct {
-			Rows float64 `json:"Plan Rows"`
-		} `json:"Plan"`
-	}
-	if err := json.Unmarshal([]byte(plan), &out); err != nil || len(out) == 0 {
+	rows, ok := pgread.PlanRows(plan)
+	if !ok {
 		return 0, fmt.Errorf("unexpected EXPLAIN output %.80q", plan)
 	}
-	return int64(out[0].Plan.Rows), nil
+	return rows, nil
 }
 
 func (sc *scrape) readByClass(res pgx.BatchResults) error {
