@@ -7,6 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -47,8 +50,8 @@ func (c *Config) Explain(err error) error {
 // IsConnectionLost reports whether err, from a statement sent while ctx
 // was still live, is the loss of a session that used to work (the server
 // restarted or dropped the connection) rather than a refusal by the server,
-// a failed connect or a deadline. Such a statement is safe to send again on
-// a new session, since every session is read-only.
+// a failed connect, a deadline or a reader's own error. Such a statement is
+// safe to send again on a new session, since every session is read-only.
 func IsConnectionLost(ctx context.Context, err error) bool {
 	if err == nil || ctx.Err() != nil || pgconn.Timeout(err) {
 		return false
@@ -59,5 +62,11 @@ func IsConnectionLost(ctx context.Context, err error) bool {
 		return pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
 	}
 	var connectErr *pgconn.ConnectError
-	return !errors.As(err, &connectErr)
+	if errors.As(err, &connectErr) {
+		return false
+	}
+	var netErr net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.As(err, &netErr) || errors.Is(err, net.ErrClosed)
 }

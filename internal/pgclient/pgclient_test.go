@@ -5,6 +5,7 @@ package pgclient
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -139,6 +140,7 @@ func TestConnectionLostAfterRestart(t *testing.T) {
 	err = query2(c)
 	require.Error(t, err)
 	assert.False(t, IsConnectionLost(ctx, err), "a server that refuses connections is not retried: %v", err)
+	assert.False(t, IsConnectionLost(ctx, errors.New("can't scan into dest[0]")), "a reader's own error is not retried")
 }
 
 func TestTLSAgainstPlainServer(t *testing.T) {
