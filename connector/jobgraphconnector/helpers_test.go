@@ -153,10 +153,13 @@ func traces(t *testing.T, spans ...span) ptrace.Traces {
 	return td
 }
 
+// capturesDir holds the shared OTLP captures.
+var capturesDir = filepath.Join("..", "..", "testdata", "otlp")
+
 // capture reads the raw OTLP request bodies of a capture under testdata/otlp.
 func capture(t testing.TB, dir string) []ptrace.Traces {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "otlp", dir, "*_v1_traces.binpb"))
+	files, err := filepath.Glob(filepath.Join(capturesDir, dir, "*_v1_traces.binpb"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
 	slices.Sort(files)
