@@ -34,7 +34,8 @@ type Expression struct {
 	// "panel Queue size".
 	Where string
 	// Query is the PromQL, with Grafana's variables replaced by values
-	// Prometheus accepts ($__rate_interval by 5m, the others by .*).
+	// Prometheus accepts ($__rate_interval by 5m, $__range by the
+	// dashboard's default 3h, the others by .*).
 	Query string
 	// Labels are the label names the query's results are shown with: a
 	// legend's {{label}}, an annotation's $labels.label, the label of a
@@ -149,7 +150,7 @@ func submatches(re *regexp.Regexp, text string) []string {
 }
 
 var (
-	grafanaVariables = strings.NewReplacer("$__rate_interval", "5m", "$system", ".*", "$server", ".*", "$queue", ".*")
+	grafanaVariables = strings.NewReplacer("$__rate_interval", "5m", "$__range", "3h", "$system", ".*", "$server", ".*", "$queue", ".*")
 	templateLabels   = regexp.MustCompile(`\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)`)
 	legendLabels     = regexp.MustCompile(`\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}`)
 )

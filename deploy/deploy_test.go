@@ -19,7 +19,9 @@ import (
 	"go.uber.org/goleak"
 	"gopkg.in/yaml.v3"
 
+	"github.com/otelcol-jobs/otelcol-jobs/connector/jobgraphconnector"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobgraph"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 	"github.com/otelcol-jobs/otelcol-jobs/receiver/jobqueuereceiver"
 )
@@ -142,7 +144,28 @@ func loadExported(t *testing.T) exported {
 	for _, a := range hostProcessResource {
 		e.labels[label(a)] = true
 	}
+	for _, m := range connectorMetrics {
+		prom, err := metricNamer.Build(m.Metric)
+		require.NoError(t, err)
+		e.metrics[prom] = true
+		for _, a := range m.attributes {
+			e.labels[label(a)] = true
+			e.metricAttribute[prom] = append(e.metricAttribute[prom], label(a))
+		}
+	}
 	return e
+}
+
+// connectorMetrics are the job_graph connector's metrics that the dashboard
+// uses (it builds them itself, without a metadata.yaml entry).
+var connectorMetrics = []struct {
+	otlptranslator.Metric
+	attributes []string
+}{
+	{
+		otlptranslator.Metric{Name: jobgraphconnector.MetricEnqueues, Unit: "{job}", Type: otlptranslator.MetricTypeMonotonicCounter},
+		[]string{jobgraphconnector.AttrClass, jobgraphconnector.AttrChildClass, jobgraphconnector.AttrSystem, jobgraphconnector.AttrChildQueue},
+	},
 }
 
 // hostProcessMetrics are the host_metrics receiver's process series that the
@@ -172,6 +195,7 @@ func TestExportedNames(t *testing.T) {
 		"jobqueue_queue_latency_seconds", "jobqueue_jobs_processed_total", "jobqueue_process_memory_usage_bytes",
 		"jobqueue_process_quiet_ratio", "jobqueue_queue_size", "jobqueue_processes_stale",
 		"process_cpu_time_seconds_total", "process_cpu_utilization_ratio", "process_memory_usage_bytes",
+		jobgraph.PromMetric, // what jobqctl graph reads
 	} {
 		assert.Contains(t, e.metrics, name)
 	}

@@ -18,14 +18,16 @@ import (
 
 	"github.com/otelcol-jobs/otelcol-jobs/deploy"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/collectortest"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/jobgraph"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 )
 
 // TestAlertsAndShippedNames runs the built collector with job_queue in a
 // metrics and a logs pipeline over state written by Sidekiq's own library,
 // and checks that (1) every metric the shipped Prometheus rules and Grafana
-// dashboard use is on the exporter's /metrics, and (2) the logs pipeline
-// receives the receiver's alert records for that state.
+// dashboard use is on the exporter's /metrics (the dependency graph's from
+// the job_graph connector, fed a job span that enqueues a job), and (2) the
+// logs pipeline receives the receiver's alert records for that state.
 func TestAlertsAndShippedNames(t *testing.T) {
 	bin := collectortest.Binary(t)
 	redistest.RequireTool(t, "ruby", "apt-get install -y ruby-sidekiq")
@@ -38,7 +40,7 @@ func TestAlertsAndShippedNames(t *testing.T) {
 	out, err := state.CombinedOutput()
 	require.NoError(t, err, "write Sidekiq state: %s", out)
 
-	prom := redistest.FreePort(t)
+	prom, otlp := redistest.FreePort(t), redistest.FreePort(t)
 	alerts := filepath.Join(t.TempDir(), "alerts.jsonl")
 	config := filepath.Join(t.TempDir(), "config.yaml")
 	require.NoError(t, os.WriteFile(config, fmt.Appendf(nil, `
@@ -58,6 +60,11 @@ receivers:
         include: {names: [%[4]q], match_type: strict}
         metrics:
           process.cpu.utilization: {enabled: true}
+  otlp:
+    protocols:
+      http: {endpoint: 127.0.0.1:%[5]d}
+connectors:
+  job_graph: {metrics_flush_interval: 1s}
 exporters:
   prometheus:
     endpoint: 127.0.0.1:%[2]d
@@ -70,9 +77,10 @@ service:
   telemetry:
     metrics: {level: none} # no :8888, which another collector may hold
   pipelines:
-    metrics: {receivers: [job_queue/sidekiq, host_metrics], exporters: [prometheus]}
+    traces: {receivers: [otlp], exporters: [job_graph]}
+    metrics: {receivers: [job_queue/sidekiq, host_metrics, job_graph], exporters: [prometheus]}
     logs: {receivers: [job_queue/sidekiq], exporters: [file/alerts]}
-`, srv.Addr(), prom, alerts, filepath.Base(bin)), 0o600))
+`, srv.Addr(), prom, alerts, filepath.Base(bin), otlp), 0o600))
 	c := collectortest.Start(t, bin, []string{config})
 
 	exprs, err := deploy.Expressions()
@@ -104,6 +112,9 @@ service:
 				missing = append(missing, m)
 			}
 		}
+		if !exported[jobgraph.PromMetric] {
+			postEnqueue(otlp) // until the receiver is up and takes it
+		}
 		if len(missing) > 0 {
 			return fmt.Sprintf("missing %v in:\n%s", missing, grepJobqueue(body))
 		}
@@ -122,6 +133,31 @@ service:
 		return ""
 	})
 	c.Stop(t)
+}
+
+// enqueueTrace is a Sidekiq job's execution span with the producer span of
+// a job it enqueued, as OpenTelemetry's Ruby instrumentation writes them, in
+// OTLP/JSON: one edge ReportJob -> MailJob for the job_graph connector.
+const enqueueTrace = `{"resourceSpans":[{"resource":{},"scopeSpans":[{"scope":{"name":"OpenTelemetry::Instrumentation::Sidekiq"},"spans":[
+{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"reports process","kind":5,
+ "startTimeUnixNano":"1700000000000000000","endTimeUnixNano":"1700000000200000000","attributes":[
+ {"key":"messaging.system","value":{"stringValue":"sidekiq"}},{"key":"messaging.operation","value":{"stringValue":"process"}},
+ {"key":"messaging.destination","value":{"stringValue":"reports"}},{"key":"messaging.message_id","value":{"stringValue":"a1b2c3d4e5f6a1b2c3d4e5f6"}},
+ {"key":"messaging.sidekiq.job_class","value":{"stringValue":"ReportJob"}}]},
+{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b175","parentSpanId":"eee19b7ec3c1b174","name":"mailers publish","kind":4,
+ "startTimeUnixNano":"1700000000100000000","endTimeUnixNano":"1700000000102000000","attributes":[
+ {"key":"messaging.system","value":{"stringValue":"sidekiq"}},{"key":"messaging.destination","value":{"stringValue":"mailers"}},
+ {"key":"messaging.message_id","value":{"stringValue":"f6e5d4c3b2a1f6e5d4c3b2a1"}},
+ {"key":"messaging.sidekiq.job_class","value":{"stringValue":"MailJob"}}]}]}]}]}`
+
+// postEnqueue sends enqueueTrace to the collector's OTLP/HTTP receiver on
+// port; a collector not yet up misses it, and is sent it again.
+func postEnqueue(port int) {
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Post(fmt.Sprintf("http://127.0.0.1:%d/v1/traces", port), "application/json", strings.NewReader(enqueueTrace))
+	if err == nil {
+		_ = resp.Body.Close()
+	}
 }
 
 // firingAlerts returns the alert.name of every firing jobqueue.alert record
