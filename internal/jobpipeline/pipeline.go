@@ -12,6 +12,7 @@ package jobpipeline // import "github.com/otelcol-jobs/otelcol-jobs/internal/job
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"sync"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/idhash"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
 )
@@ -88,6 +90,8 @@ type Settings[S Sink] struct {
 // concurrent use: each batch has its own pooled Batch.
 type Pipeline[S Sink] struct {
 	logger     *zap.Logger
+	component  string
+	resource   pcommon.Resource
 	extractor  *jobevent.Extractor
 	store      statestore.Store
 	clock      clockwork.Clock
@@ -114,7 +118,8 @@ func New[S Sink](set processor.Settings, s Settings[S]) (*Pipeline[S], error) {
 		return nil, err
 	}
 	p := &Pipeline[S]{
-		logger: set.Logger, extractor: extractor, store: s.Store, clock: s.Clock,
+		logger: set.Logger, component: s.Component, resource: set.Resource,
+		extractor: extractor, store: s.Store, clock: s.Clock,
 		scope: s.AlertScope, version: set.BuildInfo.Version,
 		alerts: s.Alerts, alertAttrs: map[alertKey]metric.AddOption{},
 		stateErrs: s.StateErrors,
@@ -296,6 +301,50 @@ func (p *Pipeline[S]) NewLogs(alerts []alert.Alert) plog.Logs {
 		alerts[i].FillLogRecord(sl.LogRecords().AppendEmpty())
 	}
 	return ld
+}
+
+// NewTraces returns alerts as jobqueue.alert span events on one span of the
+// processor's own, in a trace of its own: what a detector finds without an
+// incoming batch (a timer), for a traces pipeline, where a processor has
+// only spans to send. The span is INTERNAL, named "<component> resolve",
+// starts at the earliest alert's time and ends at the latest, and has the
+// processor's scope (as the alert log records) under the collector's own
+// resource (its service.name and service.instance.id), so that a pipeline
+// can route it apart. Its ids are a hash of the processor and the alerts'
+// ids, states and times: the same records always make the same span, and
+// two different ones never share a trace.
+func (p *Pipeline[S]) NewTraces(alerts []alert.Alert) ptrace.Traces {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	p.resource.CopyTo(rs.Resource())
+	ss := rs.ScopeSpans().AppendEmpty()
+	ss.Scope().SetName(p.scope)
+	ss.Scope().SetVersion(p.version)
+	span := ss.Spans().AppendEmpty()
+	span.SetName(p.component + " resolve")
+	span.SetKind(ptrace.SpanKindInternal)
+
+	h := idhash.New().String(p.scope)
+	var first, last pcommon.Timestamp
+	var at [8]byte
+	for i := range alerts {
+		a := &alerts[i]
+		ts := a.AddSpanEvent(span).Timestamp()
+		binary.BigEndian.PutUint64(at[:], uint64(ts))
+		h = h.Byte(0).String(a.ID).Byte(byte(a.State)).Bytes(at[:])
+		if first == 0 || ts < first {
+			first = ts
+		}
+		last = max(last, ts)
+	}
+	var trace pcommon.TraceID
+	binary.BigEndian.PutUint64(trace[:8], h.String("/trace").Sum64())
+	binary.BigEndian.PutUint64(trace[8:], h.String("/trace/2").Sum64())
+	span.SetTraceID(trace)
+	span.SetSpanID(pcommon.SpanID(binary.BigEndian.AppendUint64(nil, h.String("/span").Sum64())))
+	span.SetStartTimestamp(first)
+	span.SetEndTimestamp(last)
+	return td
 }
 
 // CountAlert counts one alert record emitted.

@@ -11,7 +11,7 @@
 // annotates the failures of a firing cluster with the alert's id. The walk,
 // the store, the batch's clock and the alert records are internal/jobpipeline's,
 // shared with job_retry; this package wires the detector and its resolution
-// timer. The timer's resolutions go on at once in a logs pipeline, as a batch
-// of their own; in a traces pipeline they wait for the next batch and travel
-// as span events on its first job span (else its first span).
+// timer. The timer sends its resolutions on at once, as a batch of their own:
+// log records in a logs pipeline, span events on a span of the processor's
+// own in a traces pipeline (jobpipeline.Pipeline.NewTraces).
 package failureclusterprocessor // import "github.com/otelcol-jobs/otelcol-jobs/processor/failureclusterprocessor"

@@ -37,7 +37,7 @@ func createTraces(ctx context.Context, set processor.Settings, cfg component.Con
 		return nil, err
 	}
 	return jobpipeline.NewTraces(ctx, set, cfg, next, p.processTraces,
-		jobpipeline.Lifecycle{Start: p.start(p.holdResolved), Shutdown: p.shutdown})
+		jobpipeline.Lifecycle{Start: p.start(p.sendTraces(next)), Shutdown: p.shutdown})
 }
 
 func createLogs(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Logs) (processor.Logs, error) {
@@ -46,5 +46,5 @@ func createLogs(ctx context.Context, set processor.Settings, cfg component.Confi
 		return nil, err
 	}
 	return jobpipeline.NewLogs(ctx, set, cfg, next, p.processLogs,
-		jobpipeline.Lifecycle{Start: p.start(p.sendResolved(next)), Shutdown: p.shutdown})
+		jobpipeline.Lifecycle{Start: p.start(p.sendLogs(next)), Shutdown: p.shutdown})
 }

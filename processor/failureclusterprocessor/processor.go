@@ -6,8 +6,6 @@ package failureclusterprocessor // import "github.com/otelcol-jobs/otelcol-jobs/
 import (
 	"context"
 	"errors"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -34,10 +32,6 @@ const (
 	AttrDependencyID = "jobqueue.dependency_failure.id"
 )
 
-// maxHeld bounds the resolved records that wait, in a traces pipeline, for
-// a span to travel on.
-const maxHeld = 1024
-
 type clusterProcessor struct {
 	pipeline        *jobpipeline.Pipeline[execs]
 	detector        *burst.Detector
@@ -45,10 +39,6 @@ type clusterProcessor struct {
 	clock           clockwork.Clock
 	resolveInterval time.Duration
 
-	// held are resolved records waiting for a span (traces pipelines).
-	mu       sync.Mutex
-	held     []alert.Alert
-	nHeld    atomic.Int32
 	stopTick context.CancelFunc
 	ticking  chan struct{}
 }
@@ -107,8 +97,10 @@ func newClusterProcessorWithStore(set processor.Settings, cfg *Config, clock clo
 	return &clusterProcessor{pipeline: pipeline, detector: detector, telemetry: tb, clock: clock, resolveInterval: cfg.ResolveInterval}, nil
 }
 
-// start runs the resolution timer, which hands what it resolves to deliver.
-// The timer's context is its own: the Start context ends with Start.
+// start runs the resolution timer, which hands what it resolves to deliver
+// at once, as contrib's connectors flush on their tickers: a resolution must
+// not wait for unrelated data. The timer's context is its own: the Start
+// context ends with Start.
 func (p *clusterProcessor) start(deliver func(context.Context, []alert.Alert)) component.StartFunc {
 	return func(startCtx context.Context, host component.Host) error {
 		if err := p.pipeline.Start(startCtx, host); err != nil {
@@ -155,88 +147,49 @@ func (p *clusterProcessor) sweep(ctx context.Context) []alert.Alert {
 	return resolved
 }
 
-// holdResolved keeps the timer's records for the next batch of a traces
-// pipeline: a processor can only add to the spans that pass through it.
-func (p *clusterProcessor) holdResolved(_ context.Context, resolved []alert.Alert) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.held = append(p.held, resolved...)
-	if over := len(p.held) - maxHeld; over > 0 {
-		p.telemetry.ProcessorFailureClusterAlertsDropped.Add(context.Background(), int64(over))
-		p.held = append(p.held[:0], p.held[over:]...)
-	}
-	p.nHeld.Store(int32(len(p.held)))
-}
-
-func (p *clusterProcessor) takeHeld() []alert.Alert {
-	if p.nHeld.Load() == 0 {
-		return nil
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	held := p.held
-	p.held = nil
-	p.nHeld.Store(0)
-	return held
-}
-
-// sendResolved sends the timer's records on in a logs pipeline, as log
-// records of their own.
-func (p *clusterProcessor) sendResolved(next consumer.Logs) func(context.Context, []alert.Alert) {
+// sendTraces sends the timer's records on in a traces pipeline, as span
+// events on a span of their own (jobpipeline.NewTraces): a processor can
+// only add to the spans passing through it, and the next may be long in
+// coming.
+func (p *clusterProcessor) sendTraces(next consumer.Traces) func(context.Context, []alert.Alert) {
 	return func(ctx context.Context, resolved []alert.Alert) {
-		if err := next.ConsumeLogs(ctx, p.pipeline.NewLogs(resolved)); err != nil {
-			p.pipeline.Logger().Warn("failure_cluster: the next consumer refused resolved alert records", zap.Error(err), zap.Int("records", len(resolved)))
-		}
+		p.refused(ctx, next.ConsumeTraces(ctx, p.pipeline.NewTraces(resolved)), len(resolved))
 	}
+}
+
+// sendLogs sends the timer's records on in a logs pipeline, as log records
+// of their own.
+func (p *clusterProcessor) sendLogs(next consumer.Logs) func(context.Context, []alert.Alert) {
+	return func(ctx context.Context, resolved []alert.Alert) {
+		p.refused(ctx, next.ConsumeLogs(ctx, p.pipeline.NewLogs(resolved)), len(resolved))
+	}
+}
+
+// refused reports n of the timer's records the next consumer did not take:
+// they are not sent again (the sweep resolved them in the store once).
+func (p *clusterProcessor) refused(ctx context.Context, err error, n int) {
+	if err == nil {
+		return
+	}
+	p.telemetry.ProcessorFailureClusterAlertsDropped.Add(ctx, int64(n))
+	p.pipeline.Logger().Warn("failure_cluster: the next consumer refused resolved alert records", zap.Error(err), zap.Int("records", n))
 }
 
 func (p *clusterProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
 	b := p.pipeline.Traces(td)
-	var jobSpans []ptrace.Span
-	if b != nil {
-		defer p.pipeline.Release(b)
-		if p.observe(ctx, b.Execs.Batch) {
-			jobSpans = b.Spans
-			for i, span := range b.Spans {
-				annotate(span.Attributes(), b.Execs.Batch, i)
-			}
-			records := b.Execs.Records()
-			p.pipeline.AddSpanEvents(ctx, b, len(records), func(i int) (*alert.Alert, int) { return &records[i].Alert, records[i].Event })
-		}
+	if b == nil {
+		return td, nil
 	}
-	if held := p.takeHeld(); len(held) > 0 {
-		p.attachHeld(td, jobSpans, held)
+	defer p.pipeline.Release(b)
+	if !p.observe(ctx, b.Execs.Batch) {
+		return td, nil
 	}
+	for i, span := range b.Spans {
+		annotate(span.Attributes(), b.Execs.Batch, i)
+	}
+	records := b.Execs.Records()
+	p.pipeline.AddSpanEvents(ctx, b, len(records), func(i int) (*alert.Alert, int) { return &records[i].Alert, records[i].Event })
 	return td, nil
-}
-
-// attachHeld puts resolved records on the batch's first job span, else its
-// first span; a batch without spans passes them on to the next.
-func (p *clusterProcessor) attachHeld(td ptrace.Traces, jobSpans []ptrace.Span, held []alert.Alert) {
-	var span ptrace.Span
-	switch first, ok := firstSpan(td); {
-	case len(jobSpans) > 0:
-		span = jobSpans[0]
-	case ok:
-		span = first
-	default:
-		p.holdResolved(context.Background(), held)
-		return
-	}
-	for i := range held {
-		held[i].AddSpanEvent(span)
-	}
-}
-
-func firstSpan(td ptrace.Traces) (ptrace.Span, bool) {
-	for _, rs := range td.ResourceSpans().All() {
-		for _, ss := range rs.ScopeSpans().All() {
-			if ss.Spans().Len() > 0 {
-				return ss.Spans().At(0), true
-			}
-		}
-	}
-	return ptrace.Span{}, false
 }
 
 func (p *clusterProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {

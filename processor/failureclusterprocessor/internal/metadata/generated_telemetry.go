@@ -209,7 +209,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorFailureClusterAlertsDropped, err = builder.meter.Int64Counter(
 		"otelcol_processor_failure_cluster_alerts_dropped",
-		metric.WithDescription("Resolved records found by the resolution timer in a traces pipeline and dropped because more than 1024 were waiting for a span to travel on. [Development]"),
+		metric.WithDescription("Resolved records found by the resolution timer and dropped because the next consumer refused them. [Development]"),
 		metric.WithUnit("{alert}"),
 	)
 	errs = errors.Join(errs, err)

@@ -40,7 +40,7 @@ func AssertEqualProcessorFailureClusterAlerts(t *testing.T, tt *componenttest.Te
 func AssertEqualProcessorFailureClusterAlertsDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_failure_cluster_alerts_dropped",
-		Description: "Resolved records found by the resolution timer in a traces pipeline and dropped because more than 1024 were waiting for a span to travel on. [Development]",
+		Description: "Resolved records found by the resolution timer and dropped because the next consumer refused them. [Development]",
 		Unit:        "{alert}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
