@@ -69,6 +69,8 @@ func graphCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return usageErr("--format: %q is not one of dot, mermaid, svg, png", *format)
 	case *timeout <= 0:
 		return usageErr("--timeout: must be > 0, got %s", *timeout)
+	case jobgraph.Format(*format) == jobgraph.FormatPNG && *output == "" && isTerminal(stdout):
+		return usageErr("--format png: a PNG on the terminal is noise: pass --output FILE or redirect stdout")
 	}
 
 	edges, source, err := readEdges(ctx, *prometheus, *otlpFile, *timeout)
@@ -96,6 +98,17 @@ func graphCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	fmt.Fprintln(stderr, summary(g))
 	return exitOK
+}
+
+// isTerminal reports whether w is a terminal (a character device, as
+// /dev/tty is).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // readEdges reads the edges from the one source given, and names it.

@@ -118,3 +118,15 @@ func TestGraphErrors(t *testing.T) {
 	assert.Equal(t, exitOK, code)
 	assert.Empty(t, stdout)
 }
+
+// A PNG is not written to a terminal (a character device: /dev/null is
+// one too).
+func TestGraphPNGNotOnATerminal(t *testing.T) {
+	tty, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	require.NoError(t, err)
+	defer tty.Close()
+	var stderr strings.Builder
+	code := run(t.Context(), []string{"graph", "--otlp", "metrics.json", "--format", "png"}, tty, &stderr, os.Getenv)
+	assert.Equal(t, exitUsage, code)
+	assert.Equal(t, "jobqctl graph: --format png: a PNG on the terminal is noise: pass --output FILE or redirect stdout\n", stderr.String())
+}
