@@ -49,11 +49,11 @@ type stream struct {
 	start                pcommon.Timestamp
 }
 
-// Accumulator collects jobqueue.graph.enqueues points from successive
+// accumulator collects jobqueue.graph.enqueues points from successive
 // metric batches, as a file exporter writes them: of each cumulative stream
 // the newest point counts (it holds the ones before it), delta points add
 // up.
-type Accumulator struct {
+type accumulator struct {
 	latest map[stream]point
 	delta  []Edge
 }
@@ -63,12 +63,12 @@ type point struct {
 	edge Edge
 }
 
-// NewAccumulator returns an empty Accumulator.
-func NewAccumulator() *Accumulator { return &Accumulator{latest: map[stream]point{}} }
+// newAccumulator returns an empty accumulator.
+func newAccumulator() *accumulator { return &accumulator{latest: map[stream]point{}} }
 
-// Add takes the metric's points of md; other metrics are ignored, and so
+// add takes the metric's points of md; other metrics are ignored, and so
 // are points without a parent or child class.
-func (a *Accumulator) Add(md pmetric.Metrics) {
+func (a *accumulator) add(md pmetric.Metrics) {
 	for _, rm := range md.ResourceMetrics().All() {
 		resource := ""
 		for _, sm := range rm.ScopeMetrics().All() {
@@ -99,8 +99,8 @@ func (a *Accumulator) Add(md pmetric.Metrics) {
 	}
 }
 
-// Edges returns what was added: one edge per series and stream.
-func (a *Accumulator) Edges() []Edge {
+// edges returns what was added: one edge per series and stream.
+func (a *accumulator) edges() []Edge {
 	edges := append([]Edge(nil), a.delta...)
 	for _, p := range a.latest {
 		edges = append(edges, p.edge)
@@ -139,7 +139,7 @@ func rawJSON(m pcommon.Map) string {
 func ReadOTLPJSON(r io.Reader) ([]Edge, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
-	acc := NewAccumulator()
+	acc := newAccumulator()
 	var u pmetric.JSONUnmarshaler
 	for n := 1; sc.Scan(); n++ {
 		line := bytes.TrimSpace(sc.Bytes())
@@ -153,7 +153,7 @@ func ReadOTLPJSON(r io.Reader) ([]Edge, error) {
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", n, err)
 		}
-		acc.Add(md)
+		acc.add(md)
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
@@ -161,7 +161,7 @@ func ReadOTLPJSON(r io.Reader) ([]Edge, error) {
 		}
 		return nil, err
 	}
-	return acc.Edges(), nil
+	return acc.edges(), nil
 }
 
 // ReadPrometheus reads the edges from endpoint: a URL whose path ends in
