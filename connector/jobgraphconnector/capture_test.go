@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/otelcol-jobs/otelcol-jobs/connector/jobgraphconnector/internal/graph"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
 )
@@ -106,4 +108,38 @@ func TestReplicasShareTheEdgeSet(t *testing.T) {
 	require.Len(t, got, 2)
 	assert.Equal(t, alertRec{"resolved", "A -> B -> C -> D -> E -> A", "A -> B: 1, B -> C: 1, C -> D: 1, D -> E: 1, E -> A: 1"}, got[1],
 		"resolved once between the replicas")
+}
+
+// useCountedRedis puts c's watch on a Redis store whose client counts its
+// round trips.
+func useCountedRedis(t testing.TB, c *jobGraph, srv *redistest.Server, prefix string) *redisclient.Counter {
+	t.Helper()
+	client, err := (&redisclient.Config{Endpoint: srv.Addr()}).NewClient(context.Background(), 5*time.Second)
+	require.NoError(t, err)
+	counter := new(redisclient.Counter)
+	client.AddHook(counter)
+	require.NoError(t, c.store.Close())
+	c.store = statestore.NewRedis(client, prefix, 5*time.Second, statestore.WithClock(c.clock))
+	c.watch = graph.NewWatch(c.store, c.cfg.EdgeTTL, c.cfg.MaxEdges, cycleID)
+	return counter
+}
+
+// Every batch costs one Redis round trip, also those that carry a cycle's
+// decision; a tick with nothing to send costs none.
+func TestOneRoundTripPerBatch(t *testing.T) {
+	srv := redistest.Start(t)
+	p := newPair(t, testConfig())
+	counter := useCountedRedis(t, p.logs, srv, t.Name()+":")
+	classes := []string{"A", "B", "C"}
+	for i := range 6 {
+		before := counter.RoundTrips()
+		p.clock.Advance(time.Second)
+		require.NoError(t, p.logs.ConsumeTraces(context.Background(), traces(t, sidekiqEdge(byte(i+1), classes[i%3], classes[(i+1)%3])...)))
+		assert.Equal(t, int64(1), counter.RoundTrips()-before, "batch %d", i)
+	}
+	assert.Equal(t, []alertRec{{"firing", "A -> B -> C -> A", "A -> B: 2, B -> C: 1, C -> A: 1"}}, p.alerts(),
+		"found by the third batch, fired with the fourth (which saw A -> B again)")
+	before := counter.RoundTrips()
+	p.logs.tick(context.Background())
+	assert.Equal(t, before, counter.RoundTrips(), "nothing to send")
 }
