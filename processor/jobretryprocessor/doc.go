@@ -9,5 +9,7 @@
 // appended log record, when a job retries more often than allowed. The walk,
 // the store, the batch's clock and the alert records are
 // internal/jobpipeline's, shared with failure_cluster; this package wires the
-// detector (internal/retry) and the annotation.
+// detector (internal/retry) and the annotation. A resolution goes where a
+// firing record does, on the successful execution that ends the retries:
+// there is no timer.
 package jobretryprocessor // import "github.com/otelcol-jobs/otelcol-jobs/processor/jobretryprocessor"
