@@ -5,6 +5,7 @@ package graph
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -158,12 +159,13 @@ func TestBoundsUnderMillionClasses(t *testing.T) {
 		k := SpanKey{Span: [8]byte{byte(i), byte(i >> 8), byte(i >> 16), 1}}
 		pk, ck := k, k
 		pk.Span[3], ck.Span[3] = 2, 3
-		parent := Job{Class: fmt.Sprintf("p%d", i)}
+		class := strconv.Itoa(i)
+		parent := Job{Class: "p" + class}
 		// Fully matched edges: an execution, its producer, its child.
 		p.Execution(now, k, parent, 1, nil, emit)
-		p.Producer(now, pk, k, Job{Class: fmt.Sprintf("c%d", i)}, emit)
+		p.Producer(now, pk, k, Job{Class: "c" + class}, emit)
 		refs[0] = pk
-		p.Execution(now, ck, Job{Class: fmt.Sprintf("c%d", i), Queue: "q"}, 1, refs[:], emit)
+		p.Execution(now, ck, Job{Class: "c" + class, Queue: "q"}, 1, refs[:], emit)
 		if i%100_000 == 0 {
 			assert.LessOrEqual(t, p.Len(), 1000)
 			assert.LessOrEqual(t, edges.Len(), 500)
