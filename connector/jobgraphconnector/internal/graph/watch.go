@@ -259,9 +259,6 @@ func (w *Watch) counts(c Cycle) (enqueues []int64, system string) {
 	return enqueues, system
 }
 
-// Pending reports whether claims wait for the next Sync.
-func (w *Watch) Pending() bool { return len(w.claims) > 0 }
-
 // encode writes e as a store member: each field after its length, so that
 // any bytes in a class name stay unambiguous.
 func (w *Watch) encode(e Edge) string {
