@@ -36,8 +36,8 @@ type Config struct {
 
 	// MaxPending bounds the halves of edges waiting for their other half: a
 	// producer span waiting for the execution that contains it, or a child
-	// execution waiting for its producer span. New halves are dropped, and
-	// counted, while it is full.
+	// execution waiting for its producer span. Past it the oldest are
+	// dropped, and counted.
 	MaxPending int `mapstructure:"max_pending"`
 	// PendingTTL is how long a half waits.
 	PendingTTL time.Duration `mapstructure:"pending_ttl"`

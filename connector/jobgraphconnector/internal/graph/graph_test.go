@@ -118,6 +118,21 @@ func TestPendingForms(t *testing.T) {
 	}
 }
 
+// A full store drops its oldest half for a new one: the newest halves still
+// meet.
+func TestPendingDropsOldest(t *testing.T) {
+	p, r := NewPending(3, time.Minute), &recorder{}
+	named := Job{Class: "row", Queue: "rows"}
+	p.Producer(t0, key(1, 2), key(1, 1), named, r.emit) // and the execution it awaits: 2 halves
+	p.Producer(t0.Add(time.Second), key(2, 2), key(2, 1), named, r.emit)
+	assert.Equal(t, 3, p.Len())
+	assert.Equal(t, int64(1), p.Dropped)
+	p.Execution(t0.Add(2*time.Second), key(1, 1), Job{Class: "import"}, 1, nil, r.emit)
+	p.Execution(t0.Add(2*time.Second), key(2, 1), Job{Class: "export"}, 1, nil, r.emit)
+	assert.Equal(t, []Edge{{Parent: "export", Child: "row", Queue: "rows"}}, r.edges, "the first producer was dropped")
+	assert.LessOrEqual(t, p.Len(), 3)
+}
+
 // The children waiting for one producer span are bounded too.
 func TestPendingBoundsChildren(t *testing.T) {
 	p, r := NewPending(10*maxChildren, time.Minute), &recorder{}
@@ -143,7 +158,7 @@ func TestPendingExpires(t *testing.T) {
 }
 
 // With a million distinct classes, the pending halves stay within
-// max_pending (new ones are dropped and counted) and the edges within
+// max_pending (the oldest are dropped and counted) and the edges within
 // max_edges (the least recently seen are evicted and counted).
 func TestBoundsUnderMillionClasses(t *testing.T) {
 	const n = 1_000_000

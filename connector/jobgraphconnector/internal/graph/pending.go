@@ -77,8 +77,8 @@ type expiry struct {
 // Pending matches the halves of edges: producer spans with the executions
 // that contain them, and child executions with the producer spans that are
 // their parent or link. Halves wait at most ttl; at most max wait at once,
-// and new ones are dropped (and counted in Dropped) while it is full, as in
-// contrib's servicegraph connector. It is not safe for concurrent use.
+// the oldest dropped (and counted in Dropped) to make room. It is not safe
+// for concurrent use.
 type Pending struct {
 	max   int
 	ttl   int64
@@ -87,8 +87,8 @@ type Pending struct {
 	// so that is the order they expire.
 	queue []expiry
 	head  int
-	// Dropped counts the halves turned away by the max bound, and those
-	// past maxChildren waiting for one span.
+	// Dropped counts the halves dropped by the max bound, and those past
+	// maxChildren waiting for one span.
 	Dropped int64
 }
 
@@ -230,12 +230,11 @@ func childEdge(n *node, child Job) Edge {
 	}
 }
 
-// add creates an empty node for key, or returns nil (and counts a drop)
-// when the store is full.
+// add creates an empty node for key. When the store is full it drops the
+// oldest half first (and counts it): under a load the bound cannot hold,
+// the newest halves are the likeliest to meet their other half.
 func (p *Pending) add(now time.Time, key SpanKey) *node {
-	if len(p.nodes) >= p.max {
-		p.Dropped++
-		return nil
+	for len(p.nodes) >= p.max && p.dropOldest() {
 	}
 	n := &node{expires: now.UnixNano() + p.ttl}
 	p.nodes[key] = n
@@ -244,6 +243,22 @@ func (p *Pending) add(now time.Time, key SpanKey) *node {
 	}
 	p.queue = append(p.queue, expiry{key, n.expires})
 	return n
+}
+
+// dropOldest forgets the oldest live half and reports whether there was
+// one.
+func (p *Pending) dropOldest() bool {
+	for p.head < len(p.queue) {
+		e := p.queue[p.head]
+		p.queue[p.head] = expiry{}
+		p.head++
+		if n := p.nodes[e.key]; n != nil && n.expires == e.expires {
+			delete(p.nodes, e.key)
+			p.Dropped++
+			return true
+		}
+	}
+	return false
 }
 
 // Expire forgets the halves older than the TTL.

@@ -161,7 +161,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ConnectorJobGraphPendingDropped, err = builder.meter.Int64ObservableCounter(
 		"otelcol_connector_job_graph_pending_dropped",
-		metric.WithDescription("Halves of edges turned away because max_pending halves were waiting; their edges are not counted. [Development]"),
+		metric.WithDescription("Halves of edges dropped, oldest first, to stay within max_pending (or past 1000 waiting for one span); their edges are not counted. [Development]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)

@@ -84,7 +84,7 @@ func AssertEqualConnectorJobGraphPending(t *testing.T, tt *componenttest.Telemet
 func AssertEqualConnectorJobGraphPendingDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_connector_job_graph_pending_dropped",
-		Description: "Halves of edges turned away because max_pending halves were waiting; their edges are not counted. [Development]",
+		Description: "Halves of edges dropped, oldest first, to stay within max_pending (or past 1000 waiting for one span); their edges are not counted. [Development]",
 		Unit:        "{span}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
