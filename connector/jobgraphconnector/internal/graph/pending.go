@@ -90,11 +90,13 @@ type Pending struct {
 	// Dropped counts the halves dropped by the max bound, and those past
 	// maxChildren waiting for one span.
 	Dropped int64
+
+	interned map[string]string
 }
 
 // NewPending returns an empty store of at most max halves.
 func NewPending(max int, ttl time.Duration) *Pending {
-	return &Pending{max: max, ttl: int64(ttl), nodes: make(map[SpanKey]*node)}
+	return &Pending{max: max, ttl: int64(ttl), nodes: make(map[SpanKey]*node), interned: make(map[string]string)}
 }
 
 // Len is the number of pending halves.
@@ -110,12 +112,12 @@ func (p *Pending) Execution(now time.Time, key SpanKey, job Job, attempt int, re
 	switch {
 	case n == nil:
 		if n = p.add(now, key); n != nil {
-			n.kind, n.job = kindExecution, cloneJob(job)
+			n.kind, n.job = kindExecution, p.cloneJob(job)
 		}
 	case n.kind == kindExecution:
 		return // the same span again: its enqueue was counted
 	case n.kind == kindAwaitedExecution:
-		n.kind, n.job = kindExecution, cloneJob(job)
+		n.kind, n.job = kindExecution, p.cloneJob(job)
 		for _, pk := range n.producers {
 			if prod := p.nodes[pk]; prod != nil && prod.kind == kindProducer {
 				p.resolve(prod, pk, n.job, emit)
@@ -125,7 +127,7 @@ func (p *Pending) Execution(now time.Time, key SpanKey, job Job, attempt int, re
 	case n.kind == kindAwaitedProducer:
 		// An execution whose children ran first (a job run inline in
 		// another): no enqueue, no edge.
-		n.kind, n.job, n.children = kindExecution, cloneJob(job), nil
+		n.kind, n.job, n.children = kindExecution, p.cloneJob(job), nil
 	}
 	if attempt > 1 {
 		return
@@ -159,7 +161,7 @@ func (p *Pending) addChild(n *node, child Job) {
 		p.Dropped++
 		return
 	}
-	n.children = append(n.children, cloneJob(child))
+	n.children = append(n.children, p.cloneJob(child))
 }
 
 // Producer records a producer span whose parent span is parent; job is what
@@ -176,7 +178,7 @@ func (p *Pending) Producer(now time.Time, key, parent SpanKey, job Job, emit Emi
 	case n.kind != kindAwaitedProducer:
 		return // seen before
 	}
-	n.kind, n.job, n.parent = kindProducer, cloneJob(job), parent
+	n.kind, n.job, n.parent = kindProducer, p.cloneJob(job), parent
 	if parent.Span == ([8]byte{}) {
 		n.counted, n.children = true, nil // a root enqueue: no parent job, no edge
 		return
@@ -280,10 +282,31 @@ func (p *Pending) Expire(now time.Time) {
 	}
 }
 
+// maxInterned bounds the strings Pending keeps one copy of: the systems,
+// classes and queues of the jobs in flight are few, and a flood of distinct
+// ones empties the table rather than growing it.
+const maxInterned = 4096
+
 // cloneJob copies job's strings, which share memory with a whole batch of
-// spans, so that a pending half does not pin the batch.
-func cloneJob(j Job) Job {
-	return Job{System: strings.Clone(j.System), Class: strings.Clone(j.Class), Queue: strings.Clone(j.Queue)}
+// spans, so that a pending half does not pin the batch; one copy of each
+// for all the halves that hold it.
+func (p *Pending) cloneJob(j Job) Job {
+	return Job{System: p.intern(j.System), Class: p.intern(j.Class), Queue: p.intern(j.Queue)}
+}
+
+func (p *Pending) intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	if c, ok := p.interned[s]; ok {
+		return c
+	}
+	if len(p.interned) >= maxInterned {
+		clear(p.interned)
+	}
+	c := strings.Clone(s)
+	p.interned[c] = c
+	return c
 }
 
 func firstNonEmpty(a, b string) string {
