@@ -227,46 +227,51 @@ func (c *jobGraph) send(ctx context.Context, md pmetric.Metrics, ld plog.Logs) e
 	return err
 }
 
-// walk hands every execution and producer span of td to the pending
-// store. Other spans cost a kind check or the extractor's early refusal,
-// without allocating.
+// walk hands td's producer spans to the pending store, then the executions
+// that take part in an edge with them. Other spans cost a kind check, or a
+// few map look-ups, without allocating: a job execution is only recognised
+// (internal/jobevent) when a producer span waits for it.
 func (c *jobGraph) walk(td ptrace.Traces) {
+	for _, rs := range td.ResourceSpans().All() {
+		for _, ss := range rs.ScopeSpans().All() {
+			scope := ss.Scope()
+			for _, span := range ss.Spans().All() {
+				if span.Kind() == ptrace.SpanKindProducer && c.extractor.FromProducerSpan(scope, span, &c.enq) {
+					e := &c.enq
+					c.pending.Producer(c.now, spanKey(e.TraceID, e.SpanID), spanKey(e.TraceID, e.ParentSpanID),
+						graph.Job{System: e.System, Class: e.Class, Queue: e.Queue}, c.addEdge)
+				}
+			}
+		}
+	}
+	if c.pending.Len() == 0 {
+		return
+	}
 	r := c.extractor.At(c.now)
 	for _, rs := range td.ResourceSpans().All() {
 		for _, ss := range rs.ScopeSpans().All() {
 			scope := ss.Scope()
 			for _, span := range ss.Spans().All() {
 				switch span.Kind() {
-				case ptrace.SpanKindProducer:
-					if c.extractor.FromProducerSpan(scope, span, &c.enq) {
-						e := &c.enq
-						c.pending.Producer(c.now, spanKey(e.TraceID, e.SpanID), spanKey(e.TraceID, e.ParentSpanID),
-							graph.Job{System: e.System, Class: e.Class, Queue: e.Queue}, c.addEdge)
-					}
-				case ptrace.SpanKindClient, ptrace.SpanKindServer:
-				default:
-					if r.FromSpan(scope, span, &c.ev) {
-						c.execution(span)
-					}
+				case ptrace.SpanKindProducer, ptrace.SpanKindClient, ptrace.SpanKindServer:
+					continue
+				}
+				key := spanKey(span.TraceID(), span.SpanID())
+				c.refs = c.refs[:0]
+				if p := span.ParentSpanID(); !p.IsEmpty() {
+					c.refs = append(c.refs, spanKey(span.TraceID(), p))
+				}
+				for _, l := range span.Links().All() {
+					c.refs = append(c.refs, spanKey(l.TraceID(), l.SpanID()))
+				}
+				if c.pending.Wants(key, c.refs) && r.FromSpan(scope, span, &c.ev) {
+					ev := &c.ev
+					c.pending.Execution(c.now, key, graph.Job{System: ev.System, Class: ev.Class, Queue: ev.Queue},
+						ev.Attempt, c.refs, c.addEdge)
 				}
 			}
 		}
 	}
-}
-
-// execution hands the execution in c.ev to the pending store, with the
-// spans it refers to: its parent and its links.
-func (c *jobGraph) execution(span ptrace.Span) {
-	c.refs = c.refs[:0]
-	if p := span.ParentSpanID(); !p.IsEmpty() {
-		c.refs = append(c.refs, spanKey(span.TraceID(), p))
-	}
-	for _, l := range span.Links().All() {
-		c.refs = append(c.refs, spanKey(l.TraceID(), l.SpanID()))
-	}
-	ev := &c.ev
-	c.pending.Execution(c.now, spanKey(ev.TraceID, ev.SpanID),
-		graph.Job{System: ev.System, Class: ev.Class, Queue: ev.Queue}, ev.Attempt, c.refs, c.addEdge)
 }
 
 // countEdge counts one enqueue; an edge needs both classes to be drawn.

@@ -5,6 +5,7 @@ package jobgraphconnector
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,21 +140,45 @@ func TestEveryForm(t *testing.T) {
 			if tt.cfg != nil {
 				tt.cfg(cfg)
 			}
+			// One batch, the spans in either order: the connector reads a
+			// batch's producer spans first.
 			p := newPair(t, cfg)
-			// Span by span, in both orders: the halves wait for each other.
-			for _, s := range tt.spans {
-				p.consume(t, traces(t, s))
-			}
+			p.consume(t, traces(t, tt.spans...))
 			assert.Equal(t, tt.want, p.edges(t))
 			q := newPair(t, cfg)
-			for i := len(tt.spans) - 1; i >= 0; i-- {
-				q.consume(t, traces(t, tt.spans[i]))
-			}
+			reversed := slices.Clone(tt.spans)
+			slices.Reverse(reversed)
+			q.consume(t, traces(t, reversed...))
 			assert.Equal(t, tt.want, q.edges(t), "spans in reverse order")
+			// Span by span, in the order they end: a producer span before
+			// the execution around it, a child's execution after both.
+			u := newPair(t, cfg)
+			for _, s := range byEnd(tt.spans) {
+				u.consume(t, traces(t, s))
+			}
+			assert.Equal(t, tt.want, u.edges(t), "one span a batch")
 			q.tick()
 			assert.Empty(t, q.alerts())
 		})
 	}
+}
+
+// byEnd orders spans as they end and are exported: producer spans first
+// (they end inside the execution that contains them), then the executions
+// that contain them, then the executions of the enqueued jobs.
+func byEnd(spans []span) []span {
+	out := slices.Clone(spans)
+	rank := func(s span) int {
+		switch {
+		case s.kind == kProducer:
+			return 0
+		case s.parent == 0 && len(s.links) == 0:
+			return 1 // a root: the parent job
+		}
+		return 2
+	}
+	slices.SortStableFunc(out, func(a, b span) int { return rank(a) - rank(b) })
+	return out
 }
 
 // sidekiqEdge is a Sidekiq execution of from that enqueues a job of to,

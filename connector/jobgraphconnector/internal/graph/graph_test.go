@@ -92,18 +92,19 @@ func TestPendingForms(t *testing.T) {
 	}{
 		{"parent-child: producer names the child, parent first", []step{exec(pe, parent, 1), prod(pp, pe, named), exec(ce, child, 1, pp)}, []Edge{want}},
 		{"parent-child: producer first (the parent span ends last)", []step{prod(pp, pe, named), exec(ce, child, 1, pp), exec(pe, parent, 1)}, []Edge{want}},
-		{"parent-child: child first", []step{exec(ce, child, 1, pp), exec(pe, parent, 1), prod(pp, pe, named)}, []Edge{want}},
+		{"parent-child: the parent in an earlier batch than its producer", []step{exec(pe, parent, 1), prod(pp, pe, named)}, []Edge{want}},
 		{"a producer that names the child counts once, its child adds nothing", []step{exec(pe, parent, 1), prod(pp, pe, named), exec(ce, child, 1, pp), exec(key(1, 4), child, 0, pp)}, []Edge{want}},
 		{"link: class and queue from the child", []step{exec(pe, parent, 1), prod(pp, pe, river), exec(linked, child, 1, pp)},
 			[]Edge{{System: "river", Parent: "import", Child: "row", Queue: "rows"}}},
-		{"link: children before their producer, one edge each", []step{exec(linked, child, 1, pp), exec(key(3, 3), Job{Class: "notify", Queue: "default"}, 1, pp), prod(pp, pe, river), exec(pe, parent, 1)},
+		{"link: children before their producer's parent, one edge each", []step{prod(pp, pe, river), exec(linked, child, 1, pp), exec(key(3, 3), Job{Class: "notify", Queue: "default"}, 1, pp), exec(pe, parent, 1)},
 			[]Edge{{System: "river", Parent: "import", Child: "row", Queue: "rows"}, {System: "river", Parent: "import", Child: "notify", Queue: "default"}}},
+		{"a child before its producer span is not matched: it runs after its enqueue", []step{exec(linked, child, 1, pp), prod(pp, pe, river), exec(pe, parent, 1)}, nil},
 		{"a retry was enqueued once", []step{exec(pe, parent, 1), prod(pp, pe, river), exec(linked, child, 1, pp), exec(key(2, 4), child, 2, pp)},
 			[]Edge{{System: "river", Parent: "import", Child: "row", Queue: "rows"}}},
 		{"a root enqueue has no parent job", []step{prod(pp, SpanKey{Trace: [16]byte{1}}, named), exec(ce, child, 1, pp)}, nil},
 		{"a producer in a non-job span waits, then expires", []step{prod(pp, key(1, 9), named), exec(ce, child, 1, pp)}, nil},
-		{"an execution whose parent is an execution (run inline) is no edge", []step{exec(ce, child, 1, pe), exec(pe, parent, 1)}, nil},
-		{"the same child span twice counts once", []step{exec(linked, child, 1, pp), exec(linked, child, 1, pp), exec(pe, parent, 1), prod(pp, pe, river), exec(linked, child, 1, pp)},
+		{"an execution whose parent is an execution (run inline) is no edge", []step{exec(pe, parent, 1), exec(ce, child, 1, pe)}, nil},
+		{"the same child span twice counts once", []step{prod(pp, pe, river), exec(linked, child, 1, pp), exec(linked, child, 1, pp), exec(pe, parent, 1), exec(linked, child, 1, pp)},
 			[]Edge{{System: "river", Parent: "import", Child: "row", Queue: "rows"}}},
 		{"the same producer span twice counts once", []step{exec(pe, parent, 1), prod(pp, pe, named), prod(pp, pe, named)}, []Edge{want}},
 	}
@@ -137,13 +138,26 @@ func TestPendingDropsOldest(t *testing.T) {
 func TestPendingBoundsChildren(t *testing.T) {
 	p, r := NewPending(10*maxChildren, time.Minute), &recorder{}
 	pp := key(1, 2)
+	p.Producer(t0, pp, key(1, 1), Job{System: "river"}, r.emit)
 	for i := range maxChildren + 10 {
 		p.Execution(t0, SpanKey{Trace: [16]byte{2, byte(i), byte(i >> 8)}}, Job{Class: "row"}, 1, []SpanKey{pp}, r.emit)
 	}
 	assert.Equal(t, int64(10), p.Dropped)
-	p.Producer(t0, pp, key(1, 1), Job{System: "river"}, r.emit)
 	p.Execution(t0, key(1, 1), Job{Class: "import"}, 1, nil, r.emit)
 	assert.Len(t, r.edges, maxChildren)
+}
+
+func TestPendingWants(t *testing.T) {
+	p, r := NewPending(100, time.Minute), &recorder{}
+	parent, pp, river := key(1, 1), key(1, 2), key(2, 1)
+	assert.False(t, p.Wants(parent, nil), "an empty store wants nothing")
+	p.Producer(t0, pp, parent, Job{System: "river"}, r.emit)
+	assert.True(t, p.Wants(parent, nil), "the execution around a producer span")
+	assert.True(t, p.Wants(river, []SpanKey{key(9, 9), pp}), "a child of a pending producer")
+	assert.False(t, p.Wants(key(3, 1), []SpanKey{key(3, 2)}), "any other span")
+	p.Producer(t0, key(4, 2), key(4, 1), Job{Class: "row", Queue: "rows"}, r.emit)
+	p.Execution(t0, key(4, 1), Job{Class: "import"}, 1, nil, r.emit)
+	assert.False(t, p.Wants(key(5, 1), []SpanKey{key(4, 2)}), "the child of a producer that named it adds nothing")
 }
 
 func TestPendingExpires(t *testing.T) {

@@ -44,12 +44,9 @@ const (
 	// kindAwaitedExecution is the parent of producer spans that arrived
 	// before it; producers lists them.
 	kindAwaitedExecution
-	// kindProducer is a producer span.
+	// kindProducer is a producer span; children lists the child executions
+	// waiting for its parent's job.
 	kindProducer
-	// kindAwaitedProducer is the parent or link target of child
-	// executions that arrived before it: children lists them. It may be no
-	// producer at all (a job enqueued from a web request): then it expires.
-	kindAwaitedProducer
 )
 
 // node is one pending half, keyed by its span.
@@ -102,15 +99,37 @@ func NewPending(max int, ttl time.Duration) *Pending {
 // Len is the number of pending halves.
 func (p *Pending) Len() int { return len(p.nodes) }
 
-// Execution records a job execution: a parent for the producer spans it
-// contains and, when it is the job's first attempt (attempt 0 or 1: later
-// attempts were enqueued once, before the first), a child of the producer
-// spans it refers to (its parent span and its links).
+// Wants reports whether the execution span key, whose parent and links are
+// refs, would take part in an edge: a producer span waits for it as its
+// parent, or it is the child of a producer span still pending. Only those
+// are worth recognising (Execution): a batch's producer spans go in first,
+// and the execution around a producer span ends after it, a child after
+// its enqueue, so the producer is there when they come.
+func (p *Pending) Wants(key SpanKey, refs []SpanKey) bool {
+	if len(p.nodes) == 0 {
+		return false
+	}
+	if n := p.nodes[key]; n != nil && n.kind == kindAwaitedExecution {
+		return true
+	}
+	for _, ref := range refs {
+		if n := p.nodes[ref]; n != nil && n.kind == kindProducer && !n.counted {
+			return true
+		}
+	}
+	return false
+}
+
+// Execution records a job execution that Wants: the parent of the producer
+// spans waiting for it and, when it is the job's first attempt (attempt 0
+// or 1: later attempts were enqueued once, before the first), a child of
+// the producer spans it refers to (refs: its parent span and its links).
 func (p *Pending) Execution(now time.Time, key SpanKey, job Job, attempt int, refs []SpanKey, emit EmitFunc) {
 	p.Expire(now)
 	n := p.nodes[key]
 	switch {
 	case n == nil:
+		// Kept for the producer spans of later batches.
 		if n = p.add(now, key); n != nil {
 			n.kind, n.job = kindExecution, p.cloneJob(job)
 		}
@@ -124,30 +143,19 @@ func (p *Pending) Execution(now time.Time, key SpanKey, job Job, attempt int, re
 			}
 		}
 		n.producers = nil
-	case n.kind == kindAwaitedProducer:
-		// An execution whose children ran first (a job run inline in
-		// another): no enqueue, no edge.
-		n.kind, n.job, n.children = kindExecution, p.cloneJob(job), nil
 	}
 	if attempt > 1 {
 		return
 	}
 	for _, ref := range refs {
 		prod := p.nodes[ref]
-		switch {
-		case prod == nil:
-			if prod = p.add(now, ref); prod != nil {
-				prod.kind = kindAwaitedProducer
-				p.addChild(prod, job)
-			}
-		case prod.kind == kindAwaitedProducer:
+		if prod == nil || prod.kind != kindProducer || prod.counted {
+			continue
+		}
+		if prod.resolved {
+			emit(childEdge(prod, job), ref.Trace)
+		} else {
 			p.addChild(prod, job)
-		case prod.kind == kindProducer && !prod.counted:
-			if prod.resolved {
-				emit(childEdge(prod, job), ref.Trace)
-			} else {
-				p.addChild(prod, job)
-			}
 		}
 	}
 }
@@ -175,12 +183,12 @@ func (p *Pending) Producer(now time.Time, key, parent SpanKey, job Job, emit Emi
 		if n = p.add(now, key); n == nil {
 			return
 		}
-	case n.kind != kindAwaitedProducer:
+	default:
 		return // seen before
 	}
 	n.kind, n.job, n.parent = kindProducer, p.cloneJob(job), parent
 	if parent.Span == ([8]byte{}) {
-		n.counted, n.children = true, nil // a root enqueue: no parent job, no edge
+		n.counted = true // a root enqueue: no parent job, no edge
 		return
 	}
 	par := p.nodes[parent]
