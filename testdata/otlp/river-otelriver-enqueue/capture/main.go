@@ -55,7 +55,9 @@ type RetryWebhook struct{ Round int }
 
 func (RetryWebhook) Kind() string { return "retry_webhook" }
 
-type importWorker struct{ river.WorkerDefaults[ImportCSV] }
+type importWorker struct {
+	river.WorkerDefaults[ImportCSV]
+}
 
 func (importWorker) Work(ctx context.Context, job *river.Job[ImportCSV]) error {
 	params := []river.InsertManyParams{
@@ -68,15 +70,21 @@ func (importWorker) Work(ctx context.Context, job *river.Job[ImportCSV]) error {
 	return err
 }
 
-type rowWorker struct{ river.WorkerDefaults[ImportRow] }
+type rowWorker struct {
+	river.WorkerDefaults[ImportRow]
+}
 
 func (rowWorker) Work(context.Context, *river.Job[ImportRow]) error { return nil }
 
-type notifyWorker struct{ river.WorkerDefaults[NotifyDone] }
+type notifyWorker struct {
+	river.WorkerDefaults[NotifyDone]
+}
 
 func (notifyWorker) Work(context.Context, *river.Job[NotifyDone]) error { return nil }
 
-type webhookWorker struct{ river.WorkerDefaults[DeliverWebhook] }
+type webhookWorker struct {
+	river.WorkerDefaults[DeliverWebhook]
+}
 
 func (webhookWorker) Work(ctx context.Context, job *river.Job[DeliverWebhook]) error {
 	if job.Args.Round >= 2 {
@@ -86,7 +94,9 @@ func (webhookWorker) Work(ctx context.Context, job *river.Job[DeliverWebhook]) e
 	return err
 }
 
-type retryWorker struct{ river.WorkerDefaults[RetryWebhook] }
+type retryWorker struct {
+	river.WorkerDefaults[RetryWebhook]
+}
 
 func (retryWorker) Work(ctx context.Context, job *river.Job[RetryWebhook]) error {
 	_, err := river.ClientFromContext[pgx.Tx](ctx).Insert(ctx, DeliverWebhook{Round: job.Args.Round + 1}, &river.InsertOpts{Queue: "webhooks"})
@@ -132,8 +142,8 @@ func run(ctx context.Context) error {
 			river.QueueDefault: {MaxWorkers: 2}, "imports": {MaxWorkers: 2}, "rows": {MaxWorkers: 2},
 			"webhooks": {MaxWorkers: 2}, "retries": {MaxWorkers: 2},
 		},
-		Workers:    workers,
-		Middleware: []rivertype.Middleware{otelriver.NewMiddleware(&otelriver.MiddlewareConfig{EnableTracePropagation: true, TracerProvider: tp})},
+		Workers:           workers,
+		Middleware:        []rivertype.Middleware{otelriver.NewMiddleware(&otelriver.MiddlewareConfig{EnableTracePropagation: true, TracerProvider: tp})},
 		FetchCooldown:     50 * time.Millisecond,
 		FetchPollInterval: 100 * time.Millisecond,
 	})
