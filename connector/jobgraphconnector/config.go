@@ -34,10 +34,10 @@ type Config struct {
 	// and on producer spans.
 	jobevent.Config `mapstructure:",squash"`
 
-	// MaxPending bounds the halves of edges waiting for their other half: a
-	// producer span waiting for the execution that contains it, or a child
-	// execution waiting for its producer span. Past it the oldest are
-	// dropped, and counted.
+	// MaxPending bounds the halves of edges waiting for their other half:
+	// producer spans waiting for the execution that contains them or for
+	// their children, and executions kept for producer spans of later
+	// batches. Past it the oldest are dropped, and counted.
 	MaxPending int `mapstructure:"max_pending"`
 	// PendingTTL is how long a half waits.
 	PendingTTL time.Duration `mapstructure:"pending_ttl"`
