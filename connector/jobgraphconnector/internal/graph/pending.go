@@ -130,9 +130,8 @@ func (p *Pending) Execution(now time.Time, key SpanKey, job Job, attempt int, re
 	switch {
 	case n == nil:
 		// Kept for the producer spans of later batches.
-		if n = p.add(now, key); n != nil {
-			n.kind, n.job = kindExecution, p.cloneJob(job)
-		}
+		n = p.add(now, key)
+		n.kind, n.job = kindExecution, p.cloneJob(job)
 	case n.kind == kindExecution:
 		return // the same span again: its enqueue was counted
 	case n.kind == kindAwaitedExecution:
@@ -180,9 +179,7 @@ func (p *Pending) Producer(now time.Time, key, parent SpanKey, job Job, emit Emi
 	n := p.nodes[key]
 	switch {
 	case n == nil:
-		if n = p.add(now, key); n == nil {
-			return
-		}
+		n = p.add(now, key)
 	default:
 		return // seen before
 	}
@@ -194,10 +191,9 @@ func (p *Pending) Producer(now time.Time, key, parent SpanKey, job Job, emit Emi
 	par := p.nodes[parent]
 	switch {
 	case par == nil:
-		if par = p.add(now, parent); par != nil {
-			par.kind = kindAwaitedExecution
-			par.producers = []SpanKey{key}
-		}
+		par = p.add(now, parent)
+		par.kind = kindAwaitedExecution
+		par.producers = []SpanKey{key}
 	case par.kind == kindAwaitedExecution:
 		if len(par.producers) >= maxChildren {
 			p.Dropped++
