@@ -173,21 +173,17 @@ func (p *Pending) addChild(n *node, child Job) {
 
 // Producer records a producer span whose parent span is parent; job is what
 // it names of the enqueued job. A producer without a parent (enqueued
-// outside any job) is kept too, so that its children do not wait for it.
+// outside any job: a web request, a script) makes no edge and is not kept.
 func (p *Pending) Producer(now time.Time, key, parent SpanKey, job Job, emit EmitFunc) {
-	p.Expire(now)
-	n := p.nodes[key]
-	switch {
-	case n == nil:
-		n = p.add(now, key)
-	default:
-		return // seen before
-	}
-	n.kind, n.job, n.parent = kindProducer, p.cloneJob(job), parent
 	if parent.Span == ([8]byte{}) {
-		n.counted = true // a root enqueue: no parent job, no edge
 		return
 	}
+	p.Expire(now)
+	if p.nodes[key] != nil {
+		return // seen before
+	}
+	n := p.add(now, key)
+	n.kind, n.job, n.parent = kindProducer, p.cloneJob(job), parent
 	par := p.nodes[parent]
 	switch {
 	case par == nil:
