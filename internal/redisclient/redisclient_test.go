@@ -31,7 +31,6 @@ func TestValidate(t *testing.T) {
 		{"bad port", Config{Endpoint: "localhost:99999"}, "between 1 and 65535"},
 		{"no host", Config{Endpoint: ":6379"}, "needs a host"},
 		{"negative db", Config{Endpoint: "h:1", DB: -1}, "db: must be >= 0"},
-		{"user without password", Config{Endpoint: "h:1", Username: "u"}, "password: must be set"},
 		{"sentinel", Config{Sentinel: SentinelConfig{MasterName: "m", Addresses: []string{"s1:26379", "s2:26379"}}}, ""},
 		{"sentinel without master", Config{Sentinel: SentinelConfig{Addresses: []string{"s1:26379"}}}, "sentinel.master_name: must be set"},
 		{"sentinel without addresses", Config{Sentinel: SentinelConfig{MasterName: "m"}}, "sentinel.addresses: must list"},
@@ -48,6 +47,19 @@ func TestValidate(t *testing.T) {
 			require.ErrorContains(t, err, tt.want)
 		})
 	}
+}
+
+// TestValidateACLUser: a Redis ACL user needs a password (there is no AUTH
+// without one); it is a rule of its own, not of Validate, because the
+// job_queue receiver shares these keys with PostgreSQL roles that need none.
+func TestValidateACLUser(t *testing.T) {
+	cfg := Config{Endpoint: "h:1", Username: "u"}
+	require.NoError(t, cfg.Validate())
+	require.ErrorContains(t, cfg.ValidateACLUser(), `password: must be set when username "u" is set`)
+	_, err := cfg.NewClient(context.Background(), time.Second)
+	require.ErrorContains(t, err, "password: must be set", "NewClient refuses it too")
+	cfg.Password = "p"
+	require.NoError(t, cfg.ValidateACLUser())
 }
 
 func TestClientAuthAndCounter(t *testing.T) {
