@@ -181,11 +181,14 @@ const (
 
 // mayBeExecution tells from span's kind, name and parent alone whether it
 // can be a job execution, so that most other spans are turned down before
-// their attributes are read. PRODUCER, CLIENT and SERVER spans never get
-// here (FromSpan).
+// their attributes are read. PRODUCER, CLIENT and SERVER spans never are
+// (enqueueing is no execution).
 func (x *Extractor) mayBeExecution(span ptrace.Span) bool {
-	if span.Kind() == ptrace.SpanKindConsumer {
+	switch span.Kind() {
+	case ptrace.SpanKindConsumer:
 		return true
+	case ptrace.SpanKindProducer, ptrace.SpanKindClient, ptrace.SpanKindServer:
+		return false
 	}
 	// Datadog tracers do not always mark sidekiq.job as a consumer, and
 	// hand-written job spans are often internal roots.

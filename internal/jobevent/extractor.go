@@ -76,14 +76,17 @@ func (x *Extractor) At(now time.Time) Reader { return Reader{x: x, now: now} }
 // span. A batch's spans are best read scope by scope (Scope), which decides
 // what a scope says of its spans once.
 func (r Reader) FromSpan(scope pcommon.InstrumentationScope, span ptrace.Span, ev *Event) bool {
-	s := r.Scope(scope)
-	return s.FromSpan(span, ev)
-}
-
-func (x *Extractor) fromSpan(scope *SpanScope, span ptrace.Span, now time.Time, ev *Event) bool {
-	if !x.mayBeExecution(span) {
+	// What the span's kind, name and parent say first: most spans are
+	// turned down without looking the scope up.
+	if !r.x.mayBeExecution(span) {
 		return false
 	}
+	s := r.Scope(scope)
+	return !s.skip && r.x.fromSpan(&s, span, r.now, ev)
+}
+
+// fromSpan reads span, which mayBeExecution let through.
+func (x *Extractor) fromSpan(scope *SpanScope, span ptrace.Span, now time.Time, ev *Event) bool {
 	f := newFields(&x.keys)
 	f.add(span.Attributes())
 	c := x.spanConvention(scope, span, &f)

@@ -471,8 +471,10 @@ func (f *fields) strAt(s slot) string {
 
 // str is the first non-empty string value of keys, then of more.
 func (f *fields) str(keys, more []slot) string {
-	if s := f.firstStr(keys); s != "" {
-		return s
+	if len(keys) != 0 { // the user's keys: most configurations have none
+		if s := f.firstStr(keys); s != "" {
+			return s
+		}
 	}
 	return f.firstStr(more)
 }
@@ -500,7 +502,11 @@ func (f *fields) hasID(keys []slot) bool {
 
 // id is the first usable id of keys, then of more.
 func (f *fields) id(keys, more []slot) string {
-	v, ok := f.firstID(keys)
+	var v pcommon.Value
+	var ok bool
+	if len(keys) != 0 {
+		v, ok = f.firstID(keys)
+	}
 	if !ok {
 		v, ok = f.firstID(more)
 	}
@@ -525,8 +531,10 @@ func (f *fields) firstID(keys []slot) (pcommon.Value, bool) {
 // attempt is the 1-based attempt from the first counter present in keys,
 // then more; 1 when none is present and firstUnmarked; else 0 (unknown).
 func (f *fields) attempt(keys, more []counterKey, firstUnmarked bool) int {
-	if a, ok := f.firstAttempt(keys); ok {
-		return a
+	if len(keys) != 0 {
+		if a, ok := f.firstAttempt(keys); ok {
+			return a
+		}
 	}
 	if a, ok := f.firstAttempt(more); ok {
 		return a
@@ -551,8 +559,10 @@ func (f *fields) firstAttempt(keys []counterKey) (int, bool) {
 
 // outcome is the first outcome word found under keys, then more.
 func (f *fields) outcome(keys, more []slot) Outcome {
-	if o := f.firstOutcome(keys); o != OutcomeUnknown {
-		return o
+	if len(keys) != 0 {
+		if o := f.firstOutcome(keys); o != OutcomeUnknown {
+			return o
+		}
 	}
 	return f.firstOutcome(more)
 }

@@ -44,13 +44,7 @@ func (s SpanScope) Skip() bool { return s.skip }
 // returns false without allocating, and without touching ev, for any other
 // span.
 func (s *SpanScope) FromSpan(span ptrace.Span, ev *Event) bool {
-	// Small enough to be inlined: most spans are requests, turned down here
-	// by their kind without a call.
-	switch span.Kind() {
-	case ptrace.SpanKindProducer, ptrace.SpanKindClient, ptrace.SpanKindServer:
-		return false
-	}
-	return !s.skip && s.r.x.fromSpan(s, span, s.r.now, ev)
+	return !s.skip && s.r.x.mayBeExecution(span) && s.r.x.fromSpan(s, span, s.r.now, ev)
 }
 
 // notJobScopes are instrumentation scopes whose spans are requests to or
