@@ -28,6 +28,7 @@ import (
 	"github.com/otelcol-jobs/otelcol-jobs/connector/jobgraphconnector/internal/metadata"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/alert"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/jobevent"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/scc"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
 )
 
@@ -362,7 +363,7 @@ func (c *jobGraph) syncCycles(ctx context.Context, now time.Time) plog.Logs {
 
 // cycleID is a cycle's alert id: the same for its classes on every
 // replica.
-func cycleID(cy graph.Cycle) string { return alert.NewID(alert.JobCycle, cy.Classes...) }
+func cycleID(cy scc.Cycle) string { return alert.NewID(alert.JobCycle, cy.Classes...) }
 
 func (c *jobGraph) cycleAlert(d graph.Decision, now time.Time) alert.Alert {
 	path := d.Cycle.Path

@@ -16,6 +16,8 @@ package jobgraph // import "github.com/otelcol-jobs/otelcol-jobs/internal/jobgra
 import (
 	"cmp"
 	"slices"
+
+	"github.com/otelcol-jobs/otelcol-jobs/internal/scc"
 )
 
 // Edge is one series of jobqueue.graph.enqueues: Count jobs of class Child
@@ -99,92 +101,18 @@ func (g *Graph) MaxCount() float64 {
 	return m
 }
 
-// findCycles fills Cycles with Tarjan's strongly connected components over
-// the classes: one pass over the edges, whatever the number of cycles, and
-// iterative, so that a chain of a million classes needs no deep stack.
+// findCycles fills Cycles with the strongly connected components that hold
+// a cycle (scc.Cycles, as the job_graph connector finds them).
 func (g *Graph) findCycles() {
-	index := make(map[string]int, len(g.Classes))
-	for i, c := range g.Classes {
-		index[c] = i
+	arcs := make([]scc.Arc, len(g.Edges))
+	for i, e := range g.Edges {
+		arcs[i] = scc.Arc{From: e.Parent, To: e.Child}
 	}
-	n := len(g.Classes)
-	out := make([][]int, n)
-	selfLoop := make([]bool, n)
-	for _, e := range g.Edges {
-		p, c := index[e.Parent], index[e.Child]
-		out[p] = append(out[p], c)
-		selfLoop[p] = selfLoop[p] || p == c
-	}
-
-	const unvisited = -1
-	order := make([]int, n) // discovery order
-	low := make([]int, n)
-	onStack := make([]bool, n)
-	for i := range order {
-		order[i] = unvisited
-	}
-	var stack []int // Tarjan's stack of open classes
-	type frame struct{ v, next int }
-	var path []frame // the depth-first path, with each class's next edge to follow
-	seen := 0
 	g.component = make(map[string]int)
-	for root := range n {
-		if order[root] != unvisited {
-			continue
-		}
-		path = append(path, frame{v: root})
-		order[root], low[root] = seen, seen
-		seen++
-		stack = append(stack, root)
-		onStack[root] = true
-		for len(path) > 0 {
-			f := &path[len(path)-1]
-			v := f.v
-			if f.next < len(out[v]) {
-				w := out[v][f.next]
-				f.next++
-				switch {
-				case order[w] == unvisited:
-					order[w], low[w] = seen, seen
-					seen++
-					stack = append(stack, w)
-					onStack[w] = true
-					path = append(path, frame{v: w})
-				case onStack[w]:
-					low[v] = min(low[v], order[w])
-				}
-				continue
-			}
-			// Every edge of v followed: close v, and hand its low link to its
-			// parent on the path.
-			path = path[:len(path)-1]
-			if len(path) > 0 {
-				parent := path[len(path)-1].v
-				low[parent] = min(low[parent], low[v])
-			}
-			if low[v] != order[v] {
-				continue
-			}
-			var members []string
-			for {
-				w := stack[len(stack)-1]
-				stack = stack[:len(stack)-1]
-				onStack[w] = false
-				members = append(members, g.Classes[w])
-				if w == v {
-					break
-				}
-			}
-			if len(members) > 1 || selfLoop[v] {
-				slices.Sort(members)
-				g.Cycles = append(g.Cycles, members)
-			}
-		}
-	}
-	slices.SortFunc(g.Cycles, func(a, b []string) int { return cmp.Compare(a[0], b[0]) })
-	for i, members := range g.Cycles {
-		for _, c := range members {
-			g.component[c] = i
+	for i, c := range scc.Cycles(arcs) {
+		g.Cycles = append(g.Cycles, c.Classes)
+		for _, class := range c.Classes {
+			g.component[class] = i
 		}
 	}
 }

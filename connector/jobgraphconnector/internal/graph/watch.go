@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/otelcol-jobs/otelcol-jobs/internal/scc"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
 )
 
@@ -35,7 +36,7 @@ const (
 // Decision is a cycle that this watcher fired or resolved: exactly one
 // watcher among those sharing a store gets each.
 type Decision struct {
-	Cycle    Cycle
+	Cycle    scc.Cycle
 	ID       string
 	Resolved bool
 	// Enqueues are the counts of the cycle's steps, Path[i] -> Path[i+1].
@@ -54,7 +55,7 @@ type Watch struct {
 	b        statestore.Batch
 	ttl      time.Duration
 	maxEdges int
-	id       func(Cycle) string
+	id       func(scc.Cycle) string
 
 	view     map[Edge]viewEdge
 	lastRead time.Time
@@ -82,7 +83,7 @@ type claim struct {
 // NewWatch returns a watcher of the edges in store, each live for ttl after
 // it was last seen, at most maxEdges of them. id names a cycle (its alert
 // id).
-func NewWatch(store statestore.Store, ttl time.Duration, maxEdges int, id func(Cycle) string) *Watch {
+func NewWatch(store statestore.Store, ttl time.Duration, maxEdges int, id func(scc.Cycle) string) *Watch {
 	return &Watch{store: store, ttl: ttl, maxEdges: maxEdges, id: id,
 		view: make(map[Edge]viewEdge), known: make(map[string]*Decision)}
 }
@@ -219,12 +220,12 @@ func (w *Watch) expire(nowMs int64) {
 // evaluate finds the cycles of the view and queues the claims: fire the
 // new ones, resolve those gone.
 func (w *Watch) evaluate() {
-	arcs := make([]Arc, 0, len(w.view))
+	arcs := make([]scc.Arc, 0, len(w.view))
 	for e := range w.view {
-		arcs = append(arcs, Arc{From: e.Parent, To: e.Child})
+		arcs = append(arcs, scc.Arc{From: e.Parent, To: e.Child})
 	}
 	live := make(map[string]bool)
-	for _, c := range Cycles(arcs) {
+	for _, c := range scc.Cycles(arcs) {
 		id := w.id(c)
 		live[id] = true
 		if _, ok := w.known[id]; ok {
@@ -244,7 +245,7 @@ func (w *Watch) evaluate() {
 
 // counts are the enqueues of each step of c in the view (over all systems
 // and queues), and the system of its first step.
-func (w *Watch) counts(c Cycle) (enqueues []int64, system string) {
+func (w *Watch) counts(c scc.Cycle) (enqueues []int64, system string) {
 	enqueues = make([]int64, len(c.Path)-1)
 	for e, v := range w.view {
 		for i := range enqueues {

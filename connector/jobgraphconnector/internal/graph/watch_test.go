@@ -15,10 +15,11 @@ import (
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redisclient"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
+	"github.com/otelcol-jobs/otelcol-jobs/internal/scc"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/statestore"
 )
 
-func cycleName(c Cycle) string { return strings.Join(c.Classes, ",") }
+func cycleName(c scc.Cycle) string { return strings.Join(c.Classes, ",") }
 
 func redisStore(t *testing.T, srv *redistest.Server, clock clockwork.Clock) statestore.Store {
 	t.Helper()
@@ -63,7 +64,7 @@ func TestWatchMemory(t *testing.T) {
 	ds, err := w.Sync(context.Background(), clock.Now(), nil)
 	require.NoError(t, err)
 	require.Len(t, ds, 1)
-	assert.Equal(t, Decision{Cycle: Cycle{Classes: []string{"A", "B"}, Path: []string{"A", "B", "A"}},
+	assert.Equal(t, Decision{Cycle: scc.Cycle{Classes: []string{"A", "B"}, Path: []string{"A", "B", "A"}},
 		ID: "A,B", Enqueues: []int64{2, 1}, System: "sidekiq"}, ds[0])
 	// Seen again: still firing, nothing new.
 	clock.Advance(30 * time.Minute)

@@ -1,16 +1,21 @@
 // Copyright The otelcol-jobs Authors
 // SPDX-License-Identifier: Apache-2.0
 
-package graph // import "github.com/otelcol-jobs/otelcol-jobs/connector/jobgraphconnector/internal/graph"
+// Package scc finds the cycles of a directed graph of named nodes: its
+// strongly connected components that hold a cycle (Tarjan's algorithm,
+// iterative), each with one shortest loop through it. The job_graph
+// connector raises job_cycle alerts from them and jobqctl graph draws them
+// red.
+package scc // import "github.com/otelcol-jobs/otelcol-jobs/internal/scc"
 
 import (
 	"slices"
 	"strings"
 )
 
-// Arc is a parent class -> child class arc of the graph whose cycles are
-// looked for (the edges of several systems and queues between two classes
-// are one arc).
+// Arc is a From -> To arc of the graph (for job classes: the parent class
+// enqueues the child class; the edges of several systems and queues between
+// two classes are one arc).
 type Arc struct{ From, To string }
 
 // Cycle is one strongly connected component of the graph that holds a
