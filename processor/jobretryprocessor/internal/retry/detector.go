@@ -359,13 +359,18 @@ func (d *Detector) decide(found []Found, runs []Run, s *scratch, i int) []Found 
 		Class:     r.Class,
 		JobID:     r.ID,
 	}
+	// "sidekiq job MailJob 1a2b", or "kafka job 1a2b" when no class is known.
+	job := r.System + " job " + short(r.ID)
+	if r.Class != "" {
+		job = r.System + " job " + short(r.Class) + " " + short(r.ID)
+	}
 	if r.Outcome == jobevent.OutcomeSuccess {
 		a.State = alert.StateResolved
-		a.Summary = fmt.Sprintf("%s job %s %s succeeded after %d retries", r.System, short(r.Class), short(r.ID), r.Retries)
+		a.Summary = fmt.Sprintf("%s succeeded after %d retries", job, r.Retries)
 	} else {
 		a.State = alert.StateFiring
 		a.ErrorType = r.ErrorType
-		a.Summary = fmt.Sprintf("%s job %s %s retried %d times > %d", r.System, short(r.Class), short(r.ID), r.Retries, rule.MaxRetries)
+		a.Summary = fmt.Sprintf("%s retried %d times > %d", job, r.Retries, rule.MaxRetries)
 		if r.ErrorType != "" {
 			a.Summary += ": " + short(r.ErrorType)
 		}
