@@ -4,13 +4,9 @@
 package main
 
 import (
-	"context"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivermigrate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -22,14 +18,7 @@ import (
 // a count beyond --estimate-above is marked as the planner's estimate.
 func TestSnapshotRiver(t *testing.T) {
 	srv := pgtest.Start(t)
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, srv.CreateDatabase("app"))
-	require.NoError(t, err)
-	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
-	require.NoError(t, err)
-	_, err = migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
-	require.NoError(t, err)
-	pool.Close()
+	srv.CreateRiverDatabase("app")
 	srv.Exec("app",
 		`INSERT INTO river_job (state, queue, kind, args, max_attempts, scheduled_at) VALUES
 			('available', 'default', 'send', '{}', 25, now() - interval '90 seconds'),

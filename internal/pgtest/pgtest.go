@@ -13,6 +13,10 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+
 	"github.com/otelcol-jobs/otelcol-jobs/internal/pgserver"
 	"github.com/otelcol-jobs/otelcol-jobs/internal/redistest"
 )
@@ -63,6 +67,27 @@ func (s *Server) CreateDatabase(name string) string {
 	url, err := s.Server.CreateDatabase(context.Background(), name)
 	if err != nil {
 		s.tb.Fatalf("pgtest: create database %s: %v", name, err)
+	}
+	return url
+}
+
+// CreateRiverDatabase creates a database holding River's schema, made by
+// River's own migrator (rivermigrate, all the way up), and returns its URL.
+func (s *Server) CreateRiverDatabase(name string) string {
+	s.tb.Helper()
+	url := s.CreateDatabase(name)
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		s.tb.Fatalf("pgtest: %v", err)
+	}
+	defer pool.Close()
+	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err == nil {
+		_, err = migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	}
+	if err != nil {
+		s.tb.Fatalf("pgtest: River's migrations: %v", err)
 	}
 	return url
 }

@@ -5,7 +5,6 @@ package jobqueuereceiver
 
 import (
 	"context"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -21,20 +20,11 @@ import (
 // goodjob reader's testdata) in database "app".
 func goodJobDatabase(t *testing.T) *pgtest.Server {
 	t.Helper()
-	schema, err := os.ReadFile("internal/goodjob/testdata/schema.sql")
-	require.NoError(t, err)
-	srv := pgtest.Start(t)
-	srv.CreateDatabase("app")
-	srv.Exec("app", string(schema))
-	return srv
+	return schemaDatabase(t, "app", "internal/goodjob/testdata/schema.sql")
 }
 
 func goodJobConfig(srv *pgtest.Server, role string) *Config {
-	cfg := configFor(srv.Addr())
-	cfg.System = SystemGoodJob
-	cfg.Username = role
-	cfg.Database = "app"
-	return cfg
+	return postgresConfig(srv, SystemGoodJob, "app", role)
 }
 
 // TestGoodJobScrape runs the receiver with system: good_job on rows as
@@ -132,25 +122,13 @@ func TestGoodJobReadOnlyRoleAndMissingTables(t *testing.T) {
 	srv := goodJobDatabase(t)
 	srv.Exec("app",
 		`INSERT INTO good_jobs (queue_name, job_class, serialized_params, scheduled_at, created_at, updated_at)
-			VALUES ('default', 'MailJob', '{"executions": 0}', now() - interval '1 minute', now(), now())`,
-		"CREATE ROLE otelcol_jobs LOGIN",
-		"GRANT USAGE ON SCHEMA public TO otelcol_jobs",
-		"GRANT SELECT ON good_jobs, good_job_processes, good_job_settings TO otelcol_jobs",
-		"ALTER ROLE otelcol_jobs SET default_transaction_read_only = on",
-		"ALTER ROLE otelcol_jobs SET timezone = 'UTC'",
-		"CREATE SCHEMA empty", "GRANT USAGE ON SCHEMA empty TO otelcol_jobs")
+			VALUES ('default', 'MailJob', '{"executions": 0}', now() - interval '1 minute', now(), now())`)
+	createReadOnlyRole(srv, "app", "good_jobs, good_job_processes, good_job_settings", "timezone = 'UTC'")
 
-	r := startReceiver(t, goodJobConfig(srv, "otelcol_jobs"))
+	r := startReceiver(t, goodJobConfig(srv, readOnlyRole))
 	md, err := r.last(t)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]float64{"default": 1}, points(t, md, "jobqueue.queue.size", "messaging.destination.name"))
 
-	cfg := goodJobConfig(srv, "otelcol_jobs")
-	cfg.Schema = "empty"
-	r = startReceiver(t, cfg)
-	_, err = r.last(t)
-	require.ErrorContains(t, err, `relation "empty.good_jobs" does not exist`)
-	assert.ErrorContains(t, err, `check system, database and schema`)
-	_, err = r.scrape(t)
-	require.Error(t, err, "the receiver keeps scraping")
+	assertMissingTables(t, goodJobConfig(srv, readOnlyRole), "empty", `relation "empty.good_jobs" does not exist`)
 }

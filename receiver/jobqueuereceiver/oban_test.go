@@ -4,7 +4,6 @@
 package jobqueuereceiver
 
 import (
-	"os"
 	"testing"
 	"time"
 
@@ -16,27 +15,16 @@ import (
 
 // obanDatabase starts a PostgreSQL with Oban's schema at migration v14
 // (internal/oban/testdata/schema.sql, from oban v2.23.0) in database
-// "jobs", plus the README's read-only role otelcol_jobs.
+// "jobs", plus the README's read-only role.
 func obanDatabase(t *testing.T) *pgtest.Server {
 	t.Helper()
-	ddl, err := os.ReadFile("internal/oban/testdata/schema.sql")
-	require.NoError(t, err)
-	srv := pgtest.Start(t)
-	srv.CreateDatabase("jobs")
-	srv.Exec("jobs", string(ddl),
-		"CREATE ROLE otelcol_jobs LOGIN",
-		"GRANT USAGE ON SCHEMA public TO otelcol_jobs",
-		"GRANT SELECT ON public.oban_jobs TO otelcol_jobs",
-		"ALTER ROLE otelcol_jobs SET default_transaction_read_only = on")
+	srv := schemaDatabase(t, "jobs", "internal/oban/testdata/schema.sql")
+	createReadOnlyRole(srv, "jobs", "public.oban_jobs")
 	return srv
 }
 
 func obanConfig(srv *pgtest.Server) *Config {
-	cfg := configFor(srv.Addr())
-	cfg.System = SystemOban
-	cfg.Username = "otelcol_jobs"
-	cfg.Database = "jobs"
-	return cfg
+	return postgresConfig(srv, SystemOban, "jobs", readOnlyRole)
 }
 
 // TestObanScrape runs the receiver with system: oban, as the read-only
@@ -107,18 +95,10 @@ func TestObanScrape(t *testing.T) {
 // to check, and the receiver keeps scraping.
 func TestObanMissingTable(t *testing.T) {
 	srv := obanDatabase(t)
-	srv.Exec("jobs", "CREATE SCHEMA empty", "GRANT USAGE ON SCHEMA empty TO otelcol_jobs")
 	for schema, want := range map[string]string{
 		"empty":   `type "empty.oban_job_state" does not exist`,
 		"missing": `schema "missing" does not exist`,
 	} {
-		cfg := obanConfig(srv)
-		cfg.Schema = schema
-		r := startReceiver(t, cfg)
-		_, err := r.last(t)
-		require.ErrorContains(t, err, want)
-		assert.ErrorContains(t, err, `check system, database and schema`)
-		_, err = r.scrape(t)
-		require.Error(t, err, "the receiver keeps scraping")
+		assertMissingTables(t, obanConfig(srv), schema, want)
 	}
 }

@@ -4,13 +4,9 @@
 package jobqueuereceiver
 
 import (
-	"context"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivermigrate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -22,22 +18,12 @@ import (
 func riverDatabase(t *testing.T) *pgtest.Server {
 	t.Helper()
 	srv := pgtest.Start(t)
-	pool, err := pgxpool.New(context.Background(), srv.CreateDatabase("jobs"))
-	require.NoError(t, err)
-	defer pool.Close()
-	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
-	require.NoError(t, err)
-	_, err = migrator.Migrate(context.Background(), rivermigrate.DirectionUp, nil)
-	require.NoError(t, err)
+	srv.CreateRiverDatabase("jobs")
 	return srv
 }
 
 func riverConfig(srv *pgtest.Server, role string) *Config {
-	cfg := configFor(srv.Addr())
-	cfg.System = SystemRiver
-	cfg.Username = role
-	cfg.Database = "jobs"
-	return cfg
+	return postgresConfig(srv, SystemRiver, "jobs", role)
 }
 
 // TestRiverScrape runs the receiver with system: river on rows as River
@@ -105,24 +91,13 @@ func TestRiverScrape(t *testing.T) {
 func TestRiverReadOnlyRoleAndMissingTables(t *testing.T) {
 	srv := riverDatabase(t)
 	srv.Exec("jobs",
-		"INSERT INTO river_job (queue, kind, args, max_attempts) VALUES ('default', 'send', '{}', 25)",
-		"CREATE ROLE otelcol_jobs LOGIN",
-		"GRANT USAGE ON SCHEMA public TO otelcol_jobs",
-		"GRANT SELECT ON river_job, river_queue TO otelcol_jobs",
-		"ALTER ROLE otelcol_jobs SET default_transaction_read_only = on",
-		"CREATE SCHEMA empty", "GRANT USAGE ON SCHEMA empty TO otelcol_jobs")
+		"INSERT INTO river_job (queue, kind, args, max_attempts) VALUES ('default', 'send', '{}', 25)")
+	createReadOnlyRole(srv, "jobs", "river_job, river_queue")
 
-	r := startReceiver(t, riverConfig(srv, "otelcol_jobs"))
+	r := startReceiver(t, riverConfig(srv, readOnlyRole))
 	md, err := r.last(t)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]float64{"default": 1}, points(t, md, "jobqueue.queue.size", "messaging.destination.name"))
 
-	cfg := riverConfig(srv, "otelcol_jobs")
-	cfg.Schema = "empty"
-	r = startReceiver(t, cfg)
-	_, err = r.last(t)
-	require.ErrorContains(t, err, `relation "empty.river_queue" does not exist`)
-	assert.ErrorContains(t, err, `check system, database and schema`)
-	_, err = r.scrape(t)
-	require.Error(t, err, "the receiver keeps scraping")
+	assertMissingTables(t, riverConfig(srv, readOnlyRole), "empty", `relation "empty.river_queue" does not exist`)
 }

@@ -4,7 +4,6 @@
 package jobqueuereceiver
 
 import (
-	"os"
 	"testing"
 	"time"
 
@@ -18,20 +17,11 @@ import (
 // (the solidqueue reader's testdata) in database "app".
 func solidQueueDatabase(t *testing.T) *pgtest.Server {
 	t.Helper()
-	schema, err := os.ReadFile("internal/solidqueue/testdata/schema.sql")
-	require.NoError(t, err)
-	srv := pgtest.Start(t)
-	srv.CreateDatabase("app")
-	srv.Exec("app", string(schema))
-	return srv
+	return schemaDatabase(t, "app", "internal/solidqueue/testdata/schema.sql")
 }
 
 func solidQueueConfig(srv *pgtest.Server, role string) *Config {
-	cfg := configFor(srv.Addr())
-	cfg.System = SystemSolidQueue
-	cfg.Username = role
-	cfg.Database = "app"
-	return cfg
+	return postgresConfig(srv, SystemSolidQueue, "app", role)
 }
 
 // TestSolidQueueScrape runs the receiver with system: solid_queue on rows
@@ -125,17 +115,12 @@ func TestSolidQueueReadOnlyRoleAndMissingTables(t *testing.T) {
 		`INSERT INTO solid_queue_jobs (id, queue_name, class_name, scheduled_at, created_at, updated_at)
 			VALUES (1, 'default', 'ReportJob', now() AT TIME ZONE 'UTC' - interval '1 minute', now() AT TIME ZONE 'UTC' - interval '1 minute', now() AT TIME ZONE 'UTC')`,
 		`INSERT INTO solid_queue_ready_executions (job_id, queue_name, priority, created_at)
-			VALUES (1, 'default', 0, now() AT TIME ZONE 'UTC' - interval '1 minute')`,
-		"CREATE ROLE otelcol_jobs LOGIN",
-		"GRANT USAGE ON SCHEMA public TO otelcol_jobs",
-		`GRANT SELECT ON solid_queue_jobs, solid_queue_ready_executions, solid_queue_scheduled_executions,
+			VALUES (1, 'default', 0, now() AT TIME ZONE 'UTC' - interval '1 minute')`)
+	createReadOnlyRole(srv, "app", `solid_queue_jobs, solid_queue_ready_executions, solid_queue_scheduled_executions,
 			solid_queue_claimed_executions, solid_queue_blocked_executions, solid_queue_failed_executions,
-			solid_queue_pauses, solid_queue_processes TO otelcol_jobs`,
-		"ALTER ROLE otelcol_jobs SET default_transaction_read_only = on",
-		"ALTER ROLE otelcol_jobs SET timezone = 'America/New_York'",
-		"CREATE SCHEMA empty", "GRANT USAGE ON SCHEMA empty TO otelcol_jobs")
+			solid_queue_pauses, solid_queue_processes`, "timezone = 'America/New_York'")
 
-	cfg := solidQueueConfig(srv, "otelcol_jobs")
+	cfg := solidQueueConfig(srv, readOnlyRole)
 	cfg.Metrics.JobqueueJobsByClass.Enabled = true
 	r := startReceiver(t, cfg)
 	md, err := r.last(t)
@@ -144,12 +129,5 @@ func TestSolidQueueReadOnlyRoleAndMissingTables(t *testing.T) {
 	latency := points(t, md, "jobqueue.queue.latency", "messaging.destination.name")["default"]
 	assert.InDelta(t, 60, latency, 30, "a minute, not hours off")
 
-	cfg = solidQueueConfig(srv, "otelcol_jobs")
-	cfg.Schema = "empty"
-	r = startReceiver(t, cfg)
-	_, err = r.last(t)
-	require.ErrorContains(t, err, `relation "empty.solid_queue_jobs" does not exist`)
-	assert.ErrorContains(t, err, `check system, database and schema`)
-	_, err = r.scrape(t)
-	require.Error(t, err, "the receiver keeps scraping")
+	assertMissingTables(t, solidQueueConfig(srv, readOnlyRole), "empty", `relation "empty.solid_queue_jobs" does not exist`)
 }

@@ -4,7 +4,6 @@
 package distribution
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivermigrate"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/collectortest"
@@ -30,14 +26,7 @@ import (
 func TestScrapesRiver(t *testing.T) {
 	bin := collectortest.Binary(t)
 	srv := pgtest.Start(t)
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, srv.CreateDatabase("app"))
-	require.NoError(t, err)
-	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
-	require.NoError(t, err)
-	_, err = migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
-	require.NoError(t, err)
-	pool.Close()
+	srv.CreateRiverDatabase("app")
 	srv.Exec("app",
 		`INSERT INTO river_job (state, queue, kind, args, max_attempts, scheduled_at) VALUES
 			('available', 'default', 'send', '{}', 25, now() - interval '10 minutes'),

@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -35,7 +34,7 @@ import (
 func TestRiverLogs(t *testing.T) {
 	pg := pgtest.Start(t)
 	logFile := filepath.Join(t.TempDir(), "river.log")
-	runRiverWorkers(t, pg.CreateDatabase("river"), logFile)
+	runRiverWorkers(t, pg.CreateRiverDatabase("river"), logFile)
 	keepCapture(t, logFile, "river", "river.jsonl")
 
 	alerts, parsed := fileLogAlerts(t, "river", logFile)
@@ -139,7 +138,7 @@ type retryAtOnce struct{}
 
 func (retryAtOnce) NextRetry(*rivertype.JobRow) time.Time { return time.Now() }
 
-// runRiverWorkers migrates the database, runs a River client whose Logger
+// runRiverWorkers runs, on a database holding River's schema, a River client whose Logger
 // writes JSON lines to logFile (slog's JSON handler: what services that ship
 // their logs to a collector run), inserts the workload and returns once every
 // job is completed or discarded.
@@ -150,10 +149,6 @@ func runRiverWorkers(t *testing.T, databaseURL, logFile string) {
 	require.NoError(t, err)
 	defer pool.Close()
 	driver := riverpgxv5.New(pool)
-	migrator, err := rivermigrate.New(driver, nil)
-	require.NoError(t, err)
-	_, err = migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
-	require.NoError(t, err)
 
 	out, err := os.Create(logFile)
 	require.NoError(t, err)

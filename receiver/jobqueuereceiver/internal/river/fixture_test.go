@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivermigrate"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-jobs/otelcol-jobs/internal/pgclient"
@@ -27,13 +25,9 @@ const database = "river"
 func migrated(tb testing.TB) (*pgtest.Server, *pgxpool.Pool) {
 	tb.Helper()
 	srv := pgtest.Start(tb)
-	pool, err := pgxpool.New(context.Background(), srv.CreateDatabase(database))
+	pool, err := pgxpool.New(context.Background(), srv.CreateRiverDatabase(database))
 	require.NoError(tb, err)
 	tb.Cleanup(pool.Close)
-	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
-	require.NoError(tb, err)
-	_, err = migrator.Migrate(context.Background(), rivermigrate.DirectionUp, nil)
-	require.NoError(tb, err)
 	return srv, pool
 }
 
