@@ -46,6 +46,9 @@ type jobQueueScraper struct {
 	// resource attributes fixed by the configuration
 	serverAddress string
 	serverPort    int64
+	// dbNamespace is "<database>|<schema>" for a Postgres-backed system,
+	// "" for a Redis-backed one.
+	dbNamespace string
 
 	// The cumulative sums start at the first snapshot and restart when the
 	// job system's processed total goes down (its counters were reset).
@@ -85,15 +88,16 @@ func newScraper(cfg *Config, set receiver.Settings, newSnapshotter func(context.
 		problemsByKind: make(map[string]int64),
 	}
 	s.serverAddress, s.serverPort = cfg.Server()
+	// Alert ids tell apart job systems with the same queue names.
+	target, db, namespace := cfg.Target(), strconv.Itoa(cfg.DB), cfg.Namespace
+	if cfg.IsPostgres() {
+		conn := cfg.PostgresConnection()
+		target, db, namespace = conn.Endpoint, conn.Database, conn.Schema
+		s.dbNamespace = conn.Database + "|" + conn.Schema
+	}
 	if logs != nil {
 		if s.obsLogs, err = receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{ReceiverID: set.ID, ReceiverCreateSettings: set}); err != nil {
 			return nil, err
-		}
-		// Alert ids tell apart job systems with the same queue names.
-		target, db, namespace := cfg.Target(), strconv.Itoa(cfg.DB), cfg.Namespace
-		if cfg.IsPostgres() {
-			conn := cfg.PostgresConnection()
-			target, db, namespace = conn.Endpoint, conn.Database, conn.Schema
 		}
 		s.alerts = queuealert.New(&cfg.Alerts, cfg.StalledAfter, target, db, namespace)
 		s.logs, s.lb = logs, metadata.NewLogsBuilder(set)
@@ -270,9 +274,8 @@ func (s *jobQueueScraper) resource(snap *Snapshot) pcommon.Resource {
 	if s.cfg.Namespace != "" {
 		rb.SetJobqueueNamespace(s.cfg.Namespace)
 	}
-	if s.cfg.IsPostgres() {
-		conn := s.cfg.PostgresConnection()
-		rb.SetDbNamespace(conn.Database + "|" + conn.Schema)
+	if s.dbNamespace != "" {
+		rb.SetDbNamespace(s.dbNamespace)
 	}
 	return rb.Emit()
 }
